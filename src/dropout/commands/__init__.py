@@ -1,0 +1,1 @@
+"""CLI commands, one module per stage; each defines `register(app: typer.Typer)`."""
