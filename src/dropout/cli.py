@@ -20,6 +20,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def main() -> None:
+    """dropout: risk lists, reasons and visit plans for voluntary social insurance."""
+
+
 for _module in sorted(pkgutil.iter_modules(dropout.commands.__path__), key=lambda m: m.name):
     importlib.import_module(f"dropout.commands.{_module.name}").register(app)
 

@@ -1,0 +1,456 @@
+"""The data contract: one pandera schema per raw table, plus the checks across tables.
+
+docs/data.md explains every column in words; this module is the same contract in code.
+`validate_raw` types a folder's tables, checks them, and either returns a `Tables`
+bundle or raises `DataContractError` listing every problem by table, column and first
+offending rows. It never writes anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from dropout.errors import DataContractError
+from dropout.io import TABLE_NAMES, Tables
+from dropout.reference import contribution_rules
+
+MAX_ROWS_SHOWN = 5
+
+OCCUPATIONS = ["farmer", "forest_worker", "trader", "wage_worker", "village_worker", "other"]
+PAYMENT_MODES = ["monthly", "quarterly", "semiannual", "annual", "multi_year"]
+POVERTY_STATUSES = ["poor", "near_poor", "none"]
+DISASTER_KINDS = ["storm", "flood", "flash_flood", "landslide", "drought"]
+SUBSIDY_GROUPS = ["poor", "near_poor", "ethnic_minority", "village_worker", "other"]
+VISIT_KINDS = ["home_visit", "evening_session"]
+
+
+@dataclass(frozen=True)
+class Col:
+    """One column of the contract: its kind (int, float, str, date) and rules."""
+
+    kind: str
+    nullable: bool = False
+    checks: tuple = ()
+    unique: bool = False
+
+
+def _income_base_range() -> pa.Check:
+    rules = contribution_rules()
+    return pa.Check.in_range(rules.min_income_base, rules.max_income_base)
+
+
+def contract() -> dict[str, dict[str, Col]]:
+    """Every table's columns with their kind and rules (the order is the canonical one)."""
+    ge0 = pa.Check.ge(0)
+    gt0 = pa.Check.gt(0)
+    return {
+        "villages": {
+            "village_id": Col("str", unique=True),
+            "commune": Col("str"),
+            "district": Col("str"),
+            "province": Col("str"),
+            "travel_minutes": Col("int", checks=(pa.Check.in_range(0, 600),)),
+            "ethnic_language": Col("str"),
+        },
+        "participants": {
+            "participant_id": Col("int", checks=(gt0,), unique=True),
+            "household_id": Col("int", checks=(gt0,)),
+            "village_id": Col("str"),
+            "birth_year": Col("int", checks=(pa.Check.in_range(1940, 2010),)),
+            "sex": Col("str", checks=(pa.Check.isin(["F", "M"]),)),
+            "ethnicity": Col("str"),
+            "occupation": Col("str", checks=(pa.Check.isin(OCCUPATIONS),)),
+            "enrolled_on": Col("date"),
+            "payment_mode": Col("str", checks=(pa.Check.isin(PAYMENT_MODES),)),
+            "income_base": Col("int", checks=(_income_base_range(),)),
+        },
+        "installments": {
+            "participant_id": Col("int", checks=(gt0,)),
+            "period_start": Col("date"),
+            "due_on": Col("date"),
+            "months_covered": Col("int", checks=(pa.Check.in_range(1, 120),)),
+            "income_base": Col("int", checks=(_income_base_range(),)),
+            "amount_due": Col("int", checks=(ge0,)),
+            "paid_on": Col("date", nullable=True),
+            "amount_paid": Col("int", nullable=True, checks=(ge0,)),
+        },
+        "poverty": {
+            "household_id": Col("int", checks=(gt0,)),
+            "status": Col("str", checks=(pa.Check.isin(POVERTY_STATUSES),)),
+            "valid_from": Col("date"),
+            "valid_to": Col("date", nullable=True),
+        },
+        "disasters": {
+            "commune": Col("str"),
+            "started_on": Col("date"),
+            "kind": Col("str", checks=(pa.Check.isin(DISASTER_KINDS),)),
+            "severity": Col("int", checks=(pa.Check.in_range(1, 3),)),
+        },
+        "subsidy_policies": {
+            "province": Col("str"),
+            "group": Col("str", checks=(pa.Check.isin(SUBSIDY_GROUPS),)),
+            "valid_from": Col("date"),
+            "valid_to": Col("date", nullable=True),
+            "rate": Col("float", checks=(pa.Check.in_range(0.0, 1.0),)),
+        },
+        "visits": {
+            "visit_id": Col("int", unique=True),
+            "participant_id": Col("int", nullable=True, checks=(gt0,)),
+            "village_id": Col("str"),
+            "visited_on": Col("date"),
+            "kind": Col("str", checks=(pa.Check.isin(VISIT_KINDS),)),
+            "language": Col("str"),
+            "outcome_note": Col("str", nullable=True),
+        },
+        "withdrawals": {
+            "participant_id": Col("int", checks=(gt0,), unique=True),
+            "claimed_on": Col("date"),
+        },
+    }
+
+
+# Keys that must be unique across several columns.
+COMPOUND_KEYS = {
+    "installments": ["participant_id", "period_start"],
+    "subsidy_policies": ["province", "group", "valid_from"],
+}
+# Tables that must have rows for anything downstream to make sense.
+REQUIRED_ROWS = ("villages", "participants", "installments")
+# Tables that may be absent from a folder: an empty table stands in (subsidy policies:
+# the reference copy in features/).
+OPTIONAL_TABLES = ("poverty", "disasters", "subsidy_policies", "visits", "withdrawals")
+# Event dates that cannot lie after the extraction date.
+EVENT_DATES = {
+    "participants": ["enrolled_on"],
+    "installments": ["paid_on"],
+    "poverty": ["valid_from"],
+    "disasters": ["started_on"],
+    "visits": ["visited_on"],
+    "withdrawals": ["claimed_on"],
+}
+
+
+def pandera_schema(table: str) -> pa.DataFrameSchema:
+    """The pandera schema of one table (types, allowed values, ranges, uniqueness)."""
+    dtypes = {"int": "int64", "float": "float64", "str": str, "date": "datetime64[ns]"}
+    columns = {}
+    for name, col in contract()[table].items():
+        dtype = dtypes[col.kind]
+        if col.kind == "int" and col.nullable:
+            dtype = "Int64"
+        columns[name] = pa.Column(
+            dtype, checks=list(col.checks), nullable=col.nullable, unique=col.unique, coerce=False
+        )
+    return pa.DataFrameSchema(columns, strict=False, name=table)
+
+
+# ---------------------------------------------------------------- problem reports
+
+
+def _show(value) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return "(empty)"
+    if isinstance(value, (np.integer, np.floating)):
+        return repr(value.item())
+    return repr(value)
+
+
+def _rows(df: pd.DataFrame, mask: np.ndarray | pd.Series, column: str | None) -> list[str]:
+    """The first offending rows as 'row N: value' (N counts data rows from 0)."""
+    positions = np.flatnonzero(np.asarray(mask))[:MAX_ROWS_SHOWN]
+    cols = [c.strip() for c in column.split(",")] if column else []
+    out = []
+    for pos in positions:
+        row = df.iloc[pos]
+        if len(cols) == 1 and cols[0] in df.columns:
+            shown = _show(row[cols[0]])
+        else:
+            shown = ", ".join(f"{c}={_show(row[c])}" for c in (cols or df.columns) if c in df.columns)
+        out.append(f"row {int(pos)}: {shown}")
+    return out
+
+
+def _problem(table, column, check, df=None, mask=None, rows=None) -> dict:
+    if rows is None and df is not None and mask is not None:
+        rows = _rows(df, mask, column)
+    count = int(np.asarray(mask).sum()) if mask is not None else None
+    text = check if count is None else f"{check} ({count} row(s))"
+    return {"table": table, "column": column, "check": text, "rows": rows or []}
+
+
+# ---------------------------------------------------------------- typing
+
+
+def _coerce(table: str, raw: pd.DataFrame, problems: list[dict]) -> pd.DataFrame | None:
+    """Type a raw table to the contract; record missing columns and unparseable values."""
+    spec = contract()[table]
+    missing = [c for c in spec if c not in raw.columns]
+    if missing:
+        problems.append(
+            _problem(table, ", ".join(missing), f"missing column(s); expected {list(spec)}")
+        )
+        return None
+    df = raw.reset_index(drop=True)
+    out = {}
+    for name, col in spec.items():
+        values = df[name]
+        present = values.notna()
+        textual = values.dtype == object or pd.api.types.is_string_dtype(values)
+        if textual:
+            present &= values.astype("str").str.strip() != ""
+        if col.kind == "str":
+            typed = values.astype("str").where(present)
+        elif col.kind == "date":
+            typed = _to_date(values.where(present) if textual else values)
+        elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            typed = values.astype("float64") if col.kind == "float" else values
+        else:
+            typed = pd.to_numeric(values.where(present), errors="coerce")
+        bad = present & typed.isna()
+        if col.kind == "int" and not pd.api.types.is_integer_dtype(typed):
+            as_float = typed.astype("float64")
+            bad = bad | (as_float.notna() & (as_float != np.floor(as_float)))
+        if bad.any():
+            problems.append(_problem(table, name, f"wrong type: expected {_KIND_WORDS[col.kind]}", df, bad))
+            typed = typed.where(~bad)
+        missing_values = typed.isna() & ~bad
+        if not col.nullable and missing_values.any():
+            problems.append(_problem(table, name, "missing values in a required column", df, missing_values))
+        if col.kind == "int":
+            nullable_int = col.nullable or typed.isna().any()
+            typed = typed.astype("Int64") if nullable_int else typed.astype("int64")
+        elif col.kind == "float":
+            typed = typed.astype("float64")
+        out[name] = typed
+    extra = [c for c in df.columns if c not in spec]
+    typed_df = pd.DataFrame(out)
+    for c in extra:  # extra columns travel along untouched
+        typed_df[c] = df[c].values
+    return typed_df
+
+
+_KIND_WORDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "str": "text",
+    "date": "a date (YYYY-MM-DD)",
+}
+
+
+def _to_date(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.astype("datetime64[ns]").dt.normalize()
+    if values.dtype == object and len(values) and all(
+        hasattr(v, "year") for v in values.dropna().head(20)
+    ):
+        return pd.to_datetime(values, errors="coerce").astype("datetime64[ns]").dt.normalize()
+    text = values.astype("str").str.strip().where(values.notna(), None)
+    parsed = pd.to_datetime(text, errors="coerce", format="%Y-%m-%d")
+    # Excel and some exports add a time of day: accept ISO 8601 with a time as a fallback.
+    retry = parsed.isna() & text.notna()
+    if retry.any():
+        parsed.loc[retry] = pd.to_datetime(text[retry], errors="coerce", format="ISO8601")
+    return parsed.astype("datetime64[ns]").dt.normalize()
+
+
+# ---------------------------------------------------------------- single-table checks
+
+
+def _pandera_problems(table: str, df: pd.DataFrame) -> list[dict]:
+    try:
+        pandera_schema(table).validate(df, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        return _from_failure_cases(table, df, err.failure_cases)
+    return []
+
+
+def _from_failure_cases(table: str, df: pd.DataFrame, cases: pd.DataFrame) -> list[dict]:
+    problems = []
+    cases = cases.copy()
+    cases["column"] = cases["column"].astype("str")
+    for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
+        index = pd.to_numeric(group["index"], errors="coerce").dropna().astype(int).unique()
+        rows = [f"row {i}: {_show(df.iloc[i][column])}" if column in df.columns else f"row {i}"
+                for i in index[:MAX_ROWS_SHOWN]]
+        if column in (None, "None", "nan") or column not in df.columns:
+            column = ", ".join(COMPOUND_KEYS.get(table, [])) or None
+        problems.append(
+            {"table": table, "column": column, "check": f"{_describe(check)} ({len(index)} row(s))",
+             "rows": rows}
+        )
+    return problems
+
+
+def _describe(check: str) -> str:
+    check = str(check)
+    if check.startswith("isin"):
+        return f"value not allowed: expected one of {check[len('isin('):-1]}"
+    if check.startswith("in_range"):
+        return f"value out of range {check[len('in_range'):]}"
+    if check.startswith("greater_than_or_equal_to"):
+        return "negative value: must be >= " + check.split("(")[-1].rstrip(")")
+    if check.startswith("greater_than"):
+        return "value must be > " + check.split("(")[-1].rstrip(")")
+    if "unique" in check or "duplicate" in check:
+        return "duplicate key"
+    if check.startswith("not_nullable"):
+        return "missing values in a required column"
+    return check
+
+
+# ---------------------------------------------------------------- cross-table checks
+
+
+def _orphans(problems, child, child_name, col, parent, parent_name, parent_col=None):
+    parent_col = parent_col or col
+    keys = child[col]
+    mask = keys.notna() & ~keys.isin(parent[parent_col])
+    if mask.any():
+        problems.append(
+            _problem(child_name, col, f"orphan rows: {col} not found in {parent_name}.{parent_col}", child, mask)
+        )
+
+
+def _cross_checks(t: dict[str, pd.DataFrame], extracted_on: pd.Timestamp) -> list[dict]:
+    problems: list[dict] = []
+    villages, participants, installments = t["villages"], t["participants"], t["installments"]
+    _orphans(problems, participants, "participants", "village_id", villages, "villages")
+    _orphans(problems, installments, "installments", "participant_id", participants, "participants")
+    _orphans(problems, t["withdrawals"], "withdrawals", "participant_id", participants, "participants")
+    _orphans(problems, t["visits"], "visits", "participant_id", participants, "participants")
+    _orphans(problems, t["visits"], "visits", "village_id", villages, "villages")
+    _orphans(problems, t["disasters"], "disasters", "commune", villages, "villages")
+
+    home = t["visits"]["kind"].eq("home_visit") & t["visits"]["participant_id"].isna()
+    if home.any():
+        problems.append(_problem("visits", "participant_id", "a home_visit needs a participant_id", t["visits"], home))
+
+    enrolled = participants.set_index("participant_id")["enrolled_on"]
+    enrolled_month = enrolled.dt.to_period("M").dt.to_timestamp()
+    inst_enrolled = installments["participant_id"].map(enrolled)
+    early_pay = installments["paid_on"].notna() & (installments["paid_on"] < inst_enrolled)
+    if early_pay.any():
+        problems.append(_problem("installments", "paid_on", "payment before enrolment", installments, early_pay))
+    early_period = installments["period_start"] < installments["participant_id"].map(enrolled_month)
+    if early_period.any():
+        problems.append(
+            _problem("installments", "period_start", "installment period before the enrolment month",
+                     installments, early_period)
+        )
+    before_period = installments["due_on"] < installments["period_start"]
+    if before_period.any():
+        problems.append(_problem("installments", "due_on", "deadline before the period starts", installments, before_period))
+    paid_mismatch = installments["paid_on"].isna() != installments["amount_paid"].isna()
+    if paid_mismatch.any():
+        problems.append(
+            _problem("installments", "amount_paid", "amount_paid must be empty exactly when paid_on is empty",
+                     installments, paid_mismatch)
+        )
+    w = t["withdrawals"]
+    early_claim = w["claimed_on"] < w["participant_id"].map(enrolled)
+    if early_claim.any():
+        problems.append(_problem("withdrawals", "claimed_on", "withdrawal before enrolment", w, early_claim))
+
+    for table in ("poverty", "subsidy_policies"):
+        df = t[table]
+        bad = df["valid_to"].notna() & (df["valid_to"] < df["valid_from"])
+        if bad.any():
+            problems.append(_problem(table, "valid_to", "valid_to before valid_from", df, bad))
+
+    overlap = _overlapping_spells(t["poverty"])
+    if overlap.any():
+        problems.append(
+            _problem("poverty", "valid_from", "overlapping status spells of one household", t["poverty"], overlap)
+        )
+
+    for table, cols in EVENT_DATES.items():
+        df = t[table]
+        for col in cols:
+            future = df[col].notna() & (df[col] > extracted_on)
+            if future.any():
+                problems.append(
+                    _problem(table, col, f"date in the future of the extraction date {extracted_on.date()}", df, future)
+                )
+    return problems
+
+
+def _overlapping_spells(poverty: pd.DataFrame) -> np.ndarray:
+    """Mark spells that start before the previous spell of the same household ends."""
+    if poverty.empty:
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort((poverty["valid_from"].to_numpy(), poverty["household_id"].to_numpy()))
+    s = poverty.iloc[order]
+    ends = s["valid_to"].fillna(pd.Timestamp.max.normalize())
+    prev_end = ends.groupby(s["household_id"].to_numpy()).shift(1)
+    bad_sorted = (prev_end.notna() & (s["valid_from"] <= prev_end)).to_numpy()
+    bad = np.zeros(len(poverty), dtype=bool)
+    bad[order] = bad_sorted
+    return bad
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def _empty(table: str) -> pd.DataFrame:
+    dtypes = {"int": "int64", "float": "float64", "str": "str", "date": "datetime64[ns]"}
+    cols = {}
+    for name, col in contract()[table].items():
+        dtype = "Int64" if (col.kind == "int" and col.nullable) else dtypes[col.kind]
+        cols[name] = pd.Series([], dtype=dtype)
+    return pd.DataFrame(cols)
+
+
+def validate_raw(raw: dict[str, pd.DataFrame | None], extracted_on: pd.Timestamp) -> Tables:
+    """Type and validate raw tables; return them as `Tables` or raise DataContractError.
+
+    Args:
+        raw: table name -> DataFrame as read from a file (or None when the file is absent).
+        extracted_on: the export's extraction date; no event may be dated after it.
+    """
+    from dropout.reference import subsidy_policies
+
+    problems: list[dict] = []
+    typed: dict[str, pd.DataFrame] = {}
+    for name in TABLE_NAMES:
+        df = raw.get(name)
+        if df is None:
+            if name == "subsidy_policies":
+                df = subsidy_policies()
+            elif name in OPTIONAL_TABLES:
+                typed[name] = _empty(name)
+                continue
+            else:
+                problems.append({"table": name, "column": None, "check": "table missing", "rows": []})
+                continue
+        if name in REQUIRED_ROWS and len(df) == 0:
+            problems.append({"table": name, "column": None, "check": "empty table: rows are required", "rows": []})
+            continue
+        before = len(problems)
+        coerced = _coerce(name, df, problems)
+        if coerced is None:
+            continue
+        if len(problems) == before:
+            problems.extend(_pandera_problems(name, coerced))
+            key = COMPOUND_KEYS.get(name)
+            if key:
+                dup = coerced.duplicated(key, keep=False)
+                if dup.any():
+                    problems.append(_problem(name, ", ".join(key), "duplicate key", coerced, dup))
+        typed[name] = coerced
+    if problems:
+        raise DataContractError(problems)
+    problems.extend(_cross_checks(typed, extracted_on))
+    if problems:
+        raise DataContractError(problems)
+    return Tables(**{name: typed[name] for name in TABLE_NAMES}, extracted_on=extracted_on)
+
+
+def validate_tables(tables: Tables) -> Tables:
+    """Validate an in-memory `Tables` (e.g. straight from the simulator)."""
+    return validate_raw(tables.as_dict(), tables.extracted_on)
