@@ -1,0 +1,53 @@
+"""`dropout features`: point-in-time features of a data folder at one or more as-of dates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dropout.errors import DataContractError
+from dropout.features import FAMILIES, InvalidAsOfError, build_features
+from dropout.io import load_tables, write_parquet
+from dropout.progress import console, progress_bar
+
+
+def features(
+    data: Path = typer.Option(..., "--data", help="Folder of raw tables (Parquet, CSV or Excel)."),
+    as_of: list[str] = typer.Option(..., "--as-of", help="As-of date YYYY-MM-DD; repeat for several."),
+    out: Path = typer.Option(..., "--out", help="Parquet file to write (written atomically)."),
+    family: list[str] = typer.Option(None, "--family", help=f"Only these families (repeat): {', '.join(FAMILIES)}."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Build one row per (participant, as-of date) with the features of the catalog (features/catalog.yaml)."""
+    try:
+        tables = load_tables(data)
+    except FileNotFoundError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    except DataContractError as err:
+        console.print(f"[red]{data}: the data does not meet the contract (docs/data.md)[/red]")
+        console.print(str(err), markup=False, highlight=False)
+        raise typer.Exit(1) from err
+    families = list(family) if family else None
+    try:
+        with progress_bar(disable=quiet) as bars:
+            tasks: dict[str, int] = {}
+
+            def report(fam: str, done: int, total: int) -> None:
+                if fam not in tasks:
+                    tasks[fam] = bars.add_task(fam, total=total)
+                bars.update(tasks[fam], completed=done)
+
+            frame = build_features(tables, as_of, families=families, progress=report)
+    except (InvalidAsOfError, ValueError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    write_parquet(frame, out)
+    console.print(
+        f"{len(frame):,} rows x {frame.shape[1] - 2} features for {frame['as_of'].nunique()} as-of date(s) -> {out}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("features")(features)

@@ -1,0 +1,51 @@
+"""`dropout models list` and `dropout models promote NAME VERSION`: the registry by hand."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from dropout.progress import console
+
+models_app = typer.Typer(help="Registered models: list versions and aliases, promote by hand.", no_args_is_help=True)
+
+
+@models_app.command("list")
+def list_models(
+    name: str = typer.Option(None, "--name", help="Only this registered model."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow URI (default sqlite experiments/mlflow.db)."),
+) -> None:
+    """Every registered model version with its aliases (champion, challenger) and gate metric."""
+    from dropout.train.registry import list_versions, resolve_tracking_uri
+
+    df = list_versions(name, tracking_uri)
+    if df.empty:
+        console.print(f"no registered models in {resolve_tracking_uri(tracking_uri)}")
+        return
+    table = Table(title=f"registered models ({resolve_tracking_uri(tracking_uri)})")
+    for col in df.columns:
+        table.add_column(col)
+    for row in df.itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    console.print(table)
+
+
+@models_app.command("promote")
+def promote(
+    name: str = typer.Argument(..., help="Registered model name, e.g. dropout-lapse."),
+    version: int = typer.Argument(..., help="Version to make champion."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow URI (default sqlite experiments/mlflow.db)."),
+) -> None:
+    """Make VERSION the champion of NAME, overriding the automatic gate."""
+    from dropout.train.registry import RegistryError, promote as _promote
+
+    try:
+        prev = _promote(name, version, tracking_uri)
+    except RegistryError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"{name} v{version} is now champion" + (f" (was v{prev})" if prev else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")

@@ -1,0 +1,87 @@
+"""`dropout score`: score everyone due before the next deadlines; lists per district and commune."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from dropout.errors import DataContractError
+from dropout.progress import console, progress_bar
+
+
+def score(
+    data: Path = typer.Option(..., "--data", help="Folder of raw tables (Parquet, CSV or Excel)."),
+    as_of: str = typer.Option(..., "--as-of", help="Day the scores are made (YYYY-MM-DD), not after the extraction."),
+    window: str = typer.Option("30d", "--window", help="Score people whose next installment falls due "
+                               "within this many days after as-of (e.g. 30d, 4w)."),
+    model: str = typer.Option("champion", "--model", help="Registry alias (champion, NAME@alias) or a model folder."),
+    model_name: str = typer.Option("dropout-lapse", "--model-name", help="Registered model the alias belongs to."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow URI (default experiments/mlflow.db)."),
+    out: Path = typer.Option(Path("out/score"), "--out", help="Output folder; files go to OUT/<run id>/."),
+    store: str = typer.Option(None, "--store", help="Score store URL (default sqlite:///out/scores.db; "
+                              "postgresql+psycopg://user@host/db)."),
+    engine: str = typer.Option("pandas", "--engine", help="pandas (in process) or dask (per chunk of districts)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (default: a LocalCluster)."),
+    chunk_size: int = typer.Option(None, "--chunk-size", help="People per chunk (whole districts); "
+                                   "each chunk is committed on its own."),
+    replace: bool = typer.Option(False, "--replace", help="Start the run over even if it was interrupted."),
+    excel: bool = typer.Option(True, "--excel/--no-excel", help="Write one Excel workbook per district."),
+) -> None:
+    """Score everyone whose next installment falls due in the window: risk, ranks, reasons."""
+    from dropout.io import load_tables
+    from dropout.score import DEFAULT_CHUNK_SIZE, ScoringInputError, check_job
+    from dropout.score.run import resolve_model, run_scoring
+
+    try:
+        tables = load_tables(data)
+    except FileNotFoundError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    except DataContractError as err:
+        console.print(f"[red]{data}: the data does not meet the contract (docs/data.md)[/red]")
+        console.print(str(err), markup=False, highlight=False)
+        raise typer.Exit(1) from err
+    try:
+        check_job(tables, as_of, window)  # cheap: refuse a wrong date before loading the model
+        model_ref = resolve_model(model, model_name=model_name, tracking_uri=tracking_uri)
+        with progress_bar() as progress:
+            result = run_scoring(
+                tables, as_of, window, model_ref, store_url=store, out_dir=out, engine=engine,
+                scheduler=scheduler, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, replace=replace,
+                excel=excel, progress=progress,
+            )
+    except ScoringInputError as err:
+        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+        console.print("nothing was written")
+        raise typer.Exit(2) from err
+
+    run = result.run
+    table = Table(title=f"run {run.run_id}: as of {run.as_of.date()}, window {run.window_days} days, "
+                        f"model {run.model_name} {run.model_version or ''} ({run.model_sha256[:12]})")
+    table.add_column("district")
+    table.add_column("people scored", justify="right")
+    table.add_column("high risk", justify="right")
+    table.add_column("expected lapses", justify="right")
+    for row in result.by_district.itertuples(index=False):
+        table.add_row(str(row.district), f"{row.people:,}", f"{row.high_risk:,}", f"{row.expected_lapses:,.1f}")
+    s = result.by_district
+    table.add_row("[bold]total", f"[bold]{s.people.sum():,}", f"[bold]{s.high_risk.sum():,}",
+                  f"[bold]{s.expected_lapses.sum():,.1f}")
+    console.print(table)
+    if result.chunks_resumed:
+        console.print(f"resumed: {result.chunks_resumed} of {result.chunks_total} chunks were already in the store")
+    from sqlalchemy.engine import make_url
+
+    from dropout.store import DEFAULT_STORE_URL
+
+    shown = make_url(store or DEFAULT_STORE_URL).render_as_string(hide_password=True)
+    console.print(f"store: {shown} (run {run.run_id}, status {run.status})")
+    for name, path in result.files.items():
+        console.print(f"{name}: {path}")
+    console.print(f"{run.n_scored:,} people scored in {result.seconds:.1f} s")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score)

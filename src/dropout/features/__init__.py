@@ -1,0 +1,134 @@
+"""Point-in-time features: one row per (participant_id, as_of), using only facts known at as_of.
+
+Each family lives in its own module with `compute(ctx, asof) -> {feature: array}` over all
+participants; `build_features` runs the chosen families for each as-of date, keeps the
+cohort (enrolled on or before as_of, not withdrawn by as_of) and orders the columns as
+the catalog (features/catalog.yaml) lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from dropout.features import (
+    community,
+    disasters,
+    outreach,
+    payment_history,
+    poverty_status,
+    seasonality,
+    subsidy,
+)
+from dropout.features._context import Context
+from dropout.features._time import AsOf, InvalidAsOfError, normalize_as_of_dates
+from dropout.features.catalog import CatalogError, load_catalog, reason_sentence
+from dropout.io import Tables
+
+FAMILY_MODULES = {
+    m.FAMILY: m
+    for m in (payment_history, poverty_status, subsidy, disasters, community, outreach, seasonality)
+}
+FAMILIES = tuple(FAMILY_MODULES)
+KEY_COLUMNS = ["participant_id", "as_of"]
+
+Progress = Callable[[str, int, int], None]
+"""Called as progress(family, as_of_dates_done, as_of_dates_total) after each family and date."""
+
+__all__ = [
+    "FAMILIES",
+    "KEY_COLUMNS",
+    "CatalogError",
+    "InvalidAsOfError",
+    "build_features",
+    "feature_names",
+    "load_catalog",
+    "reason_sentence",
+]
+
+
+def _check_families(families: Iterable[str] | None) -> list[str]:
+    catalog = load_catalog()
+    if set(catalog.families) != set(FAMILIES):
+        raise CatalogError(
+            f"features/catalog.yaml lists families {list(catalog.families)} but the code has {list(FAMILIES)}"
+        )
+    if families is None:
+        return list(catalog.families)
+    if isinstance(families, str):
+        families = [families]
+    families = list(families)
+    unknown = [f for f in families if f not in FAMILY_MODULES]
+    if unknown:
+        raise ValueError(f"unknown feature family {unknown}; choose from {list(catalog.families)}")
+    if not families:
+        raise ValueError(f"families is empty; choose from {list(catalog.families)} or pass None for all")
+    return [f for f in catalog.families if f in families]  # catalog order
+
+
+def feature_names(families: Iterable[str] | None = None) -> list[str]:
+    """The feature columns build_features returns for `families`, in order."""
+    return load_catalog().names(_check_families(families))
+
+
+def build_features(
+    tables: Tables,
+    as_of_dates,
+    families: Iterable[str] | None = None,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Features of every participant in the cohort at each as-of date.
+
+    Args:
+        tables: validated raw tables (`dropout.io.load_tables`).
+        as_of_dates: one date or several (str, Timestamp, datetime64); none may lie after
+            `tables.extracted_on`.
+        families: names of feature families (default: all, see `FAMILIES`).
+        progress: optional callback progress(family, done, total).
+
+    Returns:
+        DataFrame with participant_id (int64), as_of (datetime64[ns]) and the features in
+        catalog order; one row per participant enrolled on or before as_of and not
+        withdrawn by as_of; sorted by as_of, participant_id.
+    """
+    if not isinstance(tables, Tables):
+        raise TypeError(f"tables must be a dropout.io.Tables bundle, got {type(tables).__name__}")
+    dates = normalize_as_of_dates(as_of_dates, tables.extracted_on)
+    return _build_features(Context(tables), dates, families, progress)
+
+
+def _build_features(ctx: Context, dates: list[pd.Timestamp], families, progress: Progress | None) -> pd.DataFrame:
+    """build_features on an existing Context (labels share it to sort the ledger once)."""
+    fams = _check_families(families)
+    catalog = load_catalog()
+    names = catalog.names(fams)
+    columns: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    ids, stamps = [], []
+    for done, ts in enumerate(dates, start=1):
+        asof = AsOf.of(ts)
+        rows = np.flatnonzero(ctx.cohort(asof))
+        ids.append(ctx.participant_id[rows])
+        stamps.append(np.full(len(rows), ts.to_datetime64(), dtype="datetime64[ns]"))
+        for fam in fams:
+            values = FAMILY_MODULES[fam].compute(ctx, asof)
+            expected = catalog.names([fam])
+            if set(values) != set(expected):
+                raise CatalogError(
+                    f"family {fam!r} built {sorted(set(values) - set(expected))} not in features/catalog.yaml "
+                    f"and lacks {sorted(set(expected) - set(values))} that the catalog lists"
+                )
+            for name in expected:
+                columns[name].append(np.asarray(values[name])[rows])
+            if progress is not None:
+                progress(fam, done, len(dates))
+        ctx.forget()
+    data = {
+        "participant_id": np.concatenate(ids).astype(np.int64),
+        "as_of": np.concatenate(stamps).astype("datetime64[ns]"),
+    }
+    for name in names:
+        data[name] = np.concatenate(columns[name])
+        columns[name] = []
+    return pd.DataFrame(data)

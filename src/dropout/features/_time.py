@@ -1,0 +1,273 @@
+"""Point-in-time helpers shared by every feature family (and by labels).
+
+Dates are handled as whole days since 1970-01-01 (int64); "never" is `NEVER`, a day far
+in the future, so `paid <= as_of` is False for an unpaid installment without special
+cases. Per-participant questions on the installment ledger ("how many installments fell
+due in the last 6 months, how many of them are still unpaid") are answered with
+rows sorted by (participant, due_on), `np.searchsorted` on a combined key and prefix
+sums: O(rows) per as-of date, no loop over participants.
+
+Conventions (docs/data.md, DESIGN.md "Point in time"):
+- an event dated on `as_of` is known at `as_of` (`paid_on <= as_of` counts as paid);
+- an installment is *past due* at `as_of` when `due_on < as_of`; its outcome "paid by
+  the deadline or not" is then known, since a payment on time has `paid_on <= due_on`;
+- the schedule (`period_start`, `due_on`, `amount_due`) is known in advance; whether a
+  row was paid is known only from `paid_on`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from dropout.errors import DataContractError, DropoutError
+
+NEVER = np.int64(10**7)  # ~ year 29349: "has not happened"
+LONG_AGO = np.int64(-(10**7))
+_KEY_OFFSET = np.int64(10**8)  # makes day numbers positive inside combined keys
+_KEY_SHIFT = np.int64(1 << 32)
+AVG_DAYS_PER_MONTH = 30.4375
+
+
+class InvalidAsOfError(DropoutError, ValueError):
+    """An as-of date that cannot be used (unparseable, or after the extraction date)."""
+
+
+# ---------------------------------------------------------------- dates as day numbers
+
+
+def to_days(values) -> np.ndarray:
+    """Dates (Series, array, list) as int64 day numbers; NaT becomes NEVER."""
+    arr = np.asarray(pd.to_datetime(pd.Series(values) if not isinstance(values, pd.Series) else values))
+    days = arr.astype("datetime64[D]")
+    out = days.astype(np.int64)
+    out[np.isnat(days)] = NEVER
+    return out
+
+
+def day_of(ts) -> np.int64:
+    """One date as a day number."""
+    return np.int64(pd.Timestamp(ts).to_datetime64().astype("datetime64[D]").astype(np.int64))
+
+
+def to_timestamps(days: np.ndarray) -> np.ndarray:
+    """Day numbers back to datetime64[ns]; NEVER and LONG_AGO become NaT."""
+    days = np.asarray(days, dtype=np.int64)
+    out = days.astype("datetime64[D]").astype("datetime64[ns]")
+    out[(days >= NEVER) | (days <= LONG_AGO)] = np.datetime64("NaT")
+    return out
+
+
+def months_back(as_of: pd.Timestamp, months: int) -> np.int64:
+    """The day `months` calendar months before `as_of` (clipped to month ends)."""
+    return day_of(pd.Timestamp(as_of) - pd.DateOffset(months=months))
+
+
+def month_index(days: np.ndarray) -> np.ndarray:
+    """Months since 1970-01 of each day number."""
+    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+
+
+def day_in_month(days: np.ndarray) -> np.ndarray:
+    """Day of the month (1-31) of each day number."""
+    d = np.asarray(days, dtype=np.int64)
+    return d - month_index(d).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + 1
+
+
+def month_end(month_idx: np.ndarray) -> np.ndarray:
+    """Last day (day number) of each month index."""
+    m = np.asarray(month_idx, dtype=np.int64)
+    return (m + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) - 1
+
+
+def calendar_month(days: np.ndarray) -> np.ndarray:
+    """Calendar month (1-12) of each day number."""
+    return month_index(days) % 12 + 1
+
+
+def whole_months_between(start_days: np.ndarray, end_day) -> np.ndarray:
+    """Whole calendar months from each start day to `end_day` (may be negative)."""
+    start = np.asarray(start_days, dtype=np.int64)
+    end = np.full_like(start, end_day) if np.ndim(end_day) == 0 else np.asarray(end_day, dtype=np.int64)
+    months = month_index(end) - month_index(start)
+    return months - (day_in_month(end) < day_in_month(start))
+
+
+def months_since(event_days: np.ndarray, as_of_day, known: np.ndarray) -> np.ndarray:
+    """Whole months since each event as float, NaN where `known` is False."""
+    out = np.full(len(event_days), np.nan)
+    if known.any():
+        out[known] = whole_months_between(event_days[known], as_of_day)
+    return out
+
+
+def days_since(event_days: np.ndarray, as_of_day, known: np.ndarray) -> np.ndarray:
+    out = np.full(len(event_days), np.nan, dtype=np.float64)
+    out[known] = as_of_day - event_days[known]
+    return out
+
+
+# ---------------------------------------------------------------- sorted-segment tools
+
+
+def prefix_sum(values: np.ndarray) -> np.ndarray:
+    """Cumulative sums with a leading 0, so sum(values[lo:hi]) = p[hi] - p[lo]."""
+    out = np.zeros(len(values) + 1, dtype=np.int64 if values.dtype.kind in "biu" else np.float64)
+    np.cumsum(values, out=out[1:])
+    return out
+
+
+def range_sum(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    return prefix[hi] - prefix[lo]
+
+
+def range_max(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, empty) -> np.ndarray:
+    """max(values[lo[i]:hi[i]]) for each i, `empty` where the range is empty.
+
+    One `np.maximum.reduceat` over interleaved bounds: O(len(values) + len(lo)).
+    Ranges must be ordered and not overlap (lo[i] <= hi[i] <= lo[i+1]).
+    """
+    if len(lo) == 0:
+        return np.empty(0, dtype=values.dtype)
+    ext = np.append(values, np.asarray(empty, dtype=values.dtype))
+    bounds = np.empty(2 * len(lo), dtype=np.int64)
+    bounds[0::2] = lo
+    bounds[1::2] = hi
+    out = np.maximum.reduceat(ext, bounds)[0::2]
+    return np.where(hi > lo, out, np.asarray(empty, dtype=values.dtype))
+
+
+def next_true(flags: np.ndarray) -> np.ndarray:
+    """For each position i, the first j >= i with flags[j] (len(flags) if none); length n+1."""
+    n = len(flags)
+    idx = np.where(flags, np.arange(n, dtype=np.int64), np.int64(n))
+    out = np.empty(n + 1, dtype=np.int64)
+    out[n] = n
+    out[:n] = np.minimum.accumulate(idx[::-1])[::-1]
+    return out
+
+
+def last_true(flags: np.ndarray) -> np.ndarray:
+    """For each position i, the last j <= i with flags[j] (-1 if none)."""
+    idx = np.where(flags, np.arange(len(flags), dtype=np.int64), np.int64(-1))
+    return np.maximum.accumulate(idx) if len(idx) else idx
+
+
+class SortedEvents:
+    """Events grouped by an entity index (participant, village, household, commune), sorted by day.
+
+    Answers "how many events of entity e fall before day d" for all entities at once with
+    one `searchsorted` on a combined (entity, day) key.
+    """
+
+    def __init__(self, entity: np.ndarray, day: np.ndarray, n_entities: int, **columns: np.ndarray):
+        entity = np.asarray(entity, dtype=np.int64)
+        day = np.asarray(day, dtype=np.int64)
+        order = np.lexsort((day, entity))
+        self.entity = entity[order]
+        self.day = day[order]
+        self.n_entities = n_entities
+        self.columns = {k: np.asarray(v)[order] for k, v in columns.items()}
+        self.key = self.entity * _KEY_SHIFT + (self.day + _KEY_OFFSET)
+        base = np.arange(n_entities, dtype=np.int64) * _KEY_SHIFT
+        self._base = base
+        self.start = np.searchsorted(self.key, base, side="left")
+        self.end = np.searchsorted(self.key, base + _KEY_SHIFT, side="left")
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def before(self, day) -> np.ndarray:
+        """Per entity, the position of its first event on or after `day` (events < day precede it)."""
+        return np.searchsorted(self.key, self._base + (np.int64(day) + _KEY_OFFSET), side="left")
+
+    def through(self, day) -> np.ndarray:
+        """Per entity, the position just after its last event on or before `day`."""
+        return self.before(np.int64(day) + 1)
+
+    def count_between(self, after_day, through_day) -> np.ndarray:
+        """Per entity, the number of events with after_day < day <= through_day."""
+        return self.through(through_day) - self.through(after_day)
+
+    def last_on_or_before(self, day) -> tuple[np.ndarray, np.ndarray]:
+        """Per entity, (position of the last event with day <= `day`, whether there is one)."""
+        pos = self.through(day) - 1
+        return np.maximum(pos, 0), pos >= self.start
+
+    @cached_property
+    def prev_same_entity(self) -> np.ndarray:
+        """Whether the previous row belongs to the same entity."""
+        out = np.zeros(len(self.entity), dtype=bool)
+        out[1:] = self.entity[1:] == self.entity[:-1]
+        return out
+
+
+def entity_index(ids: pd.Series | np.ndarray, universe: np.ndarray) -> np.ndarray:
+    """Position of each id in the sorted array `universe`; -1 where absent."""
+    ids = np.asarray(ids)
+    if len(universe) == 0:
+        return np.full(len(ids), -1, dtype=np.int64)
+    pos = np.searchsorted(universe, ids)
+    pos = np.minimum(pos, len(universe) - 1)
+    found = universe[pos] == ids
+    return np.where(found, pos, -1).astype(np.int64)
+
+
+def require_columns(df: pd.DataFrame, table: str, columns: list[str]) -> None:
+    """Refuse a table that lacks columns the features need, naming them."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataContractError(
+            [{"table": table, "column": ", ".join(missing),
+              "check": f"missing column(s) needed by the features; present: {list(df.columns)}",
+              "rows": []}]
+        )
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """One as-of date: the timestamp and its day number."""
+
+    ts: pd.Timestamp
+    day: np.int64
+
+    @classmethod
+    def of(cls, ts) -> "AsOf":
+        ts = pd.Timestamp(ts).normalize()
+        return cls(ts, day_of(ts))
+
+    def months_back(self, months: int) -> np.int64:
+        return months_back(self.ts, months)
+
+
+def normalize_as_of_dates(as_of_dates, extracted_on: pd.Timestamp | None = None) -> list[pd.Timestamp]:
+    """Parse, de-duplicate and sort as-of dates; refuse any after the extraction date."""
+    if isinstance(as_of_dates, (str, pd.Timestamp, np.datetime64)) or not hasattr(as_of_dates, "__iter__"):
+        as_of_dates = [as_of_dates]
+    out = []
+    for value in as_of_dates:
+        try:
+            ts = pd.Timestamp(value)
+        except (ValueError, TypeError) as err:
+            raise InvalidAsOfError(f"as_of date {value!r} is not a date (use YYYY-MM-DD)") from err
+        if pd.isna(ts):
+            raise InvalidAsOfError(f"as_of date {value!r} is empty")
+        out.append(ts.normalize())
+    if not out:
+        raise InvalidAsOfError("no as_of dates given: pass at least one date")
+    out = sorted(set(out))
+    if extracted_on is not None:
+        late = [d for d in out if d > pd.Timestamp(extracted_on)]
+        if late:
+            raise InvalidAsOfError(
+                f"as_of date(s) {[d.date().isoformat() for d in late]} lie after the extraction date "
+                f"{pd.Timestamp(extracted_on).date().isoformat()}: what happened after the extraction "
+                "is unknown, so features there would be wrong"
+            )
+    return out

@@ -1,0 +1,65 @@
+"""Disaster exposure of the participant's commune, counted from each event's started_on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dropout.features._context import Context
+from dropout.features._time import (
+    AsOf,
+    SortedEvents,
+    days_since,
+    entity_index,
+    prefix_sum,
+    range_max,
+    range_sum,
+    to_days,
+)
+
+FAMILY = "disasters"
+WINDOWS_DAYS = (30, 90, 365)
+SEVERE = 3
+
+
+def _events(ctx: Context) -> SortedEvents:
+    d = ctx.tables.disasters
+    commune = entity_index(d["commune"].astype("str").to_numpy(), ctx.commune_names)
+    keep = commune >= 0
+    return SortedEvents(commune[keep], to_days(d["started_on"])[keep], len(ctx.commune_names),
+                        severity=d["severity"].to_numpy(np.int64)[keep])
+
+
+def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
+    ev = ctx.once("disaster_events", lambda: _events(ctx))
+    t = asof.day
+    per_commune: dict[str, np.ndarray] = {}
+    hi = ev.through(t)
+    for w in WINDOWS_DAYS:
+        per_commune[f"disasters_{w}d"] = hi - ev.through(t - w)
+    lo365 = ev.through(t - 365)
+    severe = ctx.once("severe_disaster_prefix", lambda: prefix_sum((ev["severity"] >= SEVERE).astype(np.int64)))
+    per_commune["severe_disasters_365d"] = range_sum(severe, lo365, hi)
+    per_commune["disaster_max_severity_90d"] = range_max(ev["severity"], ev.through(t - 90), hi, 0)
+    per_commune["disaster_max_severity_365d"] = range_max(ev["severity"], lo365, hi, 0)
+    pos, has = ev.last_on_or_before(t)
+    per_commune["days_since_disaster"] = days_since(ev.day[pos] if len(ev) else pos, t, has)
+
+    commune = ctx.participant_commune
+    found = commune >= 0
+    out = {}
+    for name, values in per_commune.items():
+        if name == "days_since_disaster":
+            col = np.full(ctx.n, np.nan, dtype=np.float32)
+        else:
+            col = np.zeros(ctx.n, dtype=np.int16)
+        col[found] = values[commune[found]]
+        out[name] = col
+    return out
+
+
+def build(tables, as_of_dates) -> pd.DataFrame:
+    """This family alone: one row per (participant_id, as_of) of the cohort."""
+    from dropout.features import build_features
+
+    return build_features(tables, as_of_dates, families=[FAMILY])

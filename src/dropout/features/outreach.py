@@ -1,0 +1,69 @@
+"""Outreach: home visits to the participant and evening sessions in their village.
+
+A visit counts from its visited_on. An evening session reaches everyone in the village.
+"In their own language" = the visit's language is the village's main language.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dropout.features._context import Context
+from dropout.features._time import AsOf, SortedEvents, days_since, entity_index, prefix_sum, range_sum, to_days
+
+FAMILY = "outreach"
+WINDOW_DAYS = 365
+HOME_VISIT = "home_visit"
+EVENING_SESSION = "evening_session"
+
+
+def _events(ctx: Context) -> tuple[SortedEvents, SortedEvents]:
+    v = ctx.tables.visits
+    kind = v["kind"].astype("str").to_numpy()
+    day = to_days(v["visited_on"])
+    village = entity_index(v["village_id"].astype("str").to_numpy(), ctx.village_ids)
+    own_language = np.zeros(len(v), dtype=bool)
+    ok = village >= 0
+    own_language[ok] = v["language"].astype("str").to_numpy()[ok] == ctx.village_language[village[ok]]
+    pid = v["participant_id"]
+    has_pid = pid.notna().to_numpy()
+    person = np.full(len(v), -1, dtype=np.int64)
+    person[has_pid] = entity_index(pid[has_pid].to_numpy(np.int64), ctx.participant_id)
+    home = (kind == HOME_VISIT) & (person >= 0)
+    evening = (kind == EVENING_SESSION) & ok
+    homes = SortedEvents(person[home], day[home], ctx.n, own=own_language[home])
+    sessions = SortedEvents(village[evening], day[evening], ctx.n_villages, own=own_language[evening])
+    for ev in (homes, sessions):
+        ev.columns["own_prefix"] = prefix_sum(ev["own"].astype(np.int64))
+    return homes, sessions
+
+
+def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
+    homes, sessions = ctx.once("visit_events", lambda: _events(ctx))
+    t = asof.day
+    out = {}
+
+    pos, has = homes.last_on_or_before(t)
+    out["days_since_home_visit"] = days_since(homes.day[pos] if len(homes) else pos, t, has).astype(np.float32)
+    spos, shas = sessions.last_on_or_before(t)
+    v = ctx.village_idx
+    vi = np.maximum(v, 0)
+    s_days = days_since(sessions.day[spos] if len(sessions) else spos, t, shas)
+    out["days_since_evening_session"] = np.where(v >= 0, s_days[vi], np.nan).astype(np.float32)
+
+    h_lo, h_hi = homes.through(t - WINDOW_DAYS), homes.through(t)
+    s_lo, s_hi = sessions.through(t - WINDOW_DAYS), sessions.through(t)
+    out["home_visits_12m"] = (h_hi - h_lo).astype(np.int16)
+    out["evening_sessions_12m"] = np.where(v >= 0, (s_hi - s_lo)[vi], 0).astype(np.int16)
+    own_home = range_sum(homes["own_prefix"], h_lo, h_hi)
+    own_session = range_sum(sessions["own_prefix"], s_lo, s_hi)
+    out["visits_own_language_12m"] = (own_home + np.where(v >= 0, own_session[vi], 0)).astype(np.int16)
+    return out
+
+
+def build(tables, as_of_dates) -> pd.DataFrame:
+    """This family alone: one row per (participant_id, as_of) of the cohort."""
+    from dropout.features import build_features
+
+    return build_features(tables, as_of_dates, families=[FAMILY])

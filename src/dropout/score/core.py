@@ -1,0 +1,289 @@
+"""Scoring one set of participants: who is due, their features, risk, ranks and reasons.
+
+Both engines (and the service) go through `score_frame`. A chunk of work is a set of
+whole districts: every feature of a participant depends only on their own records,
+their household, their village (neighbours' lapses), their commune (disasters) and
+province (subsidy top-ups), and the ranks are within district and commune, so a
+district scored alone gives exactly the rows it gets in a national run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from dropout.errors import DropoutError
+from dropout.io import Tables
+from dropout.score.reasons import LANGS, N_REASONS, explain, reason_columns
+
+#: Calibrated probability of lapse at or above which a person is in the band.
+RISK_BANDS: tuple[tuple[float, str], ...] = ((0.5, "high"), (0.25, "medium"), (0.0, "low"))
+MAX_WINDOW_DAYS = 366  # the schedule is known 12 months ahead (docs/data.md)
+
+OUTPUT_COLUMNS = [
+    "participant_id", "village_id", "commune", "district", "due_on", "amount_due",
+    "risk", "risk_band", "rank_in_district", "rank_in_commune", "expected_lapse",
+    *reason_columns(N_REASONS, LANGS),
+]
+
+
+class ScoringInputError(DropoutError, ValueError):
+    """Scoring cannot start: a wrong as-of date, window or model; nothing was written."""
+
+
+class EmptyWindowError(ScoringInputError):
+    """Nobody's next installment falls due within the window."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to score: as-of date and window (days after as_of, as_of excluded)."""
+
+    as_of: pd.Timestamp
+    window_days: int
+
+    @property
+    def window_end(self) -> pd.Timestamp:
+        return self.as_of + pd.Timedelta(days=self.window_days)
+
+
+def parse_window(window: str | int) -> int:
+    """'30d', '4w', '30' -> days (1 to 366)."""
+    if isinstance(window, (int, np.integer)):
+        days = int(window)
+    else:
+        m = re.fullmatch(r"\s*(\d+)\s*([dDwW]?)\s*", str(window))
+        if not m:
+            raise ScoringInputError(f"--window {window!r} is not a number of days or weeks (e.g. 30d, 4w)")
+        days = int(m.group(1)) * (7 if m.group(2).lower() == "w" else 1)
+    if not 1 <= days <= MAX_WINDOW_DAYS:
+        raise ScoringInputError(
+            f"window of {days} days is outside 1-{MAX_WINDOW_DAYS}: the installment schedule is "
+            "known 12 months ahead"
+        )
+    return days
+
+
+def check_job(tables: Tables, as_of, window_days) -> Job:
+    """Refuse an as-of date outside the data or a window the schedule cannot answer."""
+    try:
+        ts = pd.Timestamp(as_of)
+    except (TypeError, ValueError) as err:
+        raise ScoringInputError(f"as-of {as_of!r} is not a date (use YYYY-MM-DD)") from err
+    if pd.isna(ts):
+        raise ScoringInputError("as-of date is empty")
+    ts = ts.normalize()
+    days = parse_window(window_days)
+    extracted = pd.Timestamp(tables.extracted_on).normalize()
+    if ts > extracted:
+        raise ScoringInputError(
+            f"as-of {ts.date()} is after the data's extraction date {extracted.date()}: payments made "
+            "after the extraction are unknown, so every unpaid installment would look lapsed"
+        )
+    enrolled = pd.to_datetime(tables.participants["enrolled_on"])
+    first = enrolled.min() if len(enrolled) else pd.NaT
+    if pd.isna(first) or ts < first:
+        where = f"the first enrolment is {first.date()}" if not pd.isna(first) else "the data holds no participants"
+        raise ScoringInputError(f"as-of {ts.date()} is before any data: {where}")
+    return Job(ts, days)
+
+
+def due_participants(tables: Tables, job: Job) -> pd.DataFrame:
+    """Everyone whose next installment falls due within the window, with their place.
+
+    Columns: participant_id, village_id, commune, district, due_on, amount_due (gross),
+    months_covered; sorted by participant_id.
+
+    Raises:
+        EmptyWindowError: when nobody is due.
+    """
+    from dropout.labels import next_installment
+
+    nxt = next_installment(tables, [job.as_of], job.window_days)
+    nxt = nxt[pd.to_datetime(nxt["as_of"]) == job.as_of] if "as_of" in nxt.columns else nxt
+    if nxt.empty:
+        raise EmptyWindowError(
+            f"nobody's next installment falls due between {job.as_of.date()} and {job.window_end.date()} "
+            f"(window {job.window_days} days): nothing to score; try a later as-of or a longer window"
+        )
+    place = tables.participants[["participant_id", "village_id"]].merge(
+        tables.villages[["village_id", "commune", "district"]], on="village_id", how="left", validate="many_to_one"
+    )
+    due = nxt[["participant_id", "due_on", "amount_due", "months_covered"]].merge(
+        place, on="participant_id", how="left", validate="one_to_one"
+    )
+    due["participant_id"] = due["participant_id"].astype(np.int64)
+    due["due_on"] = pd.to_datetime(due["due_on"]).astype("datetime64[ns]")
+    due["amount_due"] = due["amount_due"].astype(np.int64)
+    for c in ("village_id", "commune", "district"):
+        due[c] = due[c].astype("str")
+    cols = ["participant_id", "village_id", "commune", "district", "due_on", "amount_due", "months_covered"]
+    return due[cols].sort_values("participant_id", kind="stable").reset_index(drop=True)
+
+
+def plan_chunks(due: pd.DataFrame, chunk_size: int) -> list[list[str]]:
+    """Whole districts packed in name order into chunks of about `chunk_size` people due.
+
+    Deterministic for the same `due`, so a resumed run finds the same chunks. A district
+    larger than `chunk_size` is a chunk of its own.
+    """
+    if chunk_size < 1:
+        raise ScoringInputError(f"chunk size must be at least 1, got {chunk_size}")
+    sizes = due.groupby("district", sort=True).size()
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    n = 0
+    for district, size in sizes.items():
+        if current and n + size > chunk_size:
+            chunks.append(current)
+            current, n = [], 0
+        current.append(str(district))
+        n += int(size)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def subset_tables(tables: Tables, districts: list[str]) -> Tables:
+    """The raw tables restricted to `districts`: everything a participant there depends on."""
+    return next(split_tables(tables, [list(districts)]))
+
+
+def split_tables(tables: Tables, chunks: list[list[str]]) -> Iterator[Tables]:
+    """One `Tables` per chunk of districts, in order, each holding what its people depend on.
+
+    Participants go by their village's district; installments and withdrawals by
+    participant; visits by village; poverty spells by household, disasters by commune
+    name (a name may recur across districts, so those two are looked up per chunk).
+    """
+    district_chunk = {d: i for i, ds in enumerate(chunks) for d in ds}
+    v = tables.villages
+    v_chunk = v["district"].astype("str").map(district_chunk).fillna(-1).to_numpy(np.int64)
+    village_pos = pd.Index(v["village_id"].astype("str"))
+    p = tables.participants
+    p_chunk = _lookup(v_chunk, village_pos.get_indexer(p["village_id"].astype("str")))
+    pid_pos = pd.Index(p["participant_id"].to_numpy(np.int64))
+    n = len(chunks)
+    parts = {
+        "villages": _groups(v, v_chunk, n),
+        "participants": _groups(p, p_chunk, n),
+        "installments": _groups(tables.installments, _lookup(
+            p_chunk, pid_pos.get_indexer(tables.installments["participant_id"].to_numpy(np.int64))), n),
+        "withdrawals": _groups(tables.withdrawals, _lookup(
+            p_chunk, pid_pos.get_indexer(tables.withdrawals["participant_id"].to_numpy(np.int64))), n),
+        "visits": _groups(tables.visits, _lookup(
+            v_chunk, village_pos.get_indexer(tables.visits["village_id"].astype("str"))), n),
+    }
+    for i in range(n):
+        villages, participants = parts["villages"][i], parts["participants"][i]
+        yield tables.replace(
+            villages=villages,
+            participants=participants,
+            installments=parts["installments"][i],
+            withdrawals=parts["withdrawals"][i],
+            visits=parts["visits"][i],
+            poverty=tables.poverty[tables.poverty["household_id"].isin(participants["household_id"])],
+            disasters=tables.disasters[tables.disasters["commune"].isin(villages["commune"])],
+        )
+
+
+def _lookup(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """values[pos], -1 where pos is -1 (not found)."""
+    if len(values) == 0:
+        return np.full(len(pos), -1, dtype=np.int64)
+    return np.where(pos >= 0, values[np.maximum(pos, 0)], -1)
+
+
+def _groups(df: pd.DataFrame, label: np.ndarray, n: int) -> list[pd.DataFrame]:
+    """Rows of `df` split by `label` (0..n-1; -1 dropped), each keeping the original row order."""
+    order = np.argsort(label, kind="stable")
+    bounds = np.searchsorted(label[order], np.arange(n + 1))
+    return [df.iloc[order[bounds[i]:bounds[i + 1]]] for i in range(n)]
+
+
+def feature_matrix(tables: Tables, job: Job, due: pd.DataFrame, feature_names: list[str],
+                   progress=None) -> pd.DataFrame:
+    """The model's features for the people in `due`, in `due`'s order."""
+    from dropout.features import FAMILIES, build_features
+
+    callback = None
+    if progress is not None:
+        task = progress.add_task("features", total=len(FAMILIES))
+        callback = lambda family, done, total: progress.advance(task)  # noqa: E731
+    feats = build_features(tables, [job.as_of], progress=callback)
+    if "participant_id" not in feats.columns:
+        feats = feats.reset_index()
+    if "as_of" in feats.columns:
+        feats = feats[pd.to_datetime(feats["as_of"]) == job.as_of]
+    missing = [f for f in feature_names if f not in feats.columns]
+    if missing:
+        raise ScoringInputError(
+            f"the model needs {len(missing)} feature(s) the feature code does not build: {missing[:10]}; "
+            "was the model trained on another version of the features?"
+        )
+    pos = pd.Index(feats["participant_id"].to_numpy(np.int64)).get_indexer(due["participant_id"].to_numpy())
+    if (pos < 0).any():
+        absent = due["participant_id"].to_numpy()[pos < 0][:5].tolist()
+        raise ScoringInputError(f"no feature row for participants due in the window, e.g. {absent}")
+    return feats.iloc[pos][feature_names].reset_index(drop=True)
+
+
+def score_frame(tables: Tables, job: Job, due: pd.DataFrame, model, sentence=None, progress=None) -> pd.DataFrame:
+    """Score the people in `due` (all of whose districts are in `tables`): OUTPUT_COLUMNS.
+
+    Ranks are computed among the rows given, so `due` must hold whole districts.
+    """
+    if sentence is None:
+        sentence = catalog_sentence()
+    X = feature_matrix(tables, job, due, list(model.feature_names), progress=progress)
+    risk = np.asarray(model.predict_proba(X), dtype=np.float64)
+    contrib = model.contributions(X)
+    names = list(model.feature_names)
+    contrib_values = contrib[names].to_numpy() if isinstance(contrib, pd.DataFrame) else np.asarray(contrib)[:, : len(names)]
+    reasons = explain(contrib_values, X.to_numpy(dtype=np.float64, na_value=np.nan), names, sentence)
+    out = due[["participant_id", "village_id", "commune", "district", "due_on", "amount_due"]].reset_index(drop=True)
+    out["risk"] = risk
+    out["risk_band"] = risk_band(risk)
+    out = add_ranks(out)
+    out["expected_lapse"] = risk  # each person adds their probability to the expected count
+    for c in reasons.columns:
+        out[c] = reasons[c].array
+    return order_rows(out[OUTPUT_COLUMNS])
+
+
+def risk_band(risk: np.ndarray) -> np.ndarray:
+    """'high' / 'medium' / 'low' by the calibrated probability (RISK_BANDS)."""
+    risk = np.asarray(risk, dtype=np.float64)
+    out = np.full(len(risk), RISK_BANDS[-1][1], dtype=object)
+    for threshold, name in reversed(RISK_BANDS[:-1]):
+        out[risk >= threshold] = name
+    return out
+
+
+def add_ranks(df: pd.DataFrame) -> pd.DataFrame:
+    """rank_in_district and rank_in_commune: 1 = highest risk; ties by participant_id."""
+    order = np.lexsort((df["participant_id"].to_numpy(), -df["risk"].to_numpy()))
+    ranked = df.iloc[order]
+    df = df.copy()
+    for column, keys in (("rank_in_district", ["district"]), ("rank_in_commune", ["district", "commune"])):
+        rank = np.empty(len(df), dtype=np.int64)
+        rank[order] = ranked.groupby(keys, sort=False).cumcount().to_numpy() + 1
+        df[column] = rank
+    return df
+
+
+def order_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The canonical row order of every output: district, then rank in district."""
+    return df.sort_values(["district", "rank_in_district"], kind="stable").reset_index(drop=True)
+
+
+def catalog_sentence():
+    """The feature catalog's `reason_sentence(feature, value, lang)`, the catalog read once."""
+    from dropout.features.catalog import load_catalog, reason_sentence
+
+    catalog = load_catalog()
+    return lambda feature, value, lang: reason_sentence(feature, value, lang, catalog=catalog)

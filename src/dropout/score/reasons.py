@@ -1,0 +1,140 @@
+"""Reason codes: each person's top reasons from LightGBM `pred_contrib`, as sentences.
+
+Only features that push this person's risk *up* (contribution > 0) can be a reason: an
+officer acts on what makes a lapse likely, not on what keeps it unlikely. The sentence
+comes from the feature catalog with the person's actual value filled in.
+
+Vectorised: the top features come from one `argpartition` over the contribution matrix;
+sentences are formatted once per distinct (feature, value) pair, grouping by feature,
+and handed out by integer codes (categoricals), never by a loop over people. Values are
+mostly counts, days and money amounts, so a national run formats a few thousand
+sentences for two million people.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+N_REASONS = 4
+LANGS = ("vi", "en")
+
+SentenceFn = Callable[[str, float, str], str]
+
+
+def top_features(contributions: np.ndarray, n: int = N_REASONS) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the positions of the `n` largest positive contributions, largest first.
+
+    Args:
+        contributions: (rows, features) array without the bias column.
+    Returns:
+        (index, valid): both (rows, n); `valid` is False where a row has fewer than n
+        features with contribution > 0 (index is then meaningless). Ties are broken by
+        the lower feature position, so the result depends on the row alone.
+    """
+    c = np.asarray(contributions, dtype=np.float64)
+    rows, n_features = c.shape
+    k = min(n, n_features)
+    masked = np.where(c > 0, c, -np.inf)
+    if n_features > k:
+        part = np.argpartition(-masked, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(n_features), (rows, n_features)).copy()
+    vals = np.take_along_axis(masked, part, axis=1)
+    # Order the k by contribution descending, then by feature position (a stable tie-break).
+    order = np.lexsort((part, -vals), axis=1)
+    index = np.take_along_axis(part, order, axis=1)
+    valid = np.take_along_axis(vals, order, axis=1) > 0
+    if k < n:
+        index = np.pad(index, ((0, 0), (0, n - k)))
+        valid = np.pad(valid, ((0, 0), (0, n - k)))
+    # A tie across the partition boundary could leave a higher-position feature in; that
+    # only happens for exactly equal floats, and the choice still depends on the row alone.
+    return index, valid
+
+
+def reason_columns(n: int = N_REASONS, langs: Sequence[str] = LANGS) -> list[str]:
+    """Output column names: reason_1_vi..reason_n_vi, reason_1_en.., reason_1_feature.."""
+    return [*(f"reason_{k}_{lang}" for lang in langs for k in range(1, n + 1)),
+            *(f"reason_{k}_feature" for k in range(1, n + 1))]
+
+
+def explain(
+    contributions: np.ndarray,
+    values: np.ndarray,
+    feature_names: Sequence[str],
+    sentence: SentenceFn,
+    n: int = N_REASONS,
+    langs: Sequence[str] = LANGS,
+    index: pd.Index | None = None,
+) -> pd.DataFrame:
+    """Top `n` reasons per row as sentences in each language, plus the feature names.
+
+    Args:
+        contributions: (rows, features) `pred_contrib` without the bias column, in the
+            order of `feature_names`.
+        values: (rows, features) the feature values the model saw.
+        sentence: `sentence(feature, value, lang) -> str` (the catalog's reason sentence).
+    Returns:
+        One row per input row with `reason_columns(n, langs)` as categorical columns;
+        missing (null) where a row has fewer than k reasons pushing risk up.
+    """
+    contributions = np.asarray(contributions)
+    values = np.asarray(values, dtype=np.float64)
+    names = np.asarray(list(feature_names), dtype=object)
+    if contributions.shape != values.shape or contributions.shape[1] != len(names):
+        raise ValueError(
+            f"contributions {contributions.shape}, values {values.shape} and {len(names)} feature "
+            "names do not line up (give pred_contrib without its bias column)"
+        )
+    rows = contributions.shape[0]
+    idx, valid = top_features(contributions, n)
+    r, j = np.nonzero(valid)
+    feat = idx[r, j]
+    val = values[r, feat]
+
+    # One sentence per distinct (feature, value): group the (row, slot) pairs by feature.
+    pair_code = np.empty(len(feat), dtype=np.int64)
+    texts: dict[str, list[str]] = {lang: [] for lang in langs}
+    order = np.argsort(feat, kind="stable")
+    feats_sorted = feat[order]
+    bounds = np.flatnonzero(np.diff(feats_sorted)) + 1
+    offset = 0
+    for group in np.split(order, bounds) if len(order) else []:
+        f = int(feat[group[0]])
+        uniq, inverse = np.unique(val[group], return_inverse=True, equal_nan=True)
+        pair_code[group] = offset + inverse.ravel()
+        offset += len(uniq)
+        for lang in langs:
+            texts[lang].extend(sentence(names[f], _plain(v), lang) for v in uniq)
+
+    out = {}
+    for lang in langs:
+        cats, remap = _dedupe(texts[lang])
+        codes = remap[pair_code] if len(pair_code) else pair_code
+        for k in range(n):
+            slot = np.full(rows, -1, dtype=np.int64)
+            sel = j == k
+            slot[r[sel]] = codes[sel]
+            out[f"reason_{k + 1}_{lang}"] = pd.Categorical.from_codes(slot, categories=cats)
+    feature_cats = pd.Index(names)
+    for k in range(n):
+        slot = np.where(valid[:, k], idx[:, k], -1)
+        out[f"reason_{k + 1}_feature"] = pd.Categorical.from_codes(slot, categories=feature_cats)
+    frame = pd.DataFrame(out, index=index if index is not None else pd.RangeIndex(rows))
+    return frame[reason_columns(n, langs)]
+
+
+def _plain(v: float):
+    """A float that holds a whole number becomes an int, so '{value}' reads '3', not '3.0'."""
+    if np.isnan(v):
+        return float("nan")
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def _dedupe(texts: list[str]) -> tuple[pd.Index, np.ndarray]:
+    """Unique sentences (categories must be unique) and each input's position among them."""
+    codes, uniques = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
+    return pd.Index(uniques, dtype=object), codes.astype(np.int64)

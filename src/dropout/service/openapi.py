@@ -1,0 +1,2 @@
+def corrected_spec(spec, api_paths):
+    return spec

@@ -1,0 +1,290 @@
+"""From a /score request's JSON records to a validated `Tables`, and back to field paths.
+
+The request's records become the raw tables of the data contract and go through
+`dropout.schema.validate_raw`, the same gate as a data folder. A refusal names table,
+column and rows; `contract_errors` turns those into the request's own field paths
+(`participants.0.installments.3.paid_on`), which is what a caller can act on.
+
+The validated records are then joined with the reference data (`Reference`): the rows
+of the same villages (the neighbours the community features count), the disasters of
+their communes and the subsidy policies. A person's records in the request replace
+whatever the reference data holds about them and their household.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from dropout.errors import DataContractError, DropoutError
+from dropout.io import TABLE_NAMES, Tables
+from dropout.service.models import ScoreRequest
+
+_ROW = re.compile(r"^row (\d+)")
+
+
+class RequestError(DropoutError, ValueError):
+    """A request that passed pydantic but cannot be scored; `errors` are pydantic-style dicts."""
+
+    def __init__(self, errors: list[dict], message: str = "the records do not meet the data contract"):
+        self.errors = errors
+        super().__init__(f"{message}: {len(errors)} problem(s)")
+
+
+# ---------------------------------------------------------------- reference data
+
+
+@dataclass
+class Reference:
+    """Validated reference tables, split by village once so a request takes only its part."""
+
+    tables: Tables
+    by_village: dict[str, Tables] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_tables(cls, tables: Tables) -> "Reference":
+        from dropout.score.core import split_tables
+
+        villages = tables.villages.reset_index(drop=True)
+        ids = villages["village_id"].astype("str").tolist()
+        # split_tables works by district; giving each village its own "district" label
+        # reuses its row routing (participants by village, installments by participant,
+        # poverty by household, disasters by commune) one village at a time. The real
+        # village row is put back afterwards.
+        relabelled = tables.replace(villages=villages.assign(district=villages["village_id"].astype("str")))
+        by_village = {
+            v: part.replace(villages=villages.iloc[[i]])
+            for i, (v, part) in enumerate(zip(ids, split_tables(relabelled, [[v] for v in ids])))
+        }
+        return cls(tables, by_village)
+
+    @classmethod
+    def empty(cls) -> "Reference":
+        from dropout.reference import subsidy_policies
+        from dropout.schema import contract
+
+        dtypes = {"int": "int64", "float": "float64", "str": "str", "date": "datetime64[ns]"}
+        empty = {
+            name: pd.DataFrame({c: pd.Series([], dtype="Int64" if (col.kind == "int" and col.nullable)
+                                            else dtypes[col.kind]) for c, col in cols.items()})
+            for name, cols in contract().items()
+        }
+        return cls(Tables(**empty).replace(subsidy_policies=subsidy_policies()), {})
+
+    @property
+    def extracted_on(self) -> pd.Timestamp | None:
+        return None if not self.by_village else pd.Timestamp(self.tables.extracted_on)
+
+    def villages(self, ids) -> pd.DataFrame:
+        v = self.tables.villages
+        return v[v["village_id"].astype("str").isin(list(ids))]
+
+    def slices(self, village_ids) -> list[Tables]:
+        return [self.by_village[v] for v in village_ids if v in self.by_village]
+
+
+# ---------------------------------------------------------------- request -> raw tables
+
+
+@dataclass
+class RawRequest:
+    """The request's rows as raw tables, and where each row came from in the request."""
+
+    raw: dict[str, pd.DataFrame | None]
+    origin: dict[str, list[tuple]]  # table -> per row, the loc prefix in the request
+    extracted_on: pd.Timestamp
+
+
+def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns)
+
+
+def request_tables(request: ScoreRequest, reference: Reference, today: date | None = None) -> RawRequest:
+    """The request's records as contract tables (not yet validated)."""
+    from dropout.schema import contract
+
+    spec = contract()
+    rows: dict[str, list[dict]] = {n: [] for n in TABLE_NAMES}
+    origin: dict[str, list[tuple]] = {n: [] for n in TABLE_NAMES}
+    for i, rec in enumerate(request.participants):
+        p = rec.participant
+        rows["participants"].append(p.model_dump())
+        origin["participants"].append(("participants", i, "participant"))
+        for j, inst in enumerate(rec.installments):
+            rows["installments"].append({"participant_id": p.participant_id, **inst.model_dump()})
+            origin["installments"].append(("participants", i, "installments", j))
+        for j, spell in enumerate(rec.poverty):
+            rows["poverty"].append({"household_id": p.household_id, **spell.model_dump()})
+            origin["poverty"].append(("participants", i, "poverty", j))
+        for j, visit in enumerate(rec.visits):
+            home = visit.kind == "home_visit"
+            rows["visits"].append({
+                "visit_id": len(rows["visits"]) + 1, "participant_id": p.participant_id if home else None,
+                "village_id": p.village_id, "visited_on": visit.visited_on, "kind": visit.kind,
+                "language": visit.language, "outcome_note": None,
+            })
+            origin["visits"].append(("participants", i, "visits", j))
+        if rec.withdrawn_on is not None:
+            rows["withdrawals"].append({"participant_id": p.participant_id, "claimed_on": rec.withdrawn_on})
+            origin["withdrawals"].append(("participants", i, "withdrawn_on"))
+    if request.villages is not None:
+        rows["villages"] = [v.model_dump() for v in request.villages]
+        origin["villages"] = [("villages", k) for k in range(len(rows["villages"]))]
+    else:
+        wanted = {rec.participant.village_id for rec in request.participants}
+        known = reference.villages(wanted)
+        rows["villages"] = known.to_dict("records")
+        origin["villages"] = [("reference", "villages")] * len(known)
+    if request.disasters is not None:
+        rows["disasters"] = [d.model_dump() for d in request.disasters]
+        origin["disasters"] = [("disasters", k) for k in range(len(rows["disasters"]))]
+
+    raw: dict[str, pd.DataFrame | None] = {}
+    for name in TABLE_NAMES:
+        columns = list(spec[name])
+        if name == "subsidy_policies":
+            raw[name] = reference.tables.subsidy_policies
+        elif name in ("disasters",) and request.disasters is None:
+            raw[name] = None
+        else:
+            raw[name] = _frame(rows[name], columns)
+    for name in ("installments", "poverty", "visits", "withdrawals", "participants", "villages", "disasters"):
+        df = raw[name]
+        if df is None:
+            continue
+        for c, col in spec[name].items():
+            if col.kind == "date":
+                df[c] = pd.to_datetime(df[c]).astype("datetime64[ns]")
+            elif col.kind == "int" and col.nullable:
+                df[c] = df[c].astype("Int64")
+    if request.extracted_on is not None:
+        extracted = pd.Timestamp(request.extracted_on)
+    else:
+        extracted = pd.Timestamp(today or date.today())
+    return RawRequest(raw, origin, extracted)
+
+
+def contract_errors(problems: list[dict], origin: dict[str, list[tuple]]) -> list[dict]:
+    """validate_raw's problems as pydantic-style errors with the request's field paths."""
+    errors = []
+    for p in problems:
+        table, columns = p["table"], [c.strip() for c in (p.get("column") or "").split(",") if c.strip()]
+        msg = str(p["check"])
+        positions = [int(m.group(1)) for r in p.get("rows") or [] if (m := _ROW.match(str(r)))]
+        if not positions:
+            errors.append({"loc": [table, *columns[:1]], "msg": msg, "type": "data_contract"})
+            continue
+        for pos in positions:
+            prefix = origin.get(table, [])
+            base = list(prefix[pos]) if pos < len(prefix) else ["reference", table]
+            leaf = [] if base[-1] == "withdrawn_on" else [_request_field(table, columns)]
+            errors.append({"loc": base + [x for x in leaf if x], "msg": msg, "type": "data_contract"})
+    return errors
+
+
+def _request_field(table: str, columns: list[str]) -> str | None:
+    """The request's field name for a contract column (ids implied by nesting have none)."""
+    if not columns:
+        return None
+    c = columns[-1] if table in ("installments", "poverty") and columns[0] in ("participant_id", "household_id") \
+        else columns[0]
+    if table in ("installments", "withdrawals") and c == "participant_id":
+        return None
+    if table == "poverty" and c == "household_id":
+        return None
+    if table == "visits" and c in ("participant_id", "village_id", "visit_id", "outcome_note"):
+        return None
+    return c
+
+
+def validate_request(request: ScoreRequest, reference: Reference, today: date | None = None) -> Tables:
+    """The request's records, validated by the data contract, as a `Tables`.
+
+    Raises:
+        RequestError: with field paths, when the records break the contract.
+    """
+    from dropout.schema import validate_raw
+
+    req = request_tables(request, reference, today)
+    try:
+        return validate_raw(req.raw, req.extracted_on)
+    except DataContractError as err:
+        raise RequestError(contract_errors(err.problems, req.origin)) from None
+
+
+# ---------------------------------------------------------------- join with the reference
+
+
+def scoring_tables(request: ScoreRequest, reference: Reference, today: date | None = None) -> Tables:
+    """The request's validated records joined with the neighbours from the reference data.
+
+    The reference rows kept are those of the villages the request's people live in,
+    minus everything about the request's people and their households (their records in
+    the request replace them). Disasters: the request's when given, else the reference's
+    for those villages' communes.
+    """
+    own = validate_request(request, reference, today)
+    if request.villages is not None and not any(v.village_id in reference.by_village for v in request.villages):
+        return own
+    village_ids = sorted(set(own.participants["village_id"].astype("str")))
+    parts = reference.slices(village_ids)
+    if not parts:
+        return own
+    pids = own.participants["participant_id"].to_numpy(np.int64)
+    households = own.participants["household_id"].to_numpy(np.int64)
+
+    def ref(name: str) -> pd.DataFrame:
+        return pd.concat([getattr(t, name) for t in parts], ignore_index=True) if len(parts) > 1 \
+            else getattr(parts[0], name)
+
+    participants = ref("participants")
+    participants = participants[~participants["participant_id"].isin(pids)]
+    installments = ref("installments")
+    installments = installments[~installments["participant_id"].isin(pids)]
+    withdrawals = ref("withdrawals")
+    withdrawals = withdrawals[~withdrawals["participant_id"].isin(pids)]
+    poverty = ref("poverty")
+    poverty = poverty[~poverty["household_id"].isin(households)]
+    visits = ref("visits")
+    visits = visits[~visits["participant_id"].isin(pids)]
+    # An evening session the caller also sent (same village, day, kind) counts once.
+    own_visits = own.visits
+    if len(own_visits) and len(visits):
+        key = ["village_id", "visited_on", "kind"]
+        dup = own_visits[key].merge(visits[key].drop_duplicates(), on=key, how="left", indicator=True)
+        own_visits = own_visits[(dup["_merge"].to_numpy() == "left_only") | own_visits["participant_id"].notna().to_numpy()]
+    visits_all = _concat(visits, own_visits)
+    if len(visits_all):
+        visits_all = visits_all.assign(visit_id=np.arange(1, len(visits_all) + 1, dtype=np.int64))
+    villages = own.villages if request.villages is not None else ref("villages")
+    disasters = own.disasters if request.disasters is not None else ref("disasters")
+    return Tables(
+        villages=villages,
+        participants=_concat(participants, own.participants),
+        installments=_concat(installments, own.installments),
+        poverty=_concat(poverty, own.poverty),
+        disasters=disasters,
+        subsidy_policies=own.subsidy_policies,
+        visits=visits_all,
+        withdrawals=_concat(withdrawals, own.withdrawals),
+        extracted_on=own.extracted_on,
+    )
+
+
+def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    if not len(a):
+        return b.reset_index(drop=True)
+    if not len(b):
+        return a.reset_index(drop=True)
+    out = pd.concat([a, b[a.columns]], ignore_index=True)
+    for c in a.columns:  # keep the contract dtypes (concat may widen Int64 + int64 to object)
+        if out[c].dtype != a[c].dtype:
+            try:
+                out[c] = out[c].astype(a[c].dtype)
+            except (TypeError, ValueError):
+                pass
+    return out

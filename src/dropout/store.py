@@ -1,0 +1,474 @@
+"""The score store: batch runs and their scores in SQL, through SQLAlchemy 2 Core.
+
+SQLite file by default (`out/scores.db`), PostgreSQL by URL
+(`postgresql+psycopg://user@host:5432/db`). One `MetaData` holds every table, so later
+stages (visits recorded by officers, users of the web page) add theirs to `metadata`
+and `create_all` makes them all.
+
+Tables:
+- `runs`: one row per scoring run. The run id is derived from what determines the
+  result (as-of, window, model sha256, data fingerprint), so running the same job again
+  finds its own row: an unfinished run resumes, a finished one is replaced.
+- `run_chunks`: one marker per chunk of participants whose rows are committed.
+- `scores`: one row per (run, participant), unique; written chunk by chunk, each chunk's
+  rows and its marker in one transaction. A process killed at any point leaves whole
+  chunks only, so a restart redoes exactly the chunks without a marker.
+
+Readers (plan, service, web page) call `read_scores(store_url, run_id)` and
+`latest_run(store_url, ...)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from dropout.errors import DropoutError
+
+DEFAULT_STORE_URL = "sqlite:///out/scores.db"
+N_REASONS = 4
+LANGS = ("vi", "en")
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("window_days", Integer, nullable=False),
+    Column("model_name", String(200), nullable=False),
+    Column("model_version", String(50)),
+    Column("model_sha256", String(64), nullable=False),
+    Column("data_fingerprint", String(64), nullable=False),
+    Column("engine", String(16)),
+    Column("chunk_size", Integer),
+    Column("n_chunks", Integer),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False),  # running | finished | failed
+    Column("n_expected", Integer, nullable=False),
+    Column("n_scored", Integer, nullable=False, default=0),
+    Column("message", Text),
+)
+
+run_chunks = Table(
+    "run_chunks",
+    metadata,
+    Column("run_id", String(64), nullable=False),
+    Column("chunk_no", Integer, nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    Column("committed_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("run_id", "chunk_no"),
+    ForeignKeyConstraint(["run_id"], ["runs.run_id"], ondelete="CASCADE"),
+)
+
+REASON_COLUMNS = [
+    *(f"reason_{k}_{lang}" for lang in LANGS for k in range(1, N_REASONS + 1)),
+    *(f"reason_{k}_feature" for k in range(1, N_REASONS + 1)),
+]
+
+scores = Table(
+    "scores",
+    metadata,
+    Column("run_id", String(64), nullable=False),
+    Column("participant_id", BigInteger, nullable=False),
+    Column("chunk_no", Integer, nullable=False),
+    Column("village_id", String(64), nullable=False),
+    Column("commune", String(200), nullable=False),
+    Column("district", String(200), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("amount_due", BigInteger, nullable=False),
+    Column("risk", Float, nullable=False),
+    Column("risk_band", String(16), nullable=False),
+    Column("rank_in_district", Integer, nullable=False),
+    Column("rank_in_commune", Integer, nullable=False),
+    Column("expected_lapse", Float, nullable=False),
+    *(Column(c, Text if not c.endswith("_feature") else String(100)) for c in REASON_COLUMNS),
+    PrimaryKeyConstraint("run_id", "participant_id", name="scores_run_participant"),
+    ForeignKeyConstraint(["run_id"], ["runs.run_id"], ondelete="CASCADE"),
+    Index("scores_run_district_rank", "run_id", "district", "rank_in_district"),
+    Index("scores_run_commune_rank", "run_id", "commune", "rank_in_commune"),
+    Index("scores_participant", "participant_id"),
+)
+
+#: Columns of a scores DataFrame, in the order files and readers see them.
+SCORE_COLUMNS = [c.name for c in scores.columns if c.name not in ("run_id", "chunk_no")]
+
+
+class StoreError(DropoutError):
+    """The score store refuses an operation (unknown run, counts that do not add up...)."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of `runs`."""
+
+    run_id: str
+    as_of: pd.Timestamp
+    window_days: int
+    model_name: str
+    model_version: str | None
+    model_sha256: str
+    data_fingerprint: str
+    engine: str | None
+    chunk_size: int | None
+    n_chunks: int | None
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    n_expected: int
+    n_scored: int
+    message: str | None
+
+    @classmethod
+    def from_row(cls, row) -> "RunRecord":
+        values = dict(row._mapping)
+        values["as_of"] = pd.Timestamp(values["as_of"])
+        return cls(**{f.name: values.get(f.name) for f in fields(cls)})
+
+
+def make_run_id(as_of, window_days: int, model_sha256: str, data_fingerprint: str) -> str:
+    """A readable id fixed by what determines the result: `20250701-30d-<12 hex>`."""
+    as_of = pd.Timestamp(as_of)
+    key = f"{as_of.date().isoformat()}|{int(window_days)}|{model_sha256}|{data_fingerprint}"
+    return f"{as_of:%Y%m%d}-{int(window_days)}d-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # WAL keeps readers (web page, service) unblocked while a run writes; NORMAL sync is
+    # durable against a killed process (the case we resume from), not a power cut.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str | None = None, schema: str | None = None) -> Engine:
+    """A SQLAlchemy engine for `url` (default: the SQLite file out/scores.db).
+
+    `schema` puts every table in that PostgreSQL schema (tests use a fresh one).
+    """
+    url = url or DEFAULT_STORE_URL
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    if schema:
+        engine = engine.execution_options(schema_translate_map={None: schema})
+    return engine
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ScoreStore:
+    """Runs and scores in one SQL database.
+
+    Args:
+        url: SQLAlchemy URL; default `sqlite:///out/scores.db`.
+        schema: PostgreSQL schema to hold the tables (created if missing).
+    """
+
+    def __init__(self, url: str | None = None, schema: str | None = None):
+        self.url = url or DEFAULT_STORE_URL
+        self.schema = schema
+        self.engine = make_engine(self.url, schema)
+
+    def __repr__(self) -> str:
+        return f"ScoreStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def create_all(self) -> None:
+        """Create every table of `metadata` that does not exist yet (idempotent)."""
+        with self.engine.begin() as conn:
+            if self.schema and conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            metadata.create_all(conn)
+
+    # ------------------------------------------------------------------ runs
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
+        return RunRecord.from_row(row) if row else None
+
+    def list_runs(self) -> list[RunRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).order_by(runs.c.started_at.desc())).all()
+        return [RunRecord.from_row(r) for r in rows]
+
+    def begin_run(self, run: dict, replace: bool = False) -> tuple[RunRecord, set[int]]:
+        """Register a run or pick up the existing one; returns it and its committed chunks.
+
+        An unfinished run with the same id resumes (its committed chunks are kept). A
+        finished run, or any run when `replace`, starts again from nothing: its rows and
+        markers go in the same transaction that resets it.
+        """
+        run_id = run["run_id"]
+        with self.engine.begin() as conn:
+            existing = conn.execute(select(runs).where(runs.c.run_id == run_id).with_for_update()).first()
+            if existing is not None and (replace or existing.status == "finished"):
+                conn.execute(delete(scores).where(scores.c.run_id == run_id))
+                conn.execute(delete(run_chunks).where(run_chunks.c.run_id == run_id))
+                conn.execute(delete(runs).where(runs.c.run_id == run_id))
+                existing = None
+            if existing is None:
+                values = {**run, "status": "running", "n_scored": 0, "started_at": _now(),
+                          "finished_at": None, "message": None}
+                values["as_of"] = pd.Timestamp(values["as_of"]).date()
+                conn.execute(insert(runs).values(**values))
+                done: set[int] = set()
+            else:
+                if existing.n_expected != run["n_expected"] or existing.n_chunks != run.get("n_chunks"):
+                    raise StoreError(
+                        f"run {run_id}: the stored run expects {existing.n_expected} people in "
+                        f"{existing.n_chunks} chunks, this one {run['n_expected']} in {run.get('n_chunks')}; "
+                        "the same id should mean the same job (pass replace=True to start over)"
+                    )
+                done = {r.chunk_no for r in conn.execute(
+                    select(run_chunks.c.chunk_no).where(run_chunks.c.run_id == run_id))}
+                conn.execute(update(runs).where(runs.c.run_id == run_id).values(status="running", message=None))
+            record = RunRecord.from_row(conn.execute(select(runs).where(runs.c.run_id == run_id)).one())
+        return record, done
+
+    def write_chunk(self, run_id: str, chunk_no: int, rows: pd.DataFrame,
+                    before_commit: Callable[[], None] | None = None) -> int:
+        """Insert one chunk's score rows and its marker in a single transaction.
+
+        A chunk written again replaces its earlier rows and marker (same transaction), so
+        a retry never duplicates. Returns the number of rows.
+        """
+        missing = [c for c in SCORE_COLUMNS if c not in rows.columns]
+        if missing:
+            raise StoreError(f"run {run_id} chunk {chunk_no}: score rows lack columns {missing}")
+        chunk = (run_chunks.c.run_id == run_id) & (run_chunks.c.chunk_no == chunk_no)
+        with self.engine.begin() as conn:
+            previous = conn.execute(select(run_chunks.c.n_rows).where(chunk)).scalar_one_or_none() or 0
+            conn.execute(delete(scores).where(scores.c.run_id == run_id, scores.c.chunk_no == chunk_no))
+            conn.execute(delete(run_chunks).where(chunk))
+            _insert_scores(conn, run_id, chunk_no, rows)
+            conn.execute(insert(run_chunks).values(run_id=run_id, chunk_no=chunk_no, n_rows=len(rows),
+                                                   committed_at=_now()))
+            conn.execute(update(runs).where(runs.c.run_id == run_id)
+                         .values(n_scored=runs.c.n_scored - previous + len(rows)))
+            if before_commit is not None:
+                before_commit()
+        return len(rows)
+
+    def finish_run(self, run_id: str) -> RunRecord:
+        """Check that every expected person has exactly one row, then mark the run finished."""
+        with self.engine.begin() as conn:
+            run = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
+            if run is None:
+                raise StoreError(f"run {run_id} is not in the store")
+            n_rows = conn.execute(select(func.count()).select_from(scores).where(scores.c.run_id == run_id)).scalar_one()
+            n_chunks = conn.execute(
+                select(func.count()).select_from(run_chunks).where(run_chunks.c.run_id == run_id)).scalar_one()
+            if n_rows != run.n_expected or (run.n_chunks is not None and n_chunks != run.n_chunks):
+                raise StoreError(
+                    f"run {run_id}: {n_rows} score rows in {n_chunks} chunks, expected {run.n_expected} "
+                    f"in {run.n_chunks}; not marking it finished"
+                )
+            conn.execute(update(runs).where(runs.c.run_id == run_id)
+                         .values(status="finished", finished_at=_now(), n_scored=n_rows))
+            return RunRecord.from_row(conn.execute(select(runs).where(runs.c.run_id == run_id)).one())
+
+    def fail_run(self, run_id: str, message: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.run_id == run_id, runs.c.status != "finished")
+                         .values(status="failed", message=message[:2000]))
+
+    # ------------------------------------------------------------------ reading
+
+    def latest_run(self, as_of=None, window_days: int | None = None, model_name: str | None = None,
+                   status: str | None = "finished") -> RunRecord | None:
+        """The most recently finished (or started, with status=None) run matching the filters."""
+        q = select(runs)
+        if status:
+            q = q.where(runs.c.status == status)
+        if as_of is not None:
+            q = q.where(runs.c.as_of == pd.Timestamp(as_of).date())
+        if window_days is not None:
+            q = q.where(runs.c.window_days == int(window_days))
+        if model_name is not None:
+            q = q.where(runs.c.model_name == model_name)
+        order = runs.c.finished_at if status == "finished" else runs.c.started_at
+        q = q.order_by(order.desc(), runs.c.run_id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return RunRecord.from_row(row) if row else None
+
+    def read_scores(self, run_id: str, district: str | None = None, commune: str | None = None,
+                    participant_ids: Iterable[int] | None = None, limit: int | None = None,
+                    chunk_nos: Iterable[int] | None = None) -> pd.DataFrame:
+        """A run's score rows, ordered by district and rank (SCORE_COLUMNS, typed)."""
+        q = select(*(scores.c[c] for c in SCORE_COLUMNS)).where(scores.c.run_id == run_id)
+        if chunk_nos is not None:
+            q = q.where(scores.c.chunk_no.in_([int(c) for c in chunk_nos]))
+        if district is not None:
+            q = q.where(scores.c.district == district)
+        if commune is not None:
+            q = q.where(scores.c.commune == commune)
+        if participant_ids is not None:
+            q = q.where(scores.c.participant_id.in_([int(p) for p in participant_ids]))
+        if commune is not None:
+            q = q.order_by(scores.c.rank_in_commune, scores.c.participant_id)
+        else:
+            q = q.order_by(scores.c.district, scores.c.rank_in_district, scores.c.participant_id)
+        if limit is not None:
+            q = q.limit(int(limit))
+        with self.engine.connect() as conn:
+            result = conn.execute(q)
+            df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return _typed_scores(df)
+
+
+def _typed_scores(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    for c in SCORE_COLUMNS:
+        s = df[c] if c in df.columns else pd.Series([None] * len(df))
+        if c == "due_on":
+            out[c] = pd.to_datetime(s).astype("datetime64[ns]")
+        elif c in ("participant_id", "amount_due", "rank_in_district", "rank_in_commune"):
+            out[c] = s.astype(np.int64)
+        elif c in ("risk", "expected_lapse"):
+            out[c] = s.astype(np.float64)
+        else:
+            out[c] = s.astype("str").where(s.notna(), None) if len(s) else s.astype("str")
+    return out
+
+
+def _records(run_id: str, chunk_no: int, rows: pd.DataFrame) -> list[dict]:
+    df = rows[SCORE_COLUMNS].copy()
+    df["due_on"] = pd.to_datetime(df["due_on"]).dt.date
+    df = df.astype(object).where(df.notna(), None)
+    df.insert(0, "chunk_no", int(chunk_no))
+    df.insert(0, "run_id", run_id)
+    cols = list(df.columns)
+    return [dict(zip(cols, (v.item() if isinstance(v, np.generic) else v for v in r)))
+            for r in df.itertuples(index=False, name=None)]
+
+
+def _insert_scores(conn: Connection, run_id: str, chunk_no: int, rows: pd.DataFrame) -> None:
+    if rows.empty:
+        return
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        _copy_scores(conn, run_id, chunk_no, rows)
+    else:
+        conn.execute(insert(scores), _records(run_id, chunk_no, rows))
+
+
+def _copy_scores(conn: Connection, run_id: str, chunk_no: int, rows: pd.DataFrame) -> None:
+    """PostgreSQL COPY in text format: several times faster than INSERT for big chunks."""
+    cols = ["run_id", "chunk_no", *SCORE_COLUMNS]
+    text = {"run_id": pd.Series(run_id, index=rows.index), "chunk_no": pd.Series(str(int(chunk_no)), index=rows.index)}
+    for c in SCORE_COLUMNS:
+        s = rows[c]
+        if c == "due_on":
+            t = pd.to_datetime(s).dt.strftime("%Y-%m-%d")
+        elif pd.api.types.is_float_dtype(s):
+            t = pd.Series(np.char.mod("%.17g", s.to_numpy(dtype=np.float64)), index=rows.index)
+        elif pd.api.types.is_integer_dtype(s):
+            t = s.astype(np.int64).astype(str)
+        else:
+            # Text COPY: backslash, tab and line breaks must be escaped; null is \N.
+            t = (s.astype(object).astype(str).str.replace("\\", "\\\\", regex=False)
+                 .str.replace("\t", "\\t", regex=False).str.replace("\n", "\\n", regex=False)
+                 .str.replace("\r", "\\r", regex=False))
+        text[c] = t.astype(object).where(s.notna().to_numpy(), "\\N")
+    lines = text[cols[0]].astype(str).str.cat([text[c].astype(str) for c in cols[1:]], sep="\t")
+    payload = "\n".join(lines.tolist()) + "\n"
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+    target = f'"{schema}"."{scores.name}"' if schema else f'"{scores.name}"'
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    import psycopg
+    from sqlalchemy.exc import IntegrityError
+
+    statement = f"COPY {target} ({col_list}) FROM STDIN"
+    raw = conn.connection.driver_connection
+    try:
+        with raw.cursor() as cur:
+            with cur.copy(statement) as copy:
+                copy.write(payload)
+    except psycopg.errors.IntegrityError as err:  # the same exception type as an INSERT would raise
+        raise IntegrityError(statement, None, err) from err
+
+
+# ---------------------------------------------------------------- module-level readers
+
+
+def open_store(url: str | None = None, schema: str | None = None, create: bool = True) -> ScoreStore:
+    """A ScoreStore for `url`, its tables created unless `create` is False."""
+    store = ScoreStore(url, schema)
+    if create:
+        store.create_all()
+    return store
+
+
+def read_scores(store_url: str | None, run_id: str, **filters) -> pd.DataFrame:
+    """One run's score rows (see ScoreStore.read_scores for `district`, `commune`, ...).
+
+    Raises:
+        StoreError: if the run is not in the store or is not finished.
+    """
+    store = open_store(store_url, create=False)
+    try:
+        run = store.get_run(run_id)
+        if run is None:
+            known = [r.run_id for r in store.list_runs()[:5]]
+            raise StoreError(f"run {run_id!r} is not in the store {store!r}; recent runs: {known}")
+        if run.status != "finished":
+            raise StoreError(f"run {run_id} is {run.status}, not finished ({run.n_scored}/{run.n_expected} scored)")
+        return store.read_scores(run_id, **filters)
+    finally:
+        store.dispose()
+
+
+def latest_run(store_url: str | None = None, as_of=None, window_days: int | None = None,
+               model_name: str | None = None) -> RunRecord | None:
+    """The latest finished run matching the filters, or None."""
+    store = open_store(store_url, create=False)
+    try:
+        from sqlalchemy import inspect
+
+        with store.engine.connect() as conn:
+            if not inspect(conn).has_table("runs", schema=store.schema):
+                return None
+        return store.latest_run(as_of=as_of, window_days=window_days, model_name=model_name)
+    finally:
+        store.dispose()

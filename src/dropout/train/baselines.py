@@ -1,0 +1,197 @@
+"""Baselines that every run is compared with, so a report shows what the model adds.
+
+Each baseline has the verbs `fit(X, context, y)` and `score(X, context)` (higher =
+riskier). `X` holds the model's features; `context` holds per-row history facts drawn
+from the raw tables by `history_summary` (point in time: only what is known at as_of).
+
+- `LastInstallmentRule`: the officer's rule of thumb, "missed or late on the last
+  installment that fell due before as_of" (score 1 or 0).
+- `RecencyFrequency`: 1 - P(alive) of the MBG/NBD model (Batislam, Denizel & Filiztekin
+  2007; the BG/NBD of Fader, Hardie & Lee 2005 with a possible drop-out at time 0), in
+  the spirit of "buy 'til you die" models. Enrolment is time 0; a payment is a
+  transaction; x = payments made, t_x = months from enrolment to the last payment,
+  T = months from enrolment to as_of. Parameters (r, alpha, a, b) by maximum likelihood
+  on the training rows.
+- `LogisticBaseline`: logistic regression on the same features (median imputation with
+  missing-value indicators, standardised).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+from scipy.special import gammaln
+
+from dropout.io import Tables
+
+DAYS_PER_MONTH = 30.4375
+HISTORY_COLUMNS = ["last_missed_or_late", "n_payments", "months_to_last_payment", "tenure_months"]
+
+
+def _days(values) -> np.ndarray:
+    return pd.to_datetime(pd.Series(values)).to_numpy().astype("datetime64[D]").astype(np.int64)
+
+
+def history_summary(tables: Tables, keys: pd.DataFrame) -> pd.DataFrame:
+    """Recency-frequency facts per (participant_id, as_of) known at as_of (strictly before it).
+
+    Returns a frame aligned with `keys` (same index) with columns:
+        last_missed_or_late: 1 if the last installment due before as_of was not paid by its
+            due date (unpaid, or paid after due_on), 0 otherwise or when none fell due yet;
+        n_payments: payments received before as_of;
+        months_to_last_payment: months from enrolment to the last such payment (0 if none);
+        tenure_months: months from enrolment to as_of.
+    """
+    parts = tables.participants[["participant_id", "enrolled_on"]]
+    index = pd.Index(parts["participant_id"].to_numpy())
+    qcode = index.get_indexer(keys["participant_id"].to_numpy())
+    if (qcode < 0).any():
+        bad = keys["participant_id"].to_numpy()[qcode < 0][:5]
+        raise ValueError(f"history_summary: participant_id not in participants: {bad.tolist()}")
+    qcode = qcode.astype(np.int64)
+    qday = _days(keys["as_of"])
+    shift = np.int64(1) << 32
+    qkey = qcode * shift + qday
+    qbase = qcode * shift
+
+    inst = tables.installments
+    icode = index.get_indexer(inst["participant_id"].to_numpy()).astype(np.int64)
+
+    # Payments received strictly before as_of.
+    paid = inst["paid_on"].notna().to_numpy()
+    pkey = np.sort(icode[paid] * shift + _days(inst["paid_on"].to_numpy()[paid]))
+    hi = np.searchsorted(pkey, qkey, side="left")
+    lo = np.searchsorted(pkey, qbase, side="left")
+    n_pay = hi - lo
+    last_pay_day = np.where(n_pay > 0, pkey[np.maximum(hi - 1, 0)] - qbase, 0)
+
+    # The last installment that fell due strictly before as_of, and whether it was late.
+    due = _days(inst["due_on"])
+    paid_day = np.where(paid, _days(inst["paid_on"].fillna(inst["due_on"])), np.iinfo(np.int64).max)
+    late = (~paid) | (paid_day > due)
+    dkey = icode * shift + due
+    order = np.argsort(dkey, kind="stable")
+    dkey, late = dkey[order], late[order]
+    j = np.searchsorted(dkey, qkey, side="left") - 1
+    has_due = (j >= 0) & (j >= np.searchsorted(dkey, qbase, side="left"))
+    last_missed = np.where(has_due, late[np.maximum(j, 0)], False)
+
+    enrol_day = _days(parts["enrolled_on"].to_numpy())[qcode]
+    tenure = np.maximum(qday - enrol_day, 0) / DAYS_PER_MONTH
+    t_x = np.where(n_pay > 0, np.maximum(last_pay_day - enrol_day, 0) / DAYS_PER_MONTH, 0.0)
+    return pd.DataFrame(
+        {
+            "last_missed_or_late": last_missed.astype(np.int8),
+            "n_payments": n_pay.astype(np.int32),
+            "months_to_last_payment": np.minimum(t_x, tenure),
+            "tenure_months": tenure,
+        },
+        index=keys.index,
+    )
+
+
+class LastInstallmentRule:
+    """Score 1 if the last installment due before as_of was missed or paid late, else 0."""
+
+    name = "rule_last_missed"
+
+    def fit(self, X, context: pd.DataFrame, y) -> "LastInstallmentRule":
+        return self
+
+    def score(self, X, context: pd.DataFrame) -> np.ndarray:
+        return context["last_missed_or_late"].to_numpy(dtype=float)
+
+
+def _mbgnbd_loglik(log_params: np.ndarray, x, t_x, T) -> float:
+    r, alpha, a, b = np.exp(log_params)
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    a2 = gammaln(a + b) + gammaln(b + x + 1) - gammaln(b) - gammaln(a + b + x + 1)
+    a3 = -(r + x) * np.log(alpha + T)
+    a4 = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+    return float(np.sum(a1 + a2 + a3 + np.logaddexp(0.0, a4)))
+
+
+class RecencyFrequency:
+    """1 - P(alive) under an MBG/NBD model fitted on the training rows."""
+
+    name = "recency_frequency"
+
+    def __init__(self, max_rows: int = 200_000, seed: int = 1):
+        self.max_rows = max_rows
+        self.seed = seed
+
+    @staticmethod
+    def _xtT(context: pd.DataFrame):
+        x = context["n_payments"].to_numpy(dtype=float)
+        T = np.maximum(context["tenure_months"].to_numpy(dtype=float), 1e-3)
+        t_x = np.clip(context["months_to_last_payment"].to_numpy(dtype=float), 0.0, T)
+        return x, t_x, T
+
+    def fit(self, X, context: pd.DataFrame, y) -> "RecencyFrequency":
+        x, t_x, T = self._xtT(context)
+        if len(x) > self.max_rows:
+            keep = np.random.default_rng(self.seed).choice(len(x), self.max_rows, replace=False)
+            keep.sort()
+            x, t_x, T = x[keep], t_x[keep], T[keep]
+        res = minimize(
+            lambda p: -_mbgnbd_loglik(p, x, t_x, T) / len(x),
+            x0=np.zeros(4),
+            method="L-BFGS-B",
+            bounds=[(-8.0, 8.0)] * 4,
+        )
+        self.params_ = dict(zip(("r", "alpha", "a", "b"), np.exp(res.x).tolist()))
+        self.converged_ = bool(res.success)
+        return self
+
+    def p_alive(self, context: pd.DataFrame) -> np.ndarray:
+        x, t_x, T = self._xtT(context)
+        r, alpha, a, b = (self.params_[k] for k in ("r", "alpha", "a", "b"))
+        log_ratio = (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+        return 1.0 / (1.0 + np.exp(np.log(a / (b + x)) + log_ratio))
+
+    def score(self, X, context: pd.DataFrame) -> np.ndarray:
+        return 1.0 - self.p_alive(context)
+
+
+class LogisticBaseline:
+    """Logistic regression on the model's features (imputed, with missing indicators, scaled)."""
+
+    name = "logistic"
+
+    def __init__(self, feature_names: list[str], max_rows: int = 300_000, seed: int = 1, C: float = 1.0):
+        self.feature_names = list(feature_names)
+        self.max_rows = max_rows
+        self.seed = seed
+        self.C = C
+
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        m = np.array(X[self.feature_names].to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
+        m[~np.isfinite(m)] = np.nan
+        return m
+
+    def fit(self, X: pd.DataFrame, context, y) -> "LogisticBaseline":
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        m, y = self._matrix(X), np.asarray(y)
+        if len(y) > self.max_rows:
+            keep = np.sort(np.random.default_rng(self.seed).choice(len(y), self.max_rows, replace=False))
+            m, y = m[keep], y[keep]
+        self.pipeline_ = make_pipeline(
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(C=self.C, max_iter=1000),
+        )
+        self.pipeline_.fit(m, y)
+        return self
+
+    def score(self, X: pd.DataFrame, context=None) -> np.ndarray:
+        return self.pipeline_.predict_proba(self._matrix(X))[:, 1]
+
+
+def make_baselines(feature_names: list[str], seed: int = 1) -> list:
+    """The baselines of every run, in report order."""
+    return [LastInstallmentRule(), RecencyFrequency(seed=seed), LogisticBaseline(feature_names, seed=seed)]

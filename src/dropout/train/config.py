@@ -1,0 +1,233 @@
+"""Experiment configuration: one YAML file in `experiments/` describes a whole run.
+
+The file names the data (a folder, or a simulator preset), the as-of dates, the target
+and its horizon, the backtest folds, the model parameters file, where to track and
+under which name to register. Every default lives here, once. Unknown keys are refused
+so that a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dropout.errors import ConfigError
+from dropout.paths import models_dir, project_root
+
+TARGETS = ("lapse", "withdraw_12m")
+#: Days after as_of by which a target's label is known (withdraw_12m: a claim within 12 months).
+WITHDRAW_HORIZON_DAYS = 365
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SimulatedSource(_Strict):
+    preset: str
+    participants: int | None = Field(default=None, gt=0)
+    seed: int = 1
+    start: str | None = None
+    end: str | None = None
+
+
+class DataSource(_Strict):
+    """Either `folder` (a data folder of the contract) or `simulate` (a preset)."""
+
+    folder: str | None = None
+    simulate: SimulatedSource | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        if (self.folder is None) == (self.simulate is None):
+            raise ValueError("data: give exactly one of `folder` or `simulate`")
+        return self
+
+
+class AsOf(_Strict):
+    start: str
+    end: str | None = None  # default: the last labelled date (extraction - label horizon)
+    frequency: str = "MS"  # pandas offset alias: MS = first day of each month
+
+
+class Backtest(_Strict):
+    folds: int = Field(default=3, ge=1)
+    test_months: int = Field(default=6, ge=1)
+    validation_months: int = Field(default=6, ge=1)
+    gap_days: int | None = Field(default=None, ge=0)  # default: the label horizon
+    validation_gap_days: int | None = Field(default=None, ge=0)  # default: gap_days
+    min_train_months: int = Field(default=6, ge=1)
+    max_train_rows: int | None = Field(default=None, gt=0)  # participant-level subsample
+
+
+class ModelSpec(_Strict):
+    params: str = "models/lightgbm.yaml"
+    calibration: Literal["isotonic", "platt"] = "isotonic"
+
+
+class Evaluation(_Strict):
+    top_k_percent: tuple[float, ...] = (5.0, 10.0, 20.0)
+    top_n_per_district: tuple[int, ...] = (20, 50)
+    ece_bins: int = Field(default=10, ge=2)
+    capacity_percent: float = Field(default=10.0, gt=0, le=100)  # selection used for groups
+    oracle_fraction_target: float = 0.95
+    ece_target: float = 0.02
+
+
+class Tracking(_Strict):
+    uri: str | None = None  # default: sqlite:///<root>/experiments/mlflow.db
+    experiment: str = "dropout"
+
+
+class Registry(_Strict):
+    name: str = "dropout-{target}"
+    enabled: bool = True  # register the final model at all
+    gate_metric: Literal["pr_auc", "auc", "brier"] = "pr_auc"
+    min_improvement: float = 0.0
+
+
+class TargetOverride(_Strict):
+    horizon_days: int | None = Field(default=None, gt=0)
+    backtest: dict | None = None
+    as_of: dict | None = None
+
+
+class ExperimentConfig(_Strict):
+    name: str
+    data: DataSource
+    as_of: AsOf
+    target: Literal["lapse", "withdraw_12m"] = "lapse"
+    horizon_days: int = Field(default=90, gt=0)
+    backtest: Backtest = Backtest()
+    model: ModelSpec = ModelSpec()
+    evaluation: Evaluation = Evaluation()
+    tracking: Tracking = Tracking()
+    registry: Registry = Registry()
+    seed: int = 1
+    output_dir: str = "runs"
+    targets: dict[str, TargetOverride] = {}
+
+    @property
+    def label_horizon_days(self) -> int:
+        """Days after as_of by which the label is known."""
+        return WITHDRAW_HORIZON_DAYS if self.target == "withdraw_12m" else self.horizon_days
+
+    @property
+    def gap_days(self) -> int:
+        return self.backtest.gap_days if self.backtest.gap_days is not None else self.label_horizon_days
+
+    @property
+    def validation_gap_days(self) -> int:
+        vg = self.backtest.validation_gap_days
+        return vg if vg is not None else self.gap_days
+
+    @property
+    def registered_model_name(self) -> str:
+        return self.registry.name.format(target=self.target, name=self.name)
+
+    @model_validator(mode="after")
+    def _gap_covers_horizon(self):
+        if self.gap_days < self.label_horizon_days:
+            raise ValueError(
+                f"backtest.gap_days={self.gap_days} is shorter than the label horizon "
+                f"({self.label_horizon_days} days for target {self.target!r}): test labels "
+                "would be visible in training"
+            )
+        for t in self.targets:
+            if t not in TARGETS:
+                raise ValueError(f"targets: unknown target {t!r} (use one of {TARGETS})")
+        return self
+
+
+def _deep_merge(base: dict, extra: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in extra.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def config_from_dict(raw: dict, target: str | None = None, source: str = "<dict>") -> ExperimentConfig:
+    """Build a config from a parsed YAML mapping, applying the `targets:` override of `target`."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
+    raw = copy.deepcopy(raw)
+    if target is not None:
+        if target not in TARGETS:
+            raise ConfigError(f"--target {target!r} is unknown; use one of {', '.join(TARGETS)}")
+        raw["target"] = target
+    chosen = raw.get("target", "lapse")
+    override = (raw.get("targets") or {}).get(chosen)
+    if override:
+        for key in ("horizon_days", "backtest", "as_of"):
+            if key in override and override[key] is not None:
+                raw[key] = _deep_merge(raw.get(key) or {}, override[key]) if isinstance(override[key], dict) else override[key]
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{source}: invalid experiment config"]
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"- {where}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def resolve_path(path: str | Path) -> Path:
+    """A path from a config: absolute as is, else relative to the project root."""
+    p = Path(path)
+    return p if p.is_absolute() else project_root() / p
+
+
+def load_config(path: str | Path, target: str | None = None) -> ExperimentConfig:
+    """Read and validate an experiment YAML file; `target` overrides its target."""
+    p = Path(path)
+    if not p.exists():
+        alt = resolve_path(path)
+        if not alt.exists():
+            raise ConfigError(f"experiment config {path} does not exist")
+        p = alt
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    return config_from_dict(raw, target=target, source=str(p))
+
+
+DEFAULT_LGB_PARAMS = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 100,
+    "feature_fraction": 0.9,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "max_bin": 255,
+    "monotone_constraints_method": "advanced",
+    "seed": 1,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 2,
+    "verbosity": -1,
+}
+DEFAULT_TRAINING = {"num_boost_round": 1000, "early_stopping_rounds": 50}
+
+
+def load_model_params(path: str | Path | None = None) -> tuple[dict, dict]:
+    """Read models/lightgbm.yaml: (LightGBM params, training settings)."""
+    p = resolve_path(path) if path else models_dir() / "lightgbm.yaml"
+    if not p.exists():
+        raise ConfigError(f"model parameters file {p} does not exist")
+    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    unknown = set(raw) - {"params", "training"}
+    if unknown:
+        raise ConfigError(f"{p}: unknown top-level keys {sorted(unknown)} (use `params` and `training`)")
+    params = {**DEFAULT_LGB_PARAMS, **(raw.get("params") or {})}
+    training = {**DEFAULT_TRAINING, **(raw.get("training") or {})}
+    bad = set(training) - set(DEFAULT_TRAINING)
+    if bad:
+        raise ConfigError(f"{p}: unknown training settings {sorted(bad)} (known: {sorted(DEFAULT_TRAINING)})")
+    return params, training

@@ -1,0 +1,279 @@
+"""One experiment end to end: data -> training frame -> backtest -> final model -> report -> MLflow.
+
+`run_experiment(config)` is what `dropout train --config ...` calls. Training,
+evaluation and promotion stay separate steps inside it: the backtest measures, the
+final fit produces the model that ships, and the registry's gate decides its alias.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from dropout.errors import ConfigError
+from dropout.io import Tables, write_json, write_text
+from dropout.train.backtest import BacktestResult, ModelSpec, backtest_fingerprint, fit_final, run_backtest
+from dropout.train.config import ExperimentConfig, load_model_params, resolve_path
+from dropout.train.data import Dataset, build_context, feature_columns, read_truth, tables_fingerprint
+from dropout.train.model import DropoutModel, monotone_constraints
+from dropout.train.timechop import final_fold, make_folds
+
+
+@dataclass
+class ExperimentResult:
+    config: ExperimentConfig
+    dataset: Dataset
+    backtest: BacktestResult
+    model: DropoutModel
+    run_dir: Path
+    report_path: Path
+    registration: object | None = None
+    timings: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_source(cfg: ExperimentConfig, progress=None) -> tuple[Tables, dict | None]:
+    """The raw tables (and the simulator's truth when there is one) named by the config."""
+    if cfg.data.folder is not None:
+        from dropout.io import load_tables
+
+        folder = resolve_path(cfg.data.folder)
+        return load_tables(folder), read_truth(folder)
+    from dropout.simulate import simulate
+
+    s = cfg.data.simulate
+    kwargs = {k: v for k, v in (("participants", s.participants), ("start", s.start), ("end", s.end)) if v is not None}
+    if progress is not None and "progress" in inspect.signature(simulate).parameters:
+        kwargs["progress"] = progress
+    res = simulate(s.preset, seed=s.seed, **kwargs)
+    return res.tables, res.truth
+
+
+def as_of_dates(cfg: ExperimentConfig, extracted_on: pd.Timestamp) -> pd.DatetimeIndex:
+    """As-of dates from the config, stopping where labels are still complete."""
+    last_labelled = pd.Timestamp(extracted_on) - pd.Timedelta(days=cfg.label_horizon_days)
+    end = min(pd.Timestamp(cfg.as_of.end), last_labelled) if cfg.as_of.end else last_labelled
+    try:
+        dates = pd.date_range(pd.Timestamp(cfg.as_of.start), end, freq=cfg.as_of.frequency)
+    except ValueError as exc:
+        raise ConfigError(f"as_of: {exc}") from None
+    if len(dates) == 0:
+        raise ConfigError(
+            f"as_of: no dates between {cfg.as_of.start} and {end.date()} (the last date whose "
+            f"{cfg.label_horizon_days}-day label is known at extraction {pd.Timestamp(extracted_on).date()})"
+        )
+    return dates
+
+
+def build_dataset(cfg: ExperimentConfig, tables: Tables, truth: dict | None, catalog=None) -> Dataset:
+    """Training frame (features + label) and its context for the config's target and dates."""
+    from dropout.labels import build_training_frame
+
+    if catalog is None:
+        from dropout.features.catalog import load_catalog
+
+        catalog = load_catalog()
+    dates = as_of_dates(cfg, tables.extracted_on)
+    frame = build_training_frame(tables, dates, target=cfg.target, horizon_days=cfg.horizon_days)
+    frame = frame.reset_index(drop=True)
+    if frame.empty or frame["label"].nunique() < 2:
+        raise ConfigError(f"the training frame for target {cfg.target!r} has {len(frame)} rows and "
+                          f"{frame['label'].nunique() if len(frame) else 0} label value(s); cannot train")
+    features = feature_columns(frame)
+    ctx = build_context(tables, frame, cfg.label_horizon_days, truth, cfg.target)
+    known = ctx["label_known_on"] <= tables.extracted_on
+    if not known.all():  # labels not yet settled at extraction: drop, never guess
+        frame, ctx = frame.loc[known].reset_index(drop=True), ctx.loc[known].reset_index(drop=True)
+    return Dataset(
+        frame=frame, context=ctx, feature_names=features, monotone=monotone_constraints(catalog, features),
+        target=cfg.target, horizon_days=cfg.label_horizon_days, data_fingerprint=tables_fingerprint(tables),
+        extracted_on=tables.extracted_on, catalog=list(getattr(catalog, "features", catalog)),
+    )
+
+
+def model_spec(cfg: ExperimentConfig, dataset: Dataset) -> ModelSpec:
+    params, training = load_model_params(cfg.model.params)
+    params = {**params, "seed": params.get("seed", cfg.seed)}
+    return ModelSpec(params, dataset.feature_names, dataset.monotone, cfg.model.calibration,
+                     int(training["num_boost_round"]), int(training["early_stopping_rounds"]))
+
+
+def spec_of(model: DropoutModel) -> ModelSpec:
+    return ModelSpec(model.params, model.feature_names, model.monotone, model.calibration,
+                     model.num_boost_round, model.early_stopping_rounds)
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    *,
+    tracking_uri: str | None = None,
+    register: bool = True,
+    log_mlflow: bool = True,
+    out_dir: str | Path | None = None,
+    show_progress: bool = True,
+    tables: Tables | None = None,
+    truth: dict | None = None,
+) -> ExperimentResult:
+    """Backtest, fit the final model, write the report, log to MLflow and gate the alias.
+
+    Args:
+        tracking_uri: overrides the config's tracking URI.
+        register: register the final model (and apply the champion/challenger gate).
+        log_mlflow: log the run at all (False: only the run folder is written).
+        out_dir: where run folders go (default: the config's output_dir).
+        tables, truth: data already in memory (skips the config's data source).
+    """
+    from dropout.progress import progress_bar
+    from dropout.train import registry
+
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    uri = registry.resolve_tracking_uri(tracking_uri or cfg.tracking.uri)
+    register = register and log_mlflow and cfg.registry.enabled
+    with progress_bar(disable=not show_progress) as bar:
+        task = bar.add_task(f"train {cfg.name} ({cfg.target})", total=cfg.backtest.folds + 4)
+        if tables is None:
+            tables, truth = load_source(cfg)
+        timings["data_s"] = time.perf_counter() - t0
+        bar.advance(task)
+        t = time.perf_counter()
+        dataset = build_dataset(cfg, tables, truth)
+        timings["training_frame_s"] = time.perf_counter() - t
+        bar.advance(task)
+
+        folds = make_folds(
+            dataset.frame["as_of"], folds=cfg.backtest.folds, test_months=cfg.backtest.test_months,
+            validation_months=cfg.backtest.validation_months, gap_days=cfg.gap_days,
+            validation_gap_days=cfg.validation_gap_days, min_train_months=cfg.backtest.min_train_months,
+        )
+        spec = model_spec(cfg, dataset)
+        name = cfg.registered_model_name if register else None
+        champion, extra, champion_value = None, {}, None
+        if name:
+            champion = registry.current_champion(name, uri)
+            if champion is not None:
+                fp = backtest_fingerprint(dataset, folds)
+                if champion.backtest_fingerprint == fp and champion.gate_value(cfg.registry.gate_metric) is not None:
+                    champion_value = champion.gate_value(cfg.registry.gate_metric)
+                else:
+                    champ_model = registry.load_model(name, registry.CHAMPION, uri)
+                    if set(champ_model.feature_names) <= set(dataset.feature_names):
+                        extra["champion"] = spec_of(champ_model)
+        t = time.perf_counter()
+        result = run_backtest(
+            dataset, folds, spec, evaluation=cfg.evaluation, seed=cfg.seed,
+            max_train_rows=cfg.backtest.max_train_rows, extra_specs=extra,
+            on_fold=lambda f: bar.advance(task),
+        )
+        timings["backtest_s"] = time.perf_counter() - t
+        if "champion" in extra:
+            champion_value = result.mean_fold_metric("champion", cfg.registry.gate_metric)
+
+        t = time.perf_counter()
+        ff = final_fold(dataset.frame["as_of"], validation_months=cfg.backtest.validation_months,
+                        validation_gap_days=cfg.validation_gap_days, min_train_months=cfg.backtest.min_train_months)
+        metadata = {
+            "experiment": cfg.name, "target": cfg.target, "horizon_days": cfg.horizon_days,
+            "label_horizon_days": cfg.label_horizon_days, "data_fingerprint": dataset.data_fingerprint,
+            "backtest_fingerprint": result.fingerprint,
+            "trained_through_as_of": str(pd.Timestamp(dataset.frame["as_of"].max()).date()),
+            "extracted_on": str(pd.Timestamp(dataset.extracted_on).date()) if dataset.extracted_on is not None else None,
+        }
+        model = fit_final(dataset, ff, spec, metadata, seed=cfg.seed, max_train_rows=cfg.backtest.max_train_rows)
+        timings["final_fit_s"] = time.perf_counter() - t
+        bar.advance(task)
+
+        t = time.perf_counter()
+        run_dir = _run_dir(cfg, out_dir)
+        model.save(run_dir / "model")
+        report_path = _write_outputs(cfg, dataset, result, model, run_dir, uri if log_mlflow else None, timings)
+        timings["report_s"] = time.perf_counter() - t
+
+        registration = None
+        if log_mlflow:
+            t = time.perf_counter()
+            registration = registry.log_training_run(
+                uri=uri, experiment=cfg.tracking.experiment, run_name=f"{cfg.name}-{cfg.target}-{run_dir.name}",
+                config=cfg.model_dump(mode="json"), model=model, result=result, artifacts_dir=run_dir,
+                register_as=name, gate_metric=cfg.registry.gate_metric, champion_value=champion_value,
+                has_champion=champion is not None, min_improvement=cfg.registry.min_improvement,
+                tags={"experiment": cfg.name, "target": cfg.target, "run_dir": str(run_dir)},
+            )
+            timings["mlflow_s"] = time.perf_counter() - t
+            write_json({"run_id": registration.run_id, "model": registration.model_name, "version": registration.version,
+                        "alias": registration.alias, "reason": registration.reason}, run_dir / "registration.json")
+        bar.advance(task)
+    timings["total_s"] = time.perf_counter() - t0
+    return ExperimentResult(cfg, dataset, result, model, run_dir, report_path, registration, timings)
+
+
+def _run_dir(cfg: ExperimentConfig, out_dir) -> Path:
+    base = Path(out_dir) if out_dir else resolve_path(cfg.output_dir)
+    stamp = pd.Timestamp.now().strftime("%Y%m%d-%H%M%S")
+    d = base / cfg.name / cfg.target / stamp
+    n = 1
+    while d.exists():
+        n += 1
+        d = base / cfg.name / cfg.target / f"{stamp}-{n}"
+    d.mkdir(parents=True)
+    return d
+
+
+def summary_numbers(result: BacktestResult) -> dict:
+    """The headline numbers (for README and the command's output)."""
+    o = result.overall_metrics
+    out = {"checks": {k: v for k, v in result.checks.items() if k != "beats_detail"}}
+    out["test"] = {c: {m: float(o.loc[c, m]) for m in ("auc", "pr_auc", "brier", "ece")} for c in o.index}
+    out["folds"] = {
+        f"fold{f}": {c: {m: float(result.fold_metrics.loc[(f, c), m]) for m in ("auc", "pr_auc")} for c in result.contenders}
+        for f in sorted({i for i, _ in result.fold_metrics.index})
+    }
+    return out
+
+
+def _write_outputs(cfg, dataset, result, model, run_dir: Path, uri, timings) -> Path:
+    from dropout.evaluate.report import render_report, write_report
+
+    write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True), run_dir / "config.yaml")
+    write_json({"folds": [f.as_dict() for f in result.folds], "backtest_fingerprint": result.fingerprint}, run_dir / "folds.json")
+    write_json(summary_numbers(result), run_dir / "metrics.json")
+    result.fold_metrics.reset_index().to_csv(run_dir / "fold_metrics.csv", index=False)
+    result.overall_metrics.reset_index().to_csv(run_dir / "test_metrics.csv", index=False)
+    result.predictions.to_parquet(run_dir / "predictions.parquet", index=False)
+    families = {getattr(e, "name", None) or e.get("name"): getattr(e, "family", None) or e.get("family") for e in dataset.catalog}
+    as_of = dataset.frame["as_of"]
+    summary = {
+        "experiment": cfg.name,
+        "data": cfg.data.folder or f"simulated preset {cfg.data.simulate.preset} "
+                f"({cfg.data.simulate.participants or 'default'} participants, seed {cfg.data.simulate.seed})",
+        "target": cfg.target,
+        "label horizon (days)": cfg.label_horizon_days,
+        "as-of dates": f"{pd.Timestamp(as_of.min()).date()} .. {pd.Timestamp(as_of.max()).date()} ({as_of.nunique()} dates, {cfg.as_of.frequency})",
+        "training rows": int(len(dataset.frame)),
+        "positive rate": float(dataset.frame["label"].mean()),
+        "participants": int(dataset.frame["participant_id"].nunique()),
+        "features": len(dataset.feature_names),
+        "monotone constraints": f"{int(np.count_nonzero(dataset.monotone))} of {len(dataset.monotone)}",
+        "calibration": cfg.model.calibration,
+        "final model trees": model.best_iteration_,
+        "model sha256": model.sha256,
+        "data fingerprint": dataset.data_fingerprint[:16],
+        "tracking": uri or "(not logged)",
+    }
+    html = render_report(
+        result, title=f"dropout — {cfg.name}, target {cfg.target}", summary=summary,
+        importance=model.feature_importance("gain"), families=families,
+        ks=cfg.evaluation.top_k_percent, n_bins=cfg.evaluation.ece_bins,
+    )
+    return write_report(run_dir / "report.html", html)

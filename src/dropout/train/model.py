@@ -1,0 +1,292 @@
+"""DropoutModel: a LightGBM binary classifier with early stopping and calibration.
+
+Three verbs, scikit-learn style: `fit` (train on one slice, stop early and calibrate on a
+later validation slice), `predict_proba` (calibrated probability of the positive
+class, a 1-d array), `contributions` (LightGBM `pred_contrib`, in log-odds).
+
+Persistence never uses pickle. A saved model is a folder of plain files:
+
+    model.txt         LightGBM's own text format (Booster.save_model)
+    calibration.json  the monotone calibration map (see calibration.py)
+    features.json     feature names in catalog order and their monotone constraints
+    metadata.json     target, horizon, parameters, best iteration, sha256 of model.txt
+
+`DropoutModel.load` also reads the layout MLflow writes for a logged Booster
+(`model.lgb` with the JSON files under `extra_files/`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from dropout.io import write_json, write_text
+from dropout.train.calibration import Calibrator
+
+MODEL_FILE = "model.txt"
+MLFLOW_MODEL_FILE = "model.lgb"
+DIRECTIONS = {"up": 1, "down": -1}
+
+
+class ModelInputError(ValueError):
+    """The feature matrix handed to a model does not match the features it was trained on."""
+
+
+def _entry_get(entry, key, default=None):
+    if isinstance(entry, dict):
+        return entry.get(key, default)
+    return getattr(entry, key, default)
+
+
+def catalog_entries(catalog) -> list:
+    """Catalog entries as a list, whatever container the catalog comes in."""
+    if isinstance(catalog, pd.DataFrame):
+        return catalog.to_dict("records")
+    if isinstance(catalog, dict):
+        if "features" in catalog:
+            return list(catalog["features"])
+        return [({"name": k, **v} if isinstance(v, dict) else v) for k, v in catalog.items()]
+    for attr in ("features", "entries"):
+        if hasattr(catalog, attr) and not callable(getattr(catalog, attr)):
+            return list(getattr(catalog, attr))
+    return list(catalog)
+
+
+def monotone_constraints(catalog, feature_names: list[str]) -> list[int]:
+    """+1 / -1 for features the catalog marks monotone with a certain direction, else 0.
+
+    Raises:
+        ModelInputError: if a feature is missing from the catalog.
+    """
+    by_name = {_entry_get(e, "name"): e for e in catalog_entries(catalog)}
+    missing = [f for f in feature_names if f not in by_name]
+    if missing:
+        raise ModelInputError(f"features not in the catalog: {missing[:10]}")
+    out = []
+    for f in feature_names:
+        e = by_name[f]
+        certain = bool(_entry_get(e, "monotone", False))
+        out.append(DIRECTIONS.get(str(_entry_get(e, "direction", "unknown")), 0) if certain else 0)
+    return out
+
+
+class DropoutModel:
+    """Calibrated LightGBM binary classifier over a fixed, ordered list of features.
+
+    Args:
+        params: LightGBM parameters (objective binary; seed, deterministic, num_threads).
+        feature_names: column names in catalog order; `fit` takes them from X if None.
+        monotone: one of -1/0/+1 per feature (LightGBM `monotone_constraints`).
+        calibration: "isotonic" or "platt".
+        num_boost_round, early_stopping_rounds: training length and patience on validation.
+        metadata: free JSON-serialisable facts kept beside the model (target, horizon...).
+    """
+
+    def __init__(
+        self,
+        params: dict | None = None,
+        *,
+        feature_names: list[str] | None = None,
+        monotone: list[int] | None = None,
+        calibration: str = "isotonic",
+        num_boost_round: int = 1000,
+        early_stopping_rounds: int = 50,
+        metadata: dict | None = None,
+    ):
+        self.params = dict(params or {})
+        self.feature_names = list(feature_names) if feature_names is not None else None
+        self.monotone = list(monotone) if monotone is not None else None
+        self.calibration = calibration
+        self.num_boost_round = int(num_boost_round)
+        self.early_stopping_rounds = int(early_stopping_rounds)
+        self.metadata = dict(metadata or {})
+
+    # ------------------------------------------------------------------ input
+
+    def _matrix(self, X) -> np.ndarray:
+        if self.feature_names is None:
+            raise ModelInputError("the model has no feature list: fit or load it first")
+        if isinstance(X, pd.DataFrame):
+            missing = [f for f in self.feature_names if f not in X.columns]
+            if missing:
+                raise ModelInputError(f"X lacks {len(missing)} model feature(s): {missing[:10]}")
+            return X[self.feature_names].to_numpy(dtype=np.float64, na_value=np.nan)
+        arr = np.asarray(X, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != len(self.feature_names):
+            raise ModelInputError(
+                f"X must be 2-d with {len(self.feature_names)} columns in catalog order, got shape {arr.shape}"
+            )
+        return arr
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X_train, y_train, X_val, y_val) -> "DropoutModel":
+        """Train with early stopping on (X_val, y_val), then calibrate on the same slice."""
+        if self.feature_names is None:
+            if not isinstance(X_train, pd.DataFrame):
+                raise ModelInputError("give feature_names or pass X_train as a DataFrame")
+            self.feature_names = [str(c) for c in X_train.columns]
+        if self.monotone is None:
+            self.monotone = [0] * len(self.feature_names)
+        if len(self.monotone) != len(self.feature_names):
+            raise ModelInputError(
+                f"monotone has {len(self.monotone)} entries for {len(self.feature_names)} features"
+            )
+        y_train = np.asarray(y_train, dtype=np.float64)
+        y_val = np.asarray(y_val, dtype=np.float64)
+        for name, y in (("y_train", y_train), ("y_val", y_val)):
+            if len(np.unique(y)) < 2:
+                raise ModelInputError(f"{name} holds a single class; cannot train a binary classifier")
+        params = {"objective": "binary", "metric": "binary_logloss", **self.params}
+        params["monotone_constraints"] = self.monotone
+        dtrain = lgb.Dataset(
+            self._matrix(X_train).astype(np.float32), label=y_train, feature_name=self.feature_names,
+            free_raw_data=True,
+        )
+        dval = lgb.Dataset(self._matrix(X_val).astype(np.float32), label=y_val, reference=dtrain)
+        booster = lgb.train(
+            params,
+            dtrain,
+            num_boost_round=self.num_boost_round,
+            valid_sets=[dval],
+            valid_names=["validation"],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)],
+        )
+        best = booster.best_iteration or booster.current_iteration()
+        # Keep only the trees up to the best iteration, so the model in memory is the
+        # model on disk, tree for tree.
+        self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+        self.best_iteration_ = int(best)
+        raw_val = self.booster_.predict(self._matrix(X_val))
+        self.calibrator_ = Calibrator(method=self.calibration).fit(raw_val, y_val)
+        self.metadata.update(
+            best_iteration=self.best_iteration_,
+            n_train=int(len(y_train)),
+            n_validation=int(len(y_val)),
+            lightgbm_version=lgb.__version__,
+        )
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "booster_") or not hasattr(self, "calibrator_"):
+            raise ModelInputError("the model is not fitted: call fit() or DropoutModel.load()")
+
+    # ------------------------------------------------------------------ predict
+
+    def predict_raw(self, X) -> np.ndarray:
+        """The booster's uncalibrated probability of the positive class (1-d)."""
+        self._check_fitted()
+        return self.booster_.predict(self._matrix(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated probability of the positive class, a 1-d array in [0, 1].
+
+        (Unlike scikit-learn, not an (n, 2) array: we only ever want P(label = 1).)
+        """
+        raw = self.predict_raw(X)
+        return self.calibrator_.transform(raw)
+
+    def contributions(self, X) -> pd.DataFrame:
+        """Per-row feature contributions (LightGBM `pred_contrib`) in log-odds of the raw score.
+
+        Columns are the features in catalog order plus `bias`; a row sums to the raw
+        log-odds. The calibration map is non-decreasing, so a positive contribution
+        pushes the calibrated probability up too: signs and the order of reasons hold,
+        magnitudes are in raw log-odds, not in calibrated probability.
+        """
+        self._check_fitted()
+        m = self._matrix(X)
+        contrib = self.booster_.predict(m, pred_contrib=True)
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(contrib, columns=[*self.feature_names, "bias"], index=index)
+
+    def feature_importance(self, kind: str = "gain") -> pd.Series:
+        """Total gain (or split count) per feature, largest first."""
+        self._check_fitted()
+        imp = self.booster_.feature_importance(importance_type=kind)
+        return pd.Series(imp, index=self.feature_names, name=kind).sort_values(ascending=False)
+
+    # ------------------------------------------------------------------ persistence
+
+    def model_text(self) -> str:
+        self._check_fitted()
+        return self.booster_.model_to_string()
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the LightGBM text model (the bytes of model.txt)."""
+        return hashlib.sha256(self.model_text().encode("utf-8")).hexdigest()
+
+    def _json_parts(self) -> dict[str, dict]:
+        return {
+            "calibration.json": self.calibrator_.to_dict(),
+            "features.json": {"features": self.feature_names, "monotone": self.monotone},
+            "metadata.json": {
+                **self.metadata,
+                "params": self.params,
+                "calibration": self.calibration,
+                "num_boost_round": self.num_boost_round,
+                "early_stopping_rounds": self.early_stopping_rounds,
+                "model_sha256": self.sha256,
+                "format": "lightgbm-text+json",
+            },
+        }
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the model folder (LightGBM text + JSON files); returns the folder."""
+        self._check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text(self.model_text(), folder / MODEL_FILE)
+        for name, obj in self._json_parts().items():
+            write_json(obj, folder / name)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, verify: bool = True) -> "DropoutModel":
+        """Read a saved model folder (ours or MLflow's layout); check the sha256 if `verify`."""
+        folder = Path(folder)
+        model_file = next((folder / n for n in (MODEL_FILE, MLFLOW_MODEL_FILE) if (folder / n).exists()), None)
+        if model_file is None:
+            raise FileNotFoundError(f"{folder}: no {MODEL_FILE} or {MLFLOW_MODEL_FILE} (not a model folder)")
+
+        def part(name: str) -> dict:
+            for p in (folder / name, folder / "extra_files" / name):
+                if p.exists():
+                    return json.loads(p.read_text(encoding="utf-8"))
+            raise FileNotFoundError(f"{folder}: {name} is missing")
+
+        meta, feats = part("metadata.json"), part("features.json")
+        text = model_file.read_text(encoding="utf-8")
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if verify and meta.get("model_sha256") and meta["model_sha256"] != digest:
+            raise ValueError(
+                f"{model_file}: sha256 {digest[:12]}... does not match metadata.json "
+                f"({meta['model_sha256'][:12]}...); the model file was changed"
+            )
+        params = meta.pop("params", {})
+        model = cls(
+            params,
+            feature_names=feats["features"],
+            monotone=feats.get("monotone"),
+            calibration=meta.pop("calibration", "isotonic"),
+            num_boost_round=meta.pop("num_boost_round", 1000),
+            early_stopping_rounds=meta.pop("early_stopping_rounds", 50),
+            metadata={k: v for k, v in meta.items() if k not in ("model_sha256", "format")},
+        )
+        model.booster_ = lgb.Booster(model_str=text)
+        model.best_iteration_ = int(model.metadata.get("best_iteration", model.booster_.current_iteration()))
+        model.calibrator_ = Calibrator.from_dict(part("calibration.json"))
+        if model.booster_.feature_name() != model.feature_names:
+            raise ValueError(f"{folder}: features.json does not match the booster's feature names")
+        return model
+
+    def __repr__(self) -> str:
+        n = len(self.feature_names) if self.feature_names else 0
+        state = f"fitted, {self.best_iteration_} trees" if hasattr(self, "booster_") else "not fitted"
+        return f"DropoutModel({n} features, calibration={self.calibration!r}, {state})"

@@ -1,0 +1,226 @@
+"""Officers' accounts: the `users` table, argon2 password hashes, and log-in throttling.
+
+Roles: `officer` sees one district (the `district` column); `admin` sees every district
+and manages accounts with `dropout users add/disable`. Disabling an account or changing
+its password bumps `session_version`, which ends every session signed for the old value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from dropout.errors import DropoutError
+from dropout.web.db import engine_for, metadata
+
+ROLES = ("officer", "admin")
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+MIN_PASSWORD_LENGTH = 10
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("district", sa.String(128), nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("session_version", sa.Integer, nullable=False, default=1),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+# One row per failed log-in; `key_hash` is a hash of username and client address so the
+# table holds neither.
+login_failures = sa.Table(
+    "web_login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+_hasher = PasswordHasher()
+# Verified against when the username does not exist, so both cases take as long.
+_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+class AccountError(DropoutError):
+    """An account operation was refused (bad username, role, district or password)."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    district: str | None
+    active: bool
+    session_version: int
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def may_see(self, district: str) -> bool:
+        """Admins see every district, officers only their own."""
+        return self.is_admin or (self.district is not None and self.district == district)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _row_to_user(row) -> User:
+    return User(row.id, row.username, row.role, row.district, bool(row.active), int(row.session_version))
+
+
+def normalize_username(username: str) -> str:
+    return (username or "").strip().lower()
+
+
+def add_user(store_url: str, username: str, password: str, role: str, district: str | None) -> User:
+    """Create an account; raise AccountError naming what is wrong."""
+    username = normalize_username(username)
+    if not USERNAME_RE.match(username):
+        raise AccountError(
+            f"username {username!r}: use 2-63 characters a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+        )
+    if role not in ROLES:
+        raise AccountError(f"role {role!r}: must be one of {', '.join(ROLES)}")
+    if role == "officer" and not (district and district.strip()):
+        raise AccountError("an officer account needs --district (the district they may see)")
+    if role == "admin":
+        district = None
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"password: use at least {MIN_PASSWORD_LENGTH} characters")
+    engine = engine_for(store_url)
+    with engine.begin() as conn:
+        exists = conn.execute(sa.select(users.c.id).where(users.c.username == username)).first()
+        if exists:
+            raise AccountError(f"username {username!r} already exists")
+        conn.execute(
+            users.insert().values(
+                username=username,
+                password_hash=_hasher.hash(password),
+                role=role,
+                district=district.strip() if district else None,
+                active=True,
+                session_version=1,
+                created_at=_now(),
+            )
+        )
+    user = get_user_by_name(store_url, username)
+    assert user is not None
+    return user
+
+
+def disable_user(store_url: str, username: str) -> User:
+    """Disable an account and end its sessions; raise AccountError if it does not exist."""
+    username = normalize_username(username)
+    engine = engine_for(store_url)
+    with engine.begin() as conn:
+        result = conn.execute(
+            users.update()
+            .where(users.c.username == username)
+            .values(active=False, disabled_at=_now(), session_version=users.c.session_version + 1)
+        )
+        if result.rowcount == 0:
+            raise AccountError(f"username {username!r} does not exist")
+    user = get_user_by_name(store_url, username)
+    assert user is not None
+    return user
+
+
+def set_password(store_url: str, username: str, password: str) -> None:
+    """Replace a password (ends the account's sessions)."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"password: use at least {MIN_PASSWORD_LENGTH} characters")
+    engine = engine_for(store_url)
+    with engine.begin() as conn:
+        result = conn.execute(
+            users.update()
+            .where(users.c.username == normalize_username(username))
+            .values(password_hash=_hasher.hash(password), session_version=users.c.session_version + 1)
+        )
+        if result.rowcount == 0:
+            raise AccountError(f"username {username!r} does not exist")
+
+
+def list_users(store_url: str) -> list[User]:
+    with engine_for(store_url).connect() as conn:
+        rows = conn.execute(sa.select(users).order_by(users.c.username)).all()
+    return [_row_to_user(r) for r in rows]
+
+
+def get_user(store_url: str, user_id: int) -> User | None:
+    with engine_for(store_url).connect() as conn:
+        row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
+    return _row_to_user(row) if row else None
+
+
+def get_user_by_name(store_url: str, username: str) -> User | None:
+    with engine_for(store_url).connect() as conn:
+        row = conn.execute(sa.select(users).where(users.c.username == normalize_username(username))).first()
+    return _row_to_user(row) if row else None
+
+
+def authenticate(store_url: str, username: str, password: str) -> User | None:
+    """The active user with this username and password, else None (same cost either way)."""
+    engine = engine_for(store_url)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(users).where(users.c.username == normalize_username(username))).first()
+    stored = row.password_hash if row is not None else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password or "")
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if row is None or not row.active:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        with engine.begin() as conn:
+            conn.execute(users.update().where(users.c.id == row.id).values(password_hash=_hasher.hash(password)))
+    return _row_to_user(row)
+
+
+# ---------------------------------------------------------------- throttling
+
+
+def throttle_key(username: str, client_ip: str) -> str:
+    """What failed log-ins are counted by: a hash of the username and the client address."""
+    raw = f"{normalize_username(username)}\x00{client_ip}".encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def recent_failures(store_url: str, key: str, window_seconds: int) -> tuple[int, datetime | None]:
+    """How many failures `key` has within the window, and the oldest of them."""
+    since = _now() - timedelta(seconds=window_seconds)
+    with engine_for(store_url).connect() as conn:
+        count, oldest = conn.execute(
+            sa.select(sa.func.count(), sa.func.min(login_failures.c.failed_at)).where(
+                login_failures.c.key_hash == key, login_failures.c.failed_at >= since
+            )
+        ).one()
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=timezone.utc)  # SQLite returns naive datetimes
+    return int(count), oldest
+
+
+def record_failure(store_url: str, key: str, window_seconds: int) -> None:
+    """Count one failed log-in; forget failures older than the window."""
+    now = _now()
+    with engine_for(store_url).begin() as conn:
+        conn.execute(login_failures.insert().values(key_hash=key, failed_at=now))
+        conn.execute(login_failures.delete().where(login_failures.c.failed_at < now - timedelta(seconds=window_seconds)))
+
+
+def clear_failures(store_url: str, key: str) -> None:
+    with engine_for(store_url).begin() as conn:
+        conn.execute(login_failures.delete().where(login_failures.c.key_hash == key))

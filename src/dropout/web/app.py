@@ -1,0 +1,238 @@
+"""The officers' web pages as one Starlette app: `create_app(settings)`.
+
+Self-contained: it brings its own sessions, static files and error pages, so it runs
+alone under uvicorn (`dropout web`) or mounted inside the BentoML service under any path
+(every link is built with `url_for`, which honours the mount's root_path).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dropout.web import auth, pages
+from dropout.web.data import WebData
+from dropout.web.i18n import format_date, format_money, format_percent, label, translate
+from dropout.web.refs import ParticipantRefs
+from dropout.web.settings import WebSettings
+
+log = logging.getLogger("dropout.web")
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "dropout_session"
+
+# Pages are plain HTML with one small script file; nothing else may load or run.
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+@dataclass
+class WebContext:
+    settings: WebSettings
+    data: WebData
+    refs: ParticipantRefs
+    templates: jinja2.Environment
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response, and no-store to every non-static one
+    (pages carry personal data: no shared or back-button caches)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = "/static/" in scope.get("path", "")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += SECURITY_HEADERS
+                if not static:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """Refuses request bodies over `max_bytes` with 413 (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)
+                return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise HTTPException(status_code=413)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every {{ }} is escaped; charts are Markup built from escaped parts
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
+    """Render a page with the helpers every template uses (t, L, url, dates, money)."""
+    web: WebContext = request.app.state.web
+    lang = auth.language(request)
+
+    def url(name: str, **params) -> str:
+        return request.url_for(name, **params).path
+
+    def q(name: str, query: dict | None = None, **params) -> str:
+        """url() plus a query string of the non-empty items of `query`."""
+        from urllib.parse import urlencode
+
+        items = {k: v for k, v in (query or {}).items() if v not in (None, "")}
+        return url(name, **params) + (f"?{urlencode(items)}" if items else "")
+
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    values = dict(
+        request=request,
+        lang=lang,
+        t=lambda key, **kw: translate(key, lang, **kw),
+        L=lambda kind, code: label(kind, code, lang),
+        date=lambda v: format_date(v, lang),
+        money=lambda v: format_money(v, lang),
+        pct=lambda v: format_percent(v, lang),
+        url=url,
+        q=q,
+        static=lambda path: request.url_for("static", path=path).path,
+        ref=web.refs.encode,
+        csrf_token=auth.csrf_token(request),
+        user=getattr(request.state, "user", None),
+        test_data=web.data.test_data,
+        here=here,
+    )
+    values.update(context)
+    html = web.templates.get_template(template).render(values)
+    return HTMLResponse(html, status_code=status_code)
+
+
+_ERROR_PAGES = {
+    403: ("error_forbidden_title", "error_forbidden"),
+    404: ("error_not_found_title", "error_not_found"),
+    413: ("error_too_large_title", "error_too_large_title"),
+}
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    if isinstance(exc, auth.CsrfError):
+        title, text = "error_csrf_title", "error_csrf"
+    else:
+        title, text = _ERROR_PAGES.get(exc.status_code, ("error_generic_title", "error_generic_title"))
+    if exc.status_code == 405:
+        return PlainTextResponse("method not allowed", status_code=405)
+    return render(request, "error.html", status_code=exc.status_code, title_key=title, text_key=text)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    # The exception text may hold data values: log only its type.
+    log.error("unhandled %s on a %s request", type(exc).__name__, request.method)
+    return PlainTextResponse("internal error", status_code=500)
+
+
+async def home(request: Request) -> Response:
+    user = await auth.current_user(request)
+    if user is None:
+        return RedirectResponse(request.url_for("login").path, status_code=303)
+    if not user.is_admin:
+        return RedirectResponse(request.url_for("overview", district=user.district).path, status_code=303)
+    request.state.user = user
+    return render(request, "districts.html", districts=request.app.state.web.data.districts())
+
+
+def create_app(settings: WebSettings | None = None, data: WebData | None = None) -> Starlette:
+    """The officers' pages as an ASGI app.
+
+    Args:
+        settings: see WebSettings; None reads the environment (WebSettings.from_env()).
+        data: what the pages show; None loads the latest runs from `settings.store_url`
+            and the raw tables from `settings.data_dir` (dropout.web.sources).
+    """
+    settings = settings or WebSettings.from_env()
+    secret = settings.resolve_secret()
+    if data is None:
+        from dropout.web.sources import StoreData
+
+        data = StoreData(settings.store_url, settings.data_dir, refresh_seconds=settings.data_refresh_seconds)
+    routes = [
+        Route("/", home, name="home"),
+        Route("/login", auth.login_page, methods=["GET"], name="login"),
+        Route("/login", auth.login_submit, methods=["POST"], name="login_submit"),
+        Route("/logout", auth.logout, methods=["POST"], name="logout"),
+        Route("/lang", auth.set_language, methods=["POST"], name="lang"),
+        Route("/d/{district}", pages.overview, name="overview"),
+        Route("/d/{district}/c/{commune}", pages.commune, name="commune"),
+        Route("/d/{district}/c/{commune}/list.xlsx", pages.commune_xlsx, name="commune_xlsx"),
+        Route("/d/{district}/plan", pages.plan, name="plan"),
+        Route("/d/{district}/plan/sheet", pages.plan_sheet, name="plan_sheet"),
+        Route("/p/{ref}", pages.participant, name="participant"),
+        Route("/p/{ref}/visits", pages.record_visit, methods=["POST"], name="record_visit"),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        Middleware(
+            SessionMiddleware,
+            secret_key=secret,
+            session_cookie=SESSION_COOKIE,
+            max_age=settings.session_max_age,
+            same_site="strict",
+            https_only=settings.https_only,
+        ),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )
+    app.state.web = WebContext(settings=settings, data=data, refs=ParticipantRefs(secret), templates=_templates())
+    return app

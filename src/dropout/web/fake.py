@@ -1,0 +1,242 @@
+"""Made-up data for the web pages' tests and for a demo before a scoring run exists.
+
+Two small districts with contract-valid raw tables, heuristic scores with reasons in
+both languages, and a greedy visit plan. Nothing here is a model: the risk is a made-up
+formula, and pages built on it show a "test data" banner.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dropout.io import Tables
+from dropout.web.data import N_REASONS, InMemoryData
+
+EXTRACTED_ON = pd.Timestamp("2025-06-10")
+WINDOW_DAYS = 30
+FAKE_RUN_ID = "fake-run-1"
+# district -> (province, {commune: [(village_id, travel_minutes, ethnic_language)]})
+GEOGRAPHY = {
+    "A Luoi": (
+        "Thua Thien Hue",
+        {
+            "Hong Thai": [("ALU-HT-01", 75, "Ta Oi"), ("ALU-HT-02", 95, "Ta Oi")],
+            "A Ngo": [("ALU-AN-01", 20, "Pa Ko"), ("ALU-AN-02", 35, "Vietnamese")],
+            "Hong Van": [("ALU-HV-01", 140, "Ta Oi")],
+        },
+    ),
+    "Huong Hoa": (
+        "Quang Tri",
+        {
+            "Huong Phung": [("HHO-HP-01", 60, "Van Kieu"), ("HHO-HP-02", 80, "Van Kieu")],
+            "A Doi": [("HHO-AD-01", 110, "Pa Ko")],
+        },
+    ),
+}
+_MODES = {"monthly": (1, 1), "quarterly": (3, 3), "semiannual": (6, 4), "annual": (12, 7)}
+_POVERTY_LINE = 1_500_000
+_RATE = 0.22
+
+
+def fake_tables(participants_per_district: int = 40, seed: int = 0) -> Tables:
+    """Contract-valid raw tables of two small districts, extracted on EXTRACTED_ON."""
+    rng = np.random.default_rng(seed)
+    villages = pd.DataFrame(
+        [
+            (vid, commune, district, province, minutes, language)
+            for district, (province, communes) in GEOGRAPHY.items()
+            for commune, vs in communes.items()
+            for vid, minutes, language in vs
+        ],
+        columns=["village_id", "commune", "district", "province", "travel_minutes", "ethnic_language"],
+    )
+    villages["travel_minutes"] = villages["travel_minutes"].astype("int64")
+
+    people, installments, poverty, visits = [], [], [], []
+    pid = 4600000000
+    for district in GEOGRAPHY:
+        vids = villages.loc[villages["district"] == district, "village_id"].to_numpy()
+        for k in range(participants_per_district):
+            pid += int(rng.integers(1, 50))
+            household = 7000000 + len(people)
+            vid = str(vids[k % len(vids)])
+            mode = str(rng.choice(list(_MODES), p=[0.5, 0.2, 0.15, 0.15]))
+            enrolled = pd.Timestamp(year=int(rng.integers(2019, 2024)), month=int(rng.integers(1, 13)), day=1)
+            base = int(_POVERTY_LINE * rng.choice([1, 1, 1, 2]))
+            people.append((pid, household, vid, int(rng.integers(1960, 2000)), str(rng.choice(["F", "M"])),
+                           str(rng.choice(["Ta Oi", "Pa Ko", "Van Kieu", "Kinh"])),
+                           str(rng.choice(["farmer", "farmer", "forest_worker", "trader"])),
+                           enrolled, mode, base))
+            reliability = rng.beta(5, 2)
+            installments += _schedule(rng, pid, enrolled, mode, base, reliability)
+            left_poor = rng.random() < 0.3
+            if left_poor:
+                poverty.append((household, "poor", pd.Timestamp("2019-01-01"), pd.Timestamp("2024-12-31")))
+                poverty.append((household, "none", pd.Timestamp("2025-01-01"), pd.NaT))
+            else:
+                poverty.append((household, str(rng.choice(["poor", "near_poor", "none"])), pd.Timestamp("2019-01-01"), pd.NaT))
+            if rng.random() < 0.25:
+                day = EXTRACTED_ON - pd.Timedelta(days=int(rng.integers(20, 400)))
+                visits.append((pid, vid, day, "home_visit", "Vietnamese", "Đã giải thích quyền lợi hưu trí"))
+    participants = pd.DataFrame(people, columns=["participant_id", "household_id", "village_id", "birth_year", "sex",
+                                                 "ethnicity", "occupation", "enrolled_on", "payment_mode", "income_base"])
+    inst = pd.DataFrame(installments, columns=["participant_id", "period_start", "due_on", "months_covered",
+                                               "income_base", "amount_due", "paid_on", "amount_paid"])
+    inst["amount_paid"] = pd.array(inst["amount_paid"], dtype="Int64")
+    pov = pd.DataFrame(poverty, columns=["household_id", "status", "valid_from", "valid_to"]).drop_duplicates(
+        ["household_id", "valid_from"])
+    vis = pd.DataFrame(visits, columns=["participant_id", "village_id", "visited_on", "kind", "language", "outcome_note"])
+    vis.insert(0, "visit_id", np.arange(1, len(vis) + 1, dtype="int64"))
+    vis["participant_id"] = pd.array(vis["participant_id"], dtype="Int64")
+    disasters = pd.DataFrame(
+        [("Hong Thai", pd.Timestamp("2024-10-28"), "flood", 3), ("Hong Van", pd.Timestamp("2024-09-15"), "landslide", 2),
+         ("A Doi", pd.Timestamp("2023-10-10"), "flash_flood", 2), ("Huong Phung", pd.Timestamp("2025-04-02"), "drought", 1)],
+        columns=["commune", "started_on", "kind", "severity"],
+    )
+    return Tables(
+        villages=villages,
+        participants=participants,
+        installments=inst,
+        poverty=pov.reset_index(drop=True),
+        disasters=disasters,
+        subsidy_policies=pd.DataFrame(columns=["province", "group", "valid_from", "valid_to", "rate"]),
+        visits=vis,
+        withdrawals=pd.DataFrame({"participant_id": pd.Series(dtype="int64"),
+                                  "claimed_on": pd.Series(dtype="datetime64[ns]")}),
+        extracted_on=EXTRACTED_ON,
+    )
+
+
+def _schedule(rng, pid, enrolled, mode, base, reliability) -> list[tuple]:
+    months, deadline = _MODES[mode]
+    rows = []
+    start = enrolled
+    horizon = EXTRACTED_ON + pd.DateOffset(months=12)
+    while start <= horizon:
+        due = start + pd.DateOffset(months=deadline) - pd.Timedelta(days=1)
+        amount = int(_RATE * base * months)
+        paid_on, paid = pd.NaT, None
+        if due < EXTRACTED_ON and rng.random() < 0.6 + 0.4 * reliability:
+            late = rng.random() > reliability
+            shift = int(rng.integers(1, 60)) if late else -int(rng.integers(0, 25))
+            paid_on = min(max(due + pd.Timedelta(days=shift), enrolled), EXTRACTED_ON)
+            paid = int(amount * 0.7)
+        rows.append((pid, start, due, months, base, amount, paid_on, paid))
+        start = start + pd.DateOffset(months=months)
+    return rows
+
+
+_REASONS = {
+    "late": ("Đã đóng trễ {k} trong {n} kỳ gần nhất", "Paid late in {k} of the last {n} installments"),
+    "unpaid": ("Còn {k} kỳ chưa đóng", "{k} installments still unpaid"),
+    "poverty": ("Hộ vừa ra khỏi danh sách hộ nghèo nên mức hỗ trợ giảm",
+                "The household recently left the poor list, so the state support fell"),
+    "disaster": ("Xã bị thiên tai nặng trong năm qua", "The commune had a severe disaster in the past year"),
+    "distance": ("Nhà cách huyện {m} phút đi đường", "Lives {m} minutes from the district office"),
+    "amount": ("Kỳ tới phải đóng {a} đồng", "The next payment is {a} VND"),
+}
+
+
+def fake_scores(tables: Tables, as_of: pd.Timestamp = EXTRACTED_ON, window_days: int = WINDOW_DAYS) -> pd.DataFrame:
+    """Heuristic scores of everyone due in (as_of, as_of + window]: a stand-in for a scoring run."""
+    inst = tables.installments
+    nxt = inst[(inst["due_on"] > as_of) & (inst["due_on"] <= as_of + pd.Timedelta(days=window_days))]
+    nxt = nxt.sort_values("due_on").drop_duplicates("participant_id")
+    past = inst[inst["due_on"] <= as_of].sort_values("due_on").groupby("participant_id").tail(8)
+    past = past.assign(late=(past["paid_on"] > past["due_on"]), unpaid=past["paid_on"].isna())
+    hist = past.groupby("participant_id").agg(n=("due_on", "size"), late=("late", "sum"), unpaid=("unpaid", "sum"))
+    people = tables.participants.merge(tables.villages, on="village_id")
+    left_poor = tables.poverty[(tables.poverty["status"] == "none") & (tables.poverty["valid_from"] > as_of - pd.Timedelta(days=365))]
+    hit = tables.disasters[(tables.disasters["started_on"] > as_of - pd.Timedelta(days=365)) & (tables.disasters["severity"] >= 2)]
+    rows = nxt.merge(people, on="participant_id").merge(hist, on="participant_id", how="left").fillna({"n": 0, "late": 0, "unpaid": 0})
+    rows["poverty_loss"] = rows["household_id"].isin(left_poor["household_id"])
+    rows["disaster"] = rows["commune"].isin(hit["commune"])
+    share = (rows["late"] + 2 * rows["unpaid"]) / rows["n"].clip(lower=1)
+    logit = -2.2 + 2.5 * share + 1.2 * rows["poverty_loss"] + 0.8 * rows["disaster"] + rows["travel_minutes"] / 120
+    rows["risk"] = 1 / (1 + np.exp(-logit))
+    rows["risk_band"] = np.select([rows["risk"] >= 0.5, rows["risk"] >= 0.25], ["high", "medium"], "low")
+    rows = rows.sort_values(["risk", "participant_id"], ascending=[False, True]).reset_index(drop=True)
+    rows["rank_in_district"] = rows.groupby("district").cumcount() + 1
+    rows["rank_in_commune"] = rows.groupby(["district", "commune"]).cumcount() + 1
+    support = np.select([rows["poverty_loss"], rows["ethnicity"] != "Kinh"], [0.2, 0.3], 0.2)
+    rows["net_amount"] = (rows["amount_due"] - support * _RATE * _POVERTY_LINE * rows["months_covered"]).clip(lower=0).round().astype("int64")
+    reasons = [_reasons_of(r) for r in rows.itertuples(index=False)]
+    for i in range(N_REASONS):
+        for j, lang in enumerate(("vi", "en")):
+            rows[f"reason_{i + 1}_{lang}"] = [rs[i][j] if i < len(rs) else "" for rs in reasons]
+    rows["run_id"] = FAKE_RUN_ID
+    keep = ["run_id", "participant_id", "village_id", "commune", "district", "due_on", "amount_due", "net_amount",
+            "risk", "risk_band", "rank_in_district", "rank_in_commune",
+            *[f"reason_{i}_{lang}" for lang in ("vi", "en") for i in range(1, N_REASONS + 1)]]
+    return rows[keep]
+
+
+def _reasons_of(r) -> list[tuple[str, str]]:
+    out = []
+    if r.unpaid > 0:
+        out.append(tuple(s.format(k=int(r.unpaid)) for s in _REASONS["unpaid"]))
+    if r.late > 0:
+        out.append(tuple(s.format(k=int(r.late), n=int(r.n)) for s in _REASONS["late"]))
+    if r.poverty_loss:
+        out.append(_REASONS["poverty"])
+    if r.disaster:
+        out.append(_REASONS["disaster"])
+    if r.travel_minutes >= 60:
+        out.append(tuple(s.format(m=int(r.travel_minutes)) for s in _REASONS["distance"]))
+    if len(out) < 2:
+        out.append((_REASONS["amount"][0].format(a=f"{int(r.amount_due):,}".replace(",", ".")),
+                    _REASONS["amount"][1].format(a=f"{int(r.amount_due):,}")))
+    return out[:N_REASONS]
+
+
+def fake_runs(scores: pd.DataFrame, as_of: pd.Timestamp = EXTRACTED_ON, window_days: int = WINDOW_DAYS) -> pd.DataFrame:
+    districts = sorted(scores["district"].unique())
+    return pd.DataFrame({
+        "run_id": FAKE_RUN_ID, "district": districts, "as_of": as_of, "window_days": window_days,
+        "model": "fake-heuristic", "finished_at": as_of + pd.Timedelta(hours=6),
+    })
+
+
+def fake_plan(scores: pd.DataFrame, villages: pd.DataFrame, as_of: pd.Timestamp = EXTRACTED_ON,
+              visit_minutes: int = 45, day_minutes: int = 8 * 60, evening_threshold: int = 4) -> pd.DataFrame:
+    """A greedy plan of the week after as_of: one officer per district, trips by village."""
+    at_risk = scores[scores["risk_band"].isin(["high", "medium"])].merge(villages[["village_id", "travel_minutes"]], on="village_id")
+    monday = as_of - pd.Timedelta(days=as_of.weekday())
+    rows = []
+    for district, group in at_risk.groupby("district", sort=True):
+        officer = f"cb-{district.lower().replace(' ', '-')}"
+        trips = []
+        for vid, people in group.groupby("village_id"):
+            people = people.sort_values("risk", ascending=False)
+            evening = len(people) >= evening_threshold
+            minutes = 2 * int(people["travel_minutes"].iloc[0]) + (120 if evening else visit_minutes * len(people))
+            trips.append((people["risk"].sum() / minutes, vid, evening, minutes, people))
+        day_index, used, trip_no = 0, 0, 0
+        for _, vid, evening, minutes, people in sorted(trips, key=lambda t: -t[0]):
+            if used + minutes > day_minutes and used > 0:
+                day_index, used, trip_no = day_index + 1, 0, 0
+            if day_index >= 5:
+                break
+            used += minutes
+            trip_no += 1
+            day = monday + pd.Timedelta(days=day_index)
+            for order, p in enumerate(people.itertuples(index=False), start=1):
+                rows.append((officer, day, f"{day.date()} · {officer}", trip_no, vid,
+                             "evening_session" if evening else "home_visit", p.participant_id, order,
+                             round(float(p.risk) * 0.15, 3), district))
+    return pd.DataFrame(rows, columns=["officer", "day", "officer_day", "trip", "village_id", "action",
+                                       "participant_id", "visit_order", "expected_averted", "district"])
+
+
+def fake_data(participants_per_district: int = 40, seed: int = 0) -> InMemoryData:
+    """A complete fake `WebData`: tables, one scoring run, a plan; flagged as test data."""
+    tables = fake_tables(participants_per_district, seed)
+    scores = fake_scores(tables)
+    return InMemoryData(
+        scores=scores,
+        runs=fake_runs(scores),
+        tables=tables,
+        plan=fake_plan(scores, tables.villages),
+        test_data=True,
+    )

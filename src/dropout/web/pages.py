@@ -1,0 +1,363 @@
+"""The officers' pages: district overview, commune list (+ Excel), participant, visit plan.
+
+Every handler checks the district first (require_district), then reads through the
+`WebData` interface; nothing here knows where the data comes from.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from dropout.excel import write_workbook
+from dropout.web import visits as visit_store
+from dropout.web.accounts import User
+from dropout.web.auth import checked_form, ctx, language, login_required, require_district
+from dropout.web.charts import commune_risk_chart, payment_timeline
+from dropout.web.data import N_REASONS, filter_scores
+from dropout.web.i18n import RISK_BANDS, LABELS, translate
+
+log = logging.getLogger("dropout.web")
+DEADLINE_DAYS = 30
+DISASTER_YEARS = 3
+
+
+def _district(request: Request, user: User) -> str:
+    district = request.path_params["district"]
+    require_district(user, district)
+    if district not in ctx(request).data.districts():
+        raise HTTPException(status_code=404)
+    return district
+
+
+def _render(request: Request, template: str, status_code: int = 200, **context) -> Response:
+    from dropout.web.app import render
+
+    return render(request, template, status_code=status_code, **context)
+
+
+# ---------------------------------------------------------------- district overview
+
+
+@login_required
+async def overview(request: Request, user: User) -> Response:
+    district = _district(request, user)
+    data = ctx(request).data
+    lang = language(request)
+    scores = data.scores(district)
+    communes = sorted(set(data.villages(district)["commune"]) | set(scores["commune"]))
+    counts = (
+        scores.groupby(["commune", "risk_band"]).size().unstack(fill_value=0)
+        if len(scores) else pd.DataFrame()
+    )
+    expected = scores.groupby("commune")["risk"].sum() if len(scores) else pd.Series(dtype=float)
+    rows = []
+    for commune in communes:
+        row = {"commune": commune, "url": request.url_for("commune", district=district, commune=commune).path}
+        for band in RISK_BANDS:
+            row[band] = int(counts.at[commune, band]) if commune in counts.index and band in counts.columns else 0
+        row["due"] = sum(row[b] for b in RISK_BANDS)
+        row["expected"] = float(expected.get(commune, 0.0))
+        rows.append(row)
+    chart_rows = sorted((r for r in rows if r["due"]), key=lambda r: (-r["high"], -r["due"], r["commune"]))
+    day = data.reference_day(district)
+    upcoming = scores[(scores["due_on"] >= day) & (scores["due_on"] <= day + pd.Timedelta(days=DEADLINE_DAYS))]
+    deadlines = (
+        upcoming.assign(is_high=upcoming["risk_band"].eq("high"))
+        .groupby("due_on")
+        .agg(people=("participant_id", "size"), high=("is_high", "sum"))
+        .reset_index()
+        .sort_values("due_on")
+    )
+    return _render(
+        request, "overview.html",
+        district=district,
+        run=data.latest_run(district),
+        rows=rows,
+        chart=commune_risk_chart(chart_rows, lang),
+        total_due=len(scores),
+        total_high=int(scores["risk_band"].eq("high").sum()) if len(scores) else 0,
+        total_expected=float(scores["risk"].sum()) if len(scores) else 0.0,
+        deadlines=deadlines.to_dict("records"),
+    )
+
+
+# ---------------------------------------------------------------- commune list
+
+
+def _commune_filters(request: Request, villages: list[str]) -> dict[str, str]:
+    """The list's filters from the query string; unknown values are dropped, not trusted."""
+    qp = request.query_params
+    village = qp.get("village", "")
+    band = qp.get("band", "")
+    mode = qp.get("mode", "")
+    return {
+        "village": village if village in villages else "",
+        "band": band if band in RISK_BANDS else "",
+        "mode": mode if mode in LABELS["payment_mode"] else "",
+    }
+
+
+def _commune_rows(request: Request, user: User):
+    district = _district(request, user)
+    commune = request.path_params["commune"]
+    data = ctx(request).data
+    villages = data.villages(district)
+    village_ids = sorted(villages.loc[villages["commune"] == commune, "village_id"])
+    scores = data.scores(district)
+    in_commune = scores[scores["commune"] == commune]
+    if not village_ids and in_commune.empty:
+        raise HTTPException(status_code=404)
+    village_ids = sorted(set(village_ids) | set(in_commune["village_id"]))
+    filters = _commune_filters(request, village_ids)
+    rows = filter_scores(in_commune, filters["village"] or None, filters["band"] or None, filters["mode"] or None)
+    return district, commune, village_ids, filters, rows.sort_values("rank_in_commune", kind="stable")
+
+
+def commune_table(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Exactly the columns and values the commune list shows (the page and its Excel file).
+
+    Column names are the ones dropout.excel knows, so the workbook gets bilingual headers.
+    """
+    reason_cols = [f"reason_{i}_{lang}" for i in range(1, N_REASONS + 1)]
+    table = pd.DataFrame({
+        "rank_in_commune": rows["rank_in_commune"].astype("int64"),
+        "participant_id": rows["participant_id"].astype("int64"),
+        "village_id": rows["village_id"].astype(str),
+        "due_on": pd.to_datetime(rows["due_on"]),
+        "net_amount": rows["net_amount"].round().astype("int64"),
+        "risk": rows["risk"].astype(float).round(2),
+        "risk_band": [LABELS["risk_band"].get(b, {}).get(lang, b) for b in rows["risk_band"]],
+        "payment_mode": [LABELS["payment_mode"].get(m, {}).get(lang, m or "") for m in rows["payment_mode"]],
+    })
+    for c in reason_cols:
+        table[c] = rows[c].astype(str).to_numpy()
+    return table.reset_index(drop=True)
+
+
+@login_required
+async def commune(request: Request, user: User) -> Response:
+    district, commune_name, village_ids, filters, rows = _commune_rows(request, user)
+    lang = language(request)
+    table = commune_table(rows, lang)
+    table["band_code"] = rows["risk_band"].to_numpy()
+    return _render(
+        request, "commune.html",
+        district=district, commune=commune_name, villages=village_ids, filters=filters,
+        rows=table.to_dict("records"), reason_cols=[f"reason_{i}_{lang}" for i in range(1, N_REASONS + 1)],
+        bands=RISK_BANDS, modes=list(LABELS["payment_mode"]),
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "list"
+
+
+@login_required
+async def commune_xlsx(request: Request, user: User) -> Response:
+    district, commune_name, _, _, rows = _commune_rows(request, user)
+    table = commune_table(rows, language(request))
+
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "list.xlsx"
+            write_workbook({commune_name: table}, path)
+            return path.read_bytes()
+
+    body = await run_in_threadpool(build)
+    filename = f"{_slug(district)}-{_slug(commune_name)}.xlsx"
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# ---------------------------------------------------------------- participant
+
+
+def _participant_or_404(request: Request, user: User):
+    web = ctx(request)
+    pid = web.refs.decode(request.path_params["ref"])
+    if pid is None:
+        raise HTTPException(status_code=404)
+    district = web.data.district_of(pid)
+    if district is None:
+        raise HTTPException(status_code=404)
+    require_district(user, district)
+    record = web.data.participant(pid)
+    if record is None:
+        raise HTTPException(status_code=404)
+    return record
+
+
+def _languages(request: Request, record) -> list[str]:
+    """Languages offered for a visit: the village's first, then Vietnamese, then the rest."""
+    first = []
+    if record.village is not None:
+        first.append(str(record.village["ethnic_language"]))
+    others = sorted(LABELS["language"])
+    return list(dict.fromkeys([*first, "Vietnamese", *others]))
+
+
+def _all_visits(request: Request, record) -> pd.DataFrame:
+    recorded = visit_store.visits_of_participant(ctx(request).settings.store_url, record.participant_id)
+    raw = record.visits.copy()
+    if len(raw):
+        raw["recorded_by"] = ""
+    both = pd.concat([df for df in (recorded, raw) if len(df)], ignore_index=True) if len(recorded) or len(raw) else recorded
+    if len(both):
+        both = both.drop_duplicates("visit_id").sort_values(["visited_on", "visit_id"], ascending=False)
+    return both
+
+
+async def _participant_page(request: Request, user: User, record, status_code=200, errors=None, form=None):
+    lang = language(request)
+    visits = await run_in_threadpool(_all_visits, request, record)
+    day = ctx(request).data.reference_day(record.district)
+    since = day - pd.DateOffset(years=DISASTER_YEARS)
+    disasters = record.disasters[record.disasters["started_on"] >= since] if len(record.disasters) else record.disasters
+    timeline = payment_timeline(record.installments, record.poverty, disasters, visits, day, lang) \
+        if len(record.installments) else ""
+    reasons = []
+    if record.score is not None:
+        reasons = [record.score[f"reason_{i}_{lang}"] for i in range(1, N_REASONS + 1)]
+        reasons = [r for r in reasons if r]
+    recent = record.installments[record.installments["due_on"] <= day + pd.Timedelta(days=62)].tail(12)[::-1] \
+        if len(record.installments) else record.installments
+    form = form or {"visited_on": date.today().isoformat(), "kind": "home_visit", "language": _languages(request, record)[0], "outcome_note": ""}
+    return _render(
+        request, "participant.html", status_code=status_code,
+        r=record, district=record.district, reasons=reasons, timeline=timeline, installments=recent.to_dict("records"),
+        poverty=record.poverty.to_dict("records"), disasters=disasters.to_dict("records"),
+        visits=visits.to_dict("records"), day=day, languages=_languages(request, record),
+        kinds=list(visit_store.VISIT_KINDS), errors=errors or [], form=form,
+        saved=request.query_params.get("saved") == "1", note_max=ctx(request).settings.note_max_chars,
+        today=date.today().isoformat(),
+    )
+
+
+@login_required
+async def participant(request: Request, user: User) -> Response:
+    record = _participant_or_404(request, user)
+    return await _participant_page(request, user, record)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@login_required
+async def record_visit(request: Request, user: User) -> Response:
+    record = _participant_or_404(request, user)
+    form = await checked_form(request)
+    settings = ctx(request).settings
+    values = {k: str(form.get(k, "")).strip() for k in ("visited_on", "kind", "language", "outcome_note")}
+    errors = []
+    try:
+        visited_on = date.fromisoformat(values["visited_on"])
+        if not date.today() - timedelta(days=366) <= visited_on <= date.today():
+            raise ValueError
+    except ValueError:
+        errors.append(("visit_error_date", {}))
+    if values["kind"] not in visit_store.VISIT_KINDS:
+        errors.append(("visit_error_kind", {}))
+    if values["language"] not in _languages(request, record):
+        errors.append(("visit_error_language", {}))
+    note = _CONTROL.sub("", values["outcome_note"].replace("\r\n", "\n"))
+    if len(note) > settings.note_max_chars:
+        errors.append(("visit_error_note", {"n": settings.note_max_chars}))
+    if errors:
+        return await _participant_page(request, user, record, status_code=400, errors=errors, form=values)
+    village_id = record.person["village_id"] if record.person is not None else record.score["village_id"]
+    visit = visit_store.NewVisit(
+        participant_id=record.participant_id, village_id=str(village_id), district=record.district,
+        visited_on=visited_on, kind=values["kind"], language=values["language"],
+        outcome_note=note or None, recorded_by=user.username,
+    )
+    await run_in_threadpool(visit_store.record_visit, settings.store_url, visit)
+    log.info("visit recorded (%s)", values["kind"])
+    target = request.url_for("participant", ref=request.path_params["ref"]).path + "?saved=1#visits"
+    return RedirectResponse(target, status_code=303)
+
+
+# ---------------------------------------------------------------- visit plan
+
+
+def plan_days(request: Request, district: str, plan: pd.DataFrame, lang: str) -> list[dict]:
+    """The plan grouped for the page: officer-day -> trips -> village, action, people."""
+    data = ctx(request).data
+    scores = data.scores(district).set_index("participant_id")
+    villages = data.villages(district).set_index("village_id")
+    days = []
+    for (day, officer, officer_day), g in plan.groupby(["day", "officer", "officer_day"], sort=True, dropna=False):
+        trips = []
+        for trip, tg in g.groupby("trip", sort=True):
+            for (vid, action), vg in tg.groupby(["village_id", "action"], sort=False):
+                v = villages.loc[vid] if vid in villages.index else None
+                people = []
+                for p in vg.sort_values("visit_order").itertuples(index=False):
+                    if pd.isna(p.participant_id):
+                        continue
+                    pid = int(p.participant_id)
+                    s = scores.loc[pid] if pid in scores.index else None
+                    people.append({
+                        "participant_id": pid,
+                        "order": None if pd.isna(p.visit_order) else int(p.visit_order),
+                        "risk": None if s is None else float(s["risk"]),
+                        "band": None if s is None else s["risk_band"],
+                        "due_on": None if s is None else s["due_on"],
+                        "net_amount": None if s is None else s["net_amount"],
+                        "reason": "" if s is None else s[f"reason_1_{lang}"],
+                    })
+                averted = pd.to_numeric(vg["expected_averted"], errors="coerce").sum()
+                trips.append({
+                    "trip": int(trip), "village_id": vid, "action": action, "people": people,
+                    "commune": None if v is None else v["commune"],
+                    "travel_minutes": None if v is None or pd.isna(v.get("travel_minutes")) else int(v["travel_minutes"]),
+                    "language": None if v is None else v.get("ethnic_language"),
+                    "expected_averted": float(averted) if averted else None,
+                })
+        days.append({"day": day, "officer": officer, "officer_day": officer_day, "trips": trips})
+    return days
+
+
+def _this_week(plan: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """The plan's days from this week's Monday on; the whole plan if it has none."""
+    today = pd.Timestamp(date.today())
+    monday = today - pd.Timedelta(days=today.weekday())
+    week = plan[(plan["day"] >= monday) & (plan["day"] < monday + pd.Timedelta(days=7))]
+    return (week, True) if len(week) else (plan, False)
+
+
+@login_required
+async def plan(request: Request, user: User) -> Response:
+    district = _district(request, user)
+    lang = language(request)
+    rows, this_week = _this_week(ctx(request).data.plan(district))
+    today = date.today()
+    monday = today - timedelta(days=today.weekday())
+    return _render(
+        request, "plan.html", district=district, days=plan_days(request, district, rows, lang),
+        this_week=this_week, week_start=monday, week_end=monday + timedelta(days=6),
+    )
+
+
+@login_required
+async def plan_sheet(request: Request, user: User) -> Response:
+    district = _district(request, user)
+    officer_day = request.query_params.get("officer_day", "")
+    rows = ctx(request).data.plan(district)
+    rows = rows[rows["officer_day"].astype(str) == officer_day]
+    if rows.empty:
+        raise HTTPException(status_code=404)
+    days = plan_days(request, district, rows, language(request))
+    return _render(request, "sheet.html", district=district, d=days[0])

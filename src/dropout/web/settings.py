@@ -1,0 +1,108 @@
+"""Settings of the officers' web pages, and the secret that signs their cookies.
+
+Defaults live here and only here. `WebSettings.from_env()` reads the environment so
+the BentoML service can build the app without knowing the fields.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_SECRET = "DROPOUT_WEB_SECRET"
+ENV_SECRET_FILE = "DROPOUT_WEB_SECRET_FILE"
+ENV_STORE = "DROPOUT_STORE_URL"
+ENV_DATA = "DROPOUT_DATA_DIR"
+ENV_HTTPS_ONLY = "DROPOUT_WEB_HTTPS_ONLY"
+DEFAULT_STORE_URL = "sqlite:///out/store.db"
+DEFAULT_SECRET_FILE = Path.home() / ".dropout" / "web_secret"
+MIN_SECRET_LENGTH = 32
+
+
+@dataclass
+class WebSettings:
+    """What the web app needs to run.
+
+    Args:
+        store_url: SQLAlchemy URL of the score store; users and recorded visits live there too.
+        data_dir: folder of raw tables (participant records, villages, disasters); None
+            shows scores without the raw history.
+        secret: key signing session cookies and participant links; None reads
+            DROPOUT_WEB_SECRET, else the secret file (created on first use).
+        secret_file: where a generated secret is kept (mode 0600).
+        https_only: mark the session cookie `Secure` (set it behind TLS).
+        session_max_age: seconds a login lasts.
+        login_max_failures: failed log-ins allowed per username and IP within
+            `login_window_seconds` before further attempts are refused.
+        note_max_chars: longest visit note accepted.
+        max_body_bytes: larger request bodies are refused with 413.
+        data_refresh_seconds: how often the score store is checked for a newer run.
+        test_data: show a banner that the data is simulated / fake.
+    """
+
+    store_url: str = DEFAULT_STORE_URL
+    data_dir: Path | None = None
+    secret: str | None = None
+    secret_file: Path = field(default_factory=lambda: DEFAULT_SECRET_FILE)
+    https_only: bool = False
+    session_max_age: int = 8 * 3600
+    login_max_failures: int = 5
+    login_window_seconds: int = 15 * 60
+    note_max_chars: int = 2000
+    max_body_bytes: int = 64 * 1024
+    data_refresh_seconds: int = 60
+    test_data: bool = False
+
+    @classmethod
+    def from_env(cls, **overrides) -> "WebSettings":
+        """Settings from DROPOUT_STORE_URL, DROPOUT_DATA_DIR, DROPOUT_WEB_SECRET(_FILE),
+        DROPOUT_WEB_HTTPS_ONLY; keyword arguments win."""
+        values: dict = {}
+        if os.environ.get(ENV_STORE):
+            values["store_url"] = os.environ[ENV_STORE]
+        if os.environ.get(ENV_DATA):
+            values["data_dir"] = Path(os.environ[ENV_DATA])
+        if os.environ.get(ENV_SECRET_FILE):
+            values["secret_file"] = Path(os.environ[ENV_SECRET_FILE])
+        if os.environ.get(ENV_HTTPS_ONLY):
+            values["https_only"] = os.environ[ENV_HTTPS_ONLY].lower() in ("1", "true", "yes")
+        values.update(overrides)
+        return cls(**values)
+
+    def resolve_secret(self) -> str:
+        """The signing secret: explicit, else DROPOUT_WEB_SECRET, else the secret file."""
+        secret = self.secret or os.environ.get(ENV_SECRET)
+        if secret:
+            if len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"{ENV_SECRET} is {len(secret)} characters; use at least {MIN_SECRET_LENGTH} "
+                    "random characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+            return secret
+        return read_or_create_secret(self.secret_file)
+
+
+def read_or_create_secret(path: Path) -> str:
+    """Read the secret file, creating it (0600, random) if absent.
+
+    Several server workers may start at once: O_EXCL lets exactly one of them write
+    the file; the others read what it wrote.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            text = path.read_text(encoding="utf-8").strip()
+            if text:
+                return text
+            time.sleep(0.02)
+        raise ValueError(f"secret file {path} is empty; delete it to have a new one generated")
+    secret = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(secret + "\n")
+    return secret
