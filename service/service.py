@@ -23,6 +23,7 @@ with bentoml.importing():
     from dropout.service.guard import Guard
     from dropout.service.models import (
         ModelInfo,
+        NoInput,
         RankedQuery,
         RankedResponse,
         ScoreIdsRequest,
@@ -30,7 +31,7 @@ with bentoml.importing():
         ScoreRequest,
         ScoreResponse,
     )
-    from dropout.service.openapi import corrected_spec
+    from dropout.service.openapi import build_spec, route_methods
     from dropout.service.routes import error_response, make_app
     from dropout.service.settings import ServiceSettings
     from dropout.service.state import ServiceState
@@ -89,12 +90,13 @@ class RiskService:
         query = RankedQuery.model_construct(**fields)
         return self._answer(lambda engine: engine.ranked(query))
 
-    @bentoml.api(route="/model")
+    @bentoml.api(route="/model", input_spec=NoInput, output_spec=ModelInfo)
     def model(self) -> ModelInfo:
         """Model name, version, training date, backtest metrics and features (also GET /model)."""
         return STATE.engine.info
 
 
 RiskService.mount_asgi_app(make_app(STATE), path="/")
-RiskService.add_asgi_middleware(Guard, state=STATE, api_paths=API_PATHS, max_body_bytes=SETTINGS.max_body_bytes)
-STATE._openapi_factory = lambda: corrected_spec(RiskService.openapi_spec.asdict(), API_PATHS)
+RiskService.add_asgi_middleware(Guard, state=STATE, api_paths=API_PATHS, methods=route_methods(),
+                                max_body_bytes=SETTINGS.max_body_bytes)
+STATE._openapi_factory = build_spec

@@ -23,11 +23,13 @@ from dropout.plan.optimise import (
     load_plan_config,
     rank_people,
     trips_needed,
+    unscored_session_value,
     village_options,
 )
 from dropout.plan.output import PLAN_COLUMNS, Plan, day_label, expand_choice, pack_days, trips_table, write_plan
 
 __all__ = [
+    "enrolled_per_village",
     "Capacity",
     "CapacityError",
     "Plan",
@@ -57,8 +59,9 @@ def plan_visits(
         scores: one row per participant: participant_id, village_id, risk (calibrated
             probability of lapse); due_on, amount_due, risk_band and reason columns are
             carried into the plan when present.
-        villages: village_id, commune, district, travel_minutes (one way), and
-            ethnic_language (the language of the session) when present.
+        villages: village_id, commune, district, travel_minutes (one way); when present,
+            ethnic_language (the language of the session) and enrolled (participants
+            enrolled, for the villagers a session reaches beyond those scored).
         capacity: parsed capacity, or its text (see `dropout.plan.capacity`).
         config: assumed effects and officer time (`load_plan_config()`).
         gains: for evaluation only: per-row gain_visit, gain_session, gain_both aligned
@@ -88,7 +91,11 @@ def plan_visits(
     budget = pools["hours"].to_numpy(np.float64) * 60.0
 
     people = rank_people(people, config)
-    opt = village_options(people, travel, budget[village_pool], config)
+    extra_value, extra_people = np.zeros(len(village_ids)), np.zeros(len(village_ids), dtype=np.int64)
+    if config.evening_session.count_unscored and "enrolled" in vinfo.columns:
+        enrolled = pd.to_numeric(vinfo["enrolled"], errors="coerce").fillna(0).to_numpy()
+        extra_value, extra_people = unscored_session_value(people, enrolled, config)
+    opt = village_options(people, travel, budget[village_pool], config, extra_value)
     chosen, stats = choose_options(opt, village_pool, budget, config)
     mode, k = np.full(len(chosen), -1, dtype=np.int64), np.zeros(len(chosen), dtype=np.int64)
     has = chosen >= 0
@@ -98,6 +105,9 @@ def plan_visits(
     trips = trips_table(reached, mode, travel, config)
     trips["pool"] = pool_names[village_pool[trips["v"].to_numpy()]] if len(trips) else []
     trips["day"] = pack_days(trips, config.day_minutes) if len(trips) else []
+    if len(trips):
+        trips["villagers_not_scored"] = np.where(trips["session"], extra_people[trips["v"].to_numpy()], 0)
+        trips["expected_averted"] += np.where(trips["session"], extra_value[trips["v"].to_numpy()], 0.0)
     trips = _number_trips(trips, vinfo)
     visits = _visits_table(reached, trips, vinfo, scores.columns)
     days = _days_table(trips)
@@ -156,7 +166,10 @@ def _validated(scores: pd.DataFrame, villages: pd.DataFrame, gains) -> tuple[pd.
 def _number_trips(trips: pd.DataFrame, vinfo: pd.DataFrame) -> pd.DataFrame:
     """Trip number within its officer-day (farthest first: leave early), labels, village facts."""
     if trips.empty:
-        return trips.assign(trip=[], officer_day=[])
+        return pd.DataFrame(columns=["pool", "officer_day", "day", "trip", "village_id", "commune", "district",
+                                     "travel_minutes", "language", "session", "home_visits", "people_reached",
+                                     "villagers_not_scored", "minutes", "expected_averted", "averted_per_hour",
+                                     "first_due_on", "v", "trip_no"])
     t = trips.copy()
     for c in ("village_id", "commune", "district", "travel_minutes", "ethnic_language"):
         t[c] = vinfo[c].to_numpy()[t["v"].to_numpy()]
@@ -165,7 +178,8 @@ def _number_trips(trips: pd.DataFrame, vinfo: pd.DataFrame) -> pd.DataFrame:
     t["officer_day"] = [day_label(p, d) for p, d in zip(t["pool"], t["day"])]
     t["averted_per_hour"] = t["expected_averted"] / (t["minutes"] / 60.0)
     cols = ["pool", "officer_day", "day", "trip", "village_id", "commune", "district", "travel_minutes",
-            "ethnic_language", "session", "home_visits", "people_reached", "minutes", "expected_averted",
+            "ethnic_language", "session", "home_visits", "people_reached", "villagers_not_scored", "minutes",
+            "expected_averted",
             "averted_per_hour", "first_due_on", "v", "trip_no"]
     return t[cols].rename(columns={"ethnic_language": "language"}).reset_index(drop=True)
 
@@ -197,9 +211,9 @@ def _pools_table(pools, stats, trips, days, visits) -> pd.DataFrame:
     out["hours_used"] = out["pool"].map(used).fillna(0.0)
     out["officer_days"] = out["pool"].map(days.groupby("pool").size() if len(days) else {}).fillna(0).astype(int)
     agg = (trips.groupby("pool").agg(trips=("trip", "size"), home_visits=("home_visits", "sum"),
-                                     sessions=("session", "sum"))
+                                     sessions=("session", "sum"), villagers_not_scored=("villagers_not_scored", "sum"))
            if len(trips) else pd.DataFrame())
-    for c in ("trips", "home_visits", "sessions"):
+    for c in ("trips", "home_visits", "sessions", "villagers_not_scored"):
         out[c] = out["pool"].map(agg[c]).fillna(0).astype(int) if len(agg) else 0
     reached = visits.groupby("pool")["participant_id"].nunique() if len(visits) else {}
     out["people_reached"] = out["pool"].map(reached).fillna(0).astype(int)
@@ -227,3 +241,11 @@ def _unreachable(people, vinfo, travel, village_pool, config) -> pd.DataFrame:
         "people": counts[far],
         "expected_lapses": risk[far],
     })
+
+
+def enrolled_per_village(participants: pd.DataFrame, withdrawals: pd.DataFrame, as_of) -> pd.Series:
+    """Participants enrolled on `as_of` (enrolled by then, no lump-sum claim yet) per village_id."""
+    as_of = pd.Timestamp(as_of)
+    gone = withdrawals.loc[pd.to_datetime(withdrawals["claimed_on"]) <= as_of, "participant_id"]
+    p = participants[(pd.to_datetime(participants["enrolled_on"]) <= as_of) & ~participants["participant_id"].isin(gone)]
+    return p.groupby(p["village_id"].astype(str)).size().rename("enrolled")

@@ -79,6 +79,7 @@ class HomeVisit(Effect):
 class EveningSession(Effect):
     minutes: int = Field(gt=0)
     max_people: int = Field(gt=0)
+    count_unscored: bool
 
 
 class OfficerDay(_Strict):
@@ -230,13 +231,16 @@ def option_cost(mode: np.ndarray, k: np.ndarray, travel: np.ndarray, config: Pla
     return np.where(mode == NONE, 0.0, np.where(ok, cost, np.inf)).astype(np.float64)
 
 
-def village_options(people: pd.DataFrame, travel: np.ndarray, budget: np.ndarray, config: PlanConfig) -> pd.DataFrame:
+def village_options(people: pd.DataFrame, travel: np.ndarray, budget: np.ndarray, config: PlanConfig,
+                    session_extra: np.ndarray | None = None) -> pd.DataFrame:
     """Every useful option of every village: v, mode, k, cost (minutes), value.
 
     Args:
         people: ranked people (see `rank_people`) with village code `v`.
         travel: one-way travel minutes per village code.
         budget: minutes of the village's pool per village code (options above it are dropped).
+        session_extra: value a session adds per village code beyond the people scored
+            (`unscored_session_value`); none when omitted.
     """
     v = people["v"].to_numpy()
     # visits only: the k people with the largest gain_visit
@@ -247,6 +251,8 @@ def village_options(people: pd.DataFrame, travel: np.ndarray, budget: np.ndarray
     inv = people["invited"].to_numpy()
     n_vill = len(travel)
     session_value = np.bincount(v[inv], weights=people["gain_session"].to_numpy(np.float64)[inv], minlength=n_vill)
+    if session_extra is not None:
+        session_value = session_value + session_extra
     has_people = np.bincount(v, minlength=n_vill) > 0
     o = np.lexsort((people["rank_extra"].to_numpy(), v))
     vb, kb = v[o], people["rank_extra"].to_numpy()[o]
@@ -265,6 +271,20 @@ def village_options(people: pd.DataFrame, travel: np.ndarray, budget: np.ndarray
     opt["cost"] = option_cost(opt["mode"].to_numpy(), opt["k"].to_numpy(), travel[ov], config)
     opt = opt[np.isfinite(opt["cost"].to_numpy()) & (opt["cost"].to_numpy() <= budget[ov] + 1e-9)]
     return _pareto(opt)
+
+
+def unscored_session_value(people: pd.DataFrame, enrolled: np.ndarray,
+                           config: PlanConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per village code: (value, number) of enrolled villagers not scored (not due in the
+    window, or suspended) a session reaches: as many as it still has room for, each
+    assumed to gain the mean gain_session of the village's scored people."""
+    v = people["v"].to_numpy()
+    n = len(enrolled)
+    scored = np.bincount(v, minlength=n)
+    invited = np.bincount(v[people["invited"].to_numpy()], minlength=n)
+    mean_gain = np.bincount(v, weights=people["gain_session"].to_numpy(np.float64), minlength=n) / np.maximum(scored, 1)
+    extra = np.clip(np.minimum(enrolled - scored, config.evening_session.max_people - invited), 0, None)
+    return extra * mean_gain, extra.astype(np.int64)
 
 
 def _pareto(opt: pd.DataFrame) -> pd.DataFrame:

@@ -178,10 +178,10 @@ class RiskEngine:
                                 missing=[i for i in ids if i not in found])
 
     def ranked(self, query: RankedQuery) -> RankedResponse:
-        """A commune's (or a district's) rows of the latest finished run, highest risk first."""
-        if (query.commune is None) == (query.district is None):
-            raise RequestError([{"loc": ["commune"], "msg": "give exactly one of commune or district",
-                                 "type": "value_error"}], "bad query")
+        """The latest finished run's rows for a commune and/or a district, highest risk first.
+
+        With a commune: by rank in the commune; else by district and rank in the district.
+        """
         run = self._run(query.run_id)
         rows = self.store().read_scores(run.run_id, commune=query.commune, district=query.district,
                                         limit=query.limit)

@@ -4,7 +4,8 @@ In this order, for every HTTP request:
 
 1. `/healthz`, `/livez`, `/readyz` pass freely (probes carry no key).
 2. Without a valid API key: 401 `{"error": "unauthorized"}`, nothing more said.
-3. A query string longer than `max_query_bytes`: 414.
+3. A method a known path does not take: 405 with `Allow`; a query string longer than
+   `max_query_bytes`: 414.
 4. A body on anything but `application/json`: 415 (pickle, forms and multipart never
    reach BentoML's deserialisers).
 5. A body longer than `max_body_bytes`: 413, decided from Content-Length when given and
@@ -49,16 +50,21 @@ class Guard:
         state: an object with `keys` (a KeyStore, or None before start-up), `ready`
             (bool) and `openapi()` (the corrected OpenAPI document as a dict).
         api_paths: paths that need the model (503 while it loads).
+        methods: path -> the HTTP methods it takes (others get 405).
         max_body_bytes, max_query_bytes: request size limits.
     """
 
-    def __init__(self, app, state, api_paths: frozenset[str] = frozenset(), max_body_bytes: int = 2 * 2**20,
-                 max_query_bytes: int = 2048):
+    def __init__(self, app, state, api_paths: frozenset[str] = frozenset(), methods: dict | None = None,
+                 max_body_bytes: int = 2 * 2**20, max_query_bytes: int = 2048):
         from dropout.service.auth import presented_key
 
         self.app = app
         self.state = state
         self.api_paths = frozenset(api_paths)
+        self.methods = {}
+        for p, ms in (methods or {}).items():
+            ms = {m.upper() for m in ms}
+            self.methods[p] = frozenset(ms | {"HEAD"} if "GET" in ms else ms)
         self.max_body_bytes = int(max_body_bytes)
         self.max_query_bytes = int(max_query_bytes)
         self._presented_key = presented_key
@@ -79,10 +85,15 @@ class Guard:
         if keys is None or not keys.check(self._presented_key(headers)):
             await send_json(send, 401, {"error": "unauthorized"}, [(b"www-authenticate", b"Bearer")])
             return
+        method = scope.get("method", "GET")
+        allowed = self.methods.get(path)
+        if allowed is not None and method not in allowed:
+            await send_json(send, 405, {"error": f"{method} is not allowed on {path}"},
+                            [(b"allow", ", ".join(sorted(allowed)).encode())])
+            return
         if len(scope.get("query_string") or b"") > self.max_query_bytes:
             await send_json(send, 414, {"error": f"query string longer than {self.max_query_bytes} bytes"})
             return
-        method = scope.get("method", "GET")
         if method in BODY_METHODS:
             content_type = _header(headers, b"content-type")
             media = (content_type or b"").split(b";")[0].strip().lower().decode("latin-1")

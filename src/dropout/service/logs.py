@@ -20,12 +20,18 @@ BENTOML_LOGGERS = ("bentoml._internal.server.http_app", "bentoml.serve", "bentom
                    "uvicorn.error", "dropout.service")
 
 
+#: Exceptions that mean "the client sent something wrong": logged as warnings, not errors.
+CLIENT_ERRORS = ("ValidationError", "RequestError", "NotFoundError")
+
+
 class ScrubExceptions(logging.Filter):
     """Replace a record's exception by `Type at file:line in func <- ...` (no message, no values)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and record.exc_info[0] is not None:
             etype, _, tb = record.exc_info
+            if etype.__name__ in CLIENT_ERRORS and record.levelno > logging.WARNING:
+                record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
             frames = traceback.extract_tb(tb)[-6:]
             where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} in {f.name}" for f in reversed(frames))
             record.msg = f"{record.getMessage()} | {etype.__module__}.{etype.__qualname__} at {where or '?'}"

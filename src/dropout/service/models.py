@@ -219,6 +219,10 @@ class ScoreIdsRequest(Strict):
     )
 
 
+class NoInput(Strict):
+    """An empty body (`{}`), for the POST form of GET routes."""
+
+
 class RankedQuery(Strict):
     """GET /ranked: a commune's or a district's risk list from the latest batch run."""
 
@@ -325,7 +329,11 @@ class ModelInfo(Out):
     features: list[FeatureInfo]
 
 
-class ErrorDetail(Out):
+class ErrorDetail(BaseModel):
+    """One problem: where (`loc`, the field path), what (`msg`) and its kind (`type`)."""
+
+    model_config = ConfigDict(extra="allow")
+
     loc: list[str | int]
     msg: str
     type: str

@@ -22,7 +22,7 @@ import pandas as pd
 
 from dropout.errors import DataContractError, DropoutError
 from dropout.io import TABLE_NAMES, Tables
-from dropout.service.models import ScoreRequest
+from dropout.service.models import ParticipantIn, ScoreRequest
 
 _ROW = re.compile(r"^row (\d+)")
 
@@ -110,6 +110,7 @@ def request_tables(request: ScoreRequest, reference: Reference, today: date | No
     spec = contract()
     rows: dict[str, list[dict]] = {n: [] for n in TABLE_NAMES}
     origin: dict[str, list[tuple]] = {n: [] for n in TABLE_NAMES}
+    seen_spells: set[tuple] = set()
     for i, rec in enumerate(request.participants):
         p = rec.participant
         rows["participants"].append(p.model_dump())
@@ -118,7 +119,12 @@ def request_tables(request: ScoreRequest, reference: Reference, today: date | No
             rows["installments"].append({"participant_id": p.participant_id, **inst.model_dump()})
             origin["installments"].append(("participants", i, "installments", j))
         for j, spell in enumerate(rec.poverty):
-            rows["poverty"].append({"household_id": p.household_id, **spell.model_dump()})
+            row = {"household_id": p.household_id, **spell.model_dump()}
+            key = tuple(row.values())
+            if key in seen_spells:  # people of one household each send its spells
+                continue
+            seen_spells.add(key)
+            rows["poverty"].append(row)
             origin["poverty"].append(("participants", i, "poverty", j))
         for j, visit in enumerate(rec.visits):
             home = visit.kind == "home_visit"
@@ -137,6 +143,14 @@ def request_tables(request: ScoreRequest, reference: Reference, today: date | No
     else:
         wanted = {rec.participant.village_id for rec in request.participants}
         known = reference.villages(wanted)
+        unknown = wanted - set(known["village_id"].astype("str"))
+        if unknown:
+            raise RequestError([
+                {"loc": ["participants", i, "participant", "village_id"],
+                 "msg": "village not in the reference data (DROPOUT_DATA_DIR): give `villages` in the request",
+                 "type": "unknown_village"}
+                for i, rec in enumerate(request.participants) if rec.participant.village_id in unknown
+            ], "unknown village")
         rows["villages"] = known.to_dict("records")
         origin["villages"] = [("reference", "villages")] * len(known)
     if request.disasters is not None:
@@ -287,4 +301,57 @@ def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
                 out[c] = out[c].astype(a[c].dtype)
             except (TypeError, ValueError):
                 pass
+    return out
+
+
+# ---------------------------------------------------------------- Tables -> request
+
+
+def _day(value) -> str | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+
+def _plain(value):
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def participant_records(tables: Tables, participant_ids) -> list[dict]:
+    """The /score records (JSON-ready dicts) of people in a `Tables`: what a client sends.
+
+    Home visits go with the person; evening sessions and neighbours stay in the reference data.
+    """
+    ids = [int(p) for p in participant_ids]
+    parts = tables.participants.set_index("participant_id")
+    missing = [p for p in ids if p not in parts.index]
+    if missing:
+        raise KeyError(f"participants not in the tables: {missing[:5]}")
+    inst = {k: g for k, g in tables.installments[tables.installments["participant_id"].isin(ids)]
+            .groupby("participant_id")}
+    households = parts.loc[ids, "household_id"].tolist()
+    pov = {k: g for k, g in tables.poverty[tables.poverty["household_id"].isin(households)].groupby("household_id")}
+    home = tables.visits[tables.visits["participant_id"].isin(ids) & (tables.visits["kind"] == "home_visit")]
+    vis = {int(k): g for k, g in home.groupby("participant_id")}
+    withdrawn = tables.withdrawals.set_index("participant_id")["claimed_on"]
+    empty = pd.DataFrame()
+    out = []
+    for pid in ids:
+        p = parts.loc[pid]
+        person = {"participant_id": pid, **{c: _plain(p[c]) for c in ParticipantIn.model_fields if c in parts.columns}}
+        person["enrolled_on"] = _day(p["enrolled_on"])
+        out.append({
+            "participant": person,
+            "installments": [
+                {"period_start": _day(r.period_start), "due_on": _day(r.due_on), "months_covered": int(r.months_covered),
+                 "income_base": int(r.income_base), "amount_due": int(r.amount_due), "paid_on": _day(r.paid_on),
+                 "amount_paid": _plain(r.amount_paid)}
+                for r in inst.get(pid, empty).itertuples()
+            ],
+            "poverty": [{"status": r.status, "valid_from": _day(r.valid_from), "valid_to": _day(r.valid_to)}
+                        for r in pov.get(int(p["household_id"]), empty).itertuples()],
+            "visits": [{"visited_on": _day(r.visited_on), "kind": r.kind, "language": r.language}
+                       for r in vis.get(pid, empty).itertuples()],
+            "withdrawn_on": _day(withdrawn.get(pid)),
+        })
     return out

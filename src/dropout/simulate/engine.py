@@ -33,7 +33,6 @@ from dropout.simulate.payments import (
     open_rows,
     paid_days,
     retire,
-    schedule_capacity,
     withdraw,
 )
 from dropout.simulate.population import Population
@@ -99,7 +98,7 @@ def run(cfg: SimConfig, rules: ContributionRules, subsidy: SubsidyRates, geo: Ge
     since = np.maximum(pop.enrol_month, subsidy_start)
     subsidised = np.rint(np.maximum(-since, 0) * cfg.population.stock_paid_share).astype(np.int64)
 
-    ledger = Ledger(schedule_capacity(pop.enrol_month, months_covered, calendar.n_total))
+    ledger = Ledger(pop.enrol_month, months_covered, calendar.n_total)
     st = PaymentState.new(pop.income_base, pop.prior_paid_months, subsidised)
     economy = HouseholdEconomy(cfg, pop.household_income, geo.village_commune[pop.household_village],
                                geo.n_communes, calendar.start, calendar.n_total, rngs["economy"])

@@ -41,10 +41,19 @@ def _stochastic_round(x: np.ndarray, rng) -> np.ndarray:
 
 
 def _top_per_group(group: np.ndarray, score: np.ndarray, quota: np.ndarray) -> np.ndarray:
-    """Positions of the `quota[g]` highest scores within each group g."""
+    """Positions of the `quota[g]` highest scores within each group g.
+
+    Only the best 8 x sum(quota) scores overall are sorted: a district whose quota is not
+    filled from them has so few strong candidates that an officer would not find more.
+    """
     if len(group) == 0:
         return np.empty(0, dtype=np.int64)
-    order = np.lexsort((-score, group))
+    keep = np.arange(len(score))
+    short = 8 * int(quota.sum())
+    if len(score) > short > 0:
+        cut = np.partition(score, len(score) - short)[len(score) - short]
+        keep = np.flatnonzero(score >= cut)
+    order = keep[np.lexsort((-score[keep], group[keep]))]
     g_sorted = group[order]
     first = np.searchsorted(g_sorted, g_sorted, side="left")
     rank = np.arange(len(order)) - first

@@ -34,32 +34,42 @@ NULL_DAY = np.iinfo(np.int32).min
 
 
 class Ledger:
-    """Installment rows in preallocated arrays (the schedule can only be shorter than the bound)."""
+    """Installment rows in preallocated slots: person i's k-th period is row offset[i] + k.
 
-    def __init__(self, capacity: int):
-        self.person = np.empty(capacity, dtype=np.int32)
+    Every person's schedule is known in advance (it can only stop early), so rows land
+    grouped by person and in period order: no sort is needed at the end, only dropping
+    the slots never used (after a withdrawal or retirement).
+    """
+
+    def __init__(self, enrol_month: np.ndarray, months_covered: np.ndarray, n_months: int):
+        first = np.maximum(enrol_month, 0)
+        steps = -((enrol_month - first) // months_covered)  # ceil((first - enrol) / mc)
+        self.first_period = enrol_month + steps * months_covered
+        slots = np.maximum(0, -((self.first_period - n_months) // months_covered))
+        self.offset = np.concatenate([[0], np.cumsum(slots)[:-1]]).astype(np.int64)
+        self.months_covered = months_covered
+        capacity = int(slots.sum())
+        self.used = np.zeros(capacity, dtype=bool)
         self.period = np.empty(capacity, dtype=np.int16)
         self.months = np.empty(capacity, dtype=np.int16)
         self.base = np.empty(capacity, dtype=np.int64)
         self.due_month = np.empty(capacity, dtype=np.int16)
         self.paid_day = np.full(capacity, NULL_DAY, dtype=np.int32)
-        self.amount_paid = np.full(capacity, -1, dtype=np.int64)
+        self.amount_paid = np.zeros(capacity, dtype=np.int64)
         self.p_lapse = np.full(capacity, np.nan)
         self.decision = np.zeros(capacity, dtype=np.int8)
         self.lapsed = np.full(capacity, -1, dtype=np.int8)
-        self.drivers = {name: np.full(capacity, np.nan, dtype=np.float32) for name in DRIVERS}
-        self.n = 0
+        # filled where decided; undecided rows are set to NaN when the tables are built
+        self.drivers = {name: np.empty(capacity, dtype=np.float32) for name in DRIVERS}
+        self.person = np.repeat(np.arange(len(slots), dtype=np.int32), slots)
 
-    def add(self, person, period: int, months, base, due_month) -> np.ndarray:
-        rows = np.arange(self.n, self.n + len(person))
-        if len(rows) and rows[-1] >= len(self.person):
-            raise RuntimeError("installment ledger overflow: the schedule bound is wrong")
-        self.person[rows] = person
+    def add(self, person: np.ndarray, period: int, base: np.ndarray, due_month: np.ndarray) -> np.ndarray:
+        rows = self.offset[person] + (period - self.first_period[person]) // self.months_covered[person]
+        self.used[rows] = True
         self.period[rows] = period
-        self.months[rows] = months
+        self.months[rows] = self.months_covered[person]
         self.base[rows] = base
         self.due_month[rows] = due_month
-        self.n += len(rows)
         return rows
 
 
@@ -103,14 +113,6 @@ class PaymentState:
         )
 
 
-def schedule_capacity(enrol_month: np.ndarray, months_covered: np.ndarray, n_months: int) -> int:
-    """Number of installments if nobody withdrew or retired: an upper bound for the ledger."""
-    first = np.maximum(enrol_month, 0)
-    steps = -((enrol_month - first) // months_covered)  # ceil((first - enrol) / mc)
-    first_period = enrol_month + steps * months_covered
-    return int(np.maximum(0, -((first_period - n_months) // months_covered)).sum())
-
-
 def open_rows(ledger: Ledger, st: PaymentState, m: int, enrol_month, months_covered, deadline_months,
               shock_person, min_base: int, downgrade_prob: float, downgrade_per_shock: float, rng) -> None:
     """Add the installments whose period starts in month `m` (with any downgrade of the base)."""
@@ -125,7 +127,7 @@ def open_rows(ledger: Ledger, st: PaymentState, m: int, enrol_month, months_cove
         lowered = np.round(st.base[down] * rng.uniform(0.4, 0.9, len(down)) / 100_000) * 100_000
         st.base[down] = np.maximum(min_base, lowered).astype(np.int64)
     due = m + deadline_months[idx] - 1
-    st.cur_row[idx] = ledger.add(idx, m, months_covered[idx], st.base[idx], due)
+    st.cur_row[idx] = ledger.add(idx, m, st.base[idx], due)
     st.cur_due[idx] = due
 
 
@@ -167,8 +169,7 @@ def apply_makeups(ledger: Ledger, episodes: list[tuple], contribution_rate: floa
     person, start, stop, day, month, rate = (np.concatenate([e[k] for e in episodes]) for k in range(6))
     order = np.lexsort((start, person))
     person, start, stop, day, month, rate = (a[order] for a in (person, start, stop, day, month, rate))
-    n = ledger.n
-    unpaid = np.flatnonzero(ledger.paid_day[:n] == NULL_DAY)
+    unpaid = np.flatnonzero(ledger.used & (ledger.paid_day == NULL_DAY))
     big = np.int64(1 << 20)
     key_ep = person.astype(np.int64) * big + start
     key_row = ledger.person[unpaid].astype(np.int64) * big + ledger.period[unpaid]

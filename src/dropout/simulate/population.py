@@ -208,7 +208,9 @@ def build_population(
             "income_base": income_base,
         }
     )
-    return Population(
+    # from here on people are indexed in participant_id order, the order of every output table
+    by_id = np.argsort(participant_id, kind="stable")
+    per_person = dict(
         participant_id=participant_id,
         household=household,
         village=village,
@@ -221,14 +223,17 @@ def build_population(
         minority=hh_minority[household],
         village_worker=occupation == "village_worker",
         mode=mode,
-        modes=modes,
         income_base=income_base,
         prior_paid_months=prior + stock_paid,
         person_effect=person_effect,
         tardiness=tardiness,
         responsiveness=responsiveness,
+    )
+    return Population(
+        **{k: v[by_id] for k, v in per_person.items()},
+        modes=modes,
         household_id=household_id,
         household_village=hh_village,
         household_income=hh_income,
-        participants=participants,
+        participants=participants.iloc[by_id].reset_index(drop=True),
     )

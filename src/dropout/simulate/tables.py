@@ -20,34 +20,38 @@ from dropout.simulate.payments import NULL_DAY
 from dropout.simulate.population import Population
 
 
+_NS_PER_DAY = 86_400_000_000_000
+
+
 def _dates(days: np.ndarray) -> np.ndarray:
-    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]")
+    """Days since 1970-01-01 as datetime64[ns] (multiplying is much faster than astype)."""
+    return (np.asarray(days, dtype=np.int64) * _NS_PER_DAY).view("datetime64[ns]")
 
 
 def installments_and_truth(out: RunOutput, pop: Population, calendar: Calendar,
                            rules: ContributionRules) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Installments (paid_on cut at extraction) and truth/installments, by participant and period."""
     led = out.ledger
-    n = led.n
-    rank = np.empty(pop.n, dtype=np.int64)
-    rank[np.argsort(pop.participant_id, kind="stable")] = np.arange(pop.n)
-    order = np.argsort(rank[led.person[:n]], kind="stable")  # rows already in period order per person
+    used = led.used  # slots are grouped by person (participant_id order) and in period order
 
-    person = led.person[:n][order]
-    period = led.period[:n][order].astype(np.int64)
-    due_month = led.due_month[:n][order].astype(np.int64)
-    months = led.months[:n][order].astype(np.int64)
-    base = led.base[:n][order]
-    pid = pop.participant_id[person]
-    period_start = _dates(calendar.first_day[period])
-    due_on = _dates(calendar.last_day[due_month])
+    def take(name: str) -> np.ndarray:
+        """The used rows of a ledger column; the full column is released at once (memory)."""
+        values = getattr(led, name)[used]
+        setattr(led, name, None)
+        return values
 
-    paid_day = led.paid_day[:n][order].astype(np.int64)
+    pid = pop.participant_id[take("person")]
+    months = take("months").astype(np.int64)
+    base = take("base")
+    period_start = _dates(calendar.first_day[take("period").astype(np.int64)])
+    due_on = _dates(calendar.last_day[take("due_month").astype(np.int64)])
+
+    paid_day = take("paid_day").astype(np.int64)
     seen = (paid_day != NULL_DAY) & (paid_day <= calendar.extracted_day)
     paid_on = _dates(np.where(seen, paid_day, 0))
     paid_on[~seen] = np.datetime64("NaT")
-    amount_paid = pd.array(np.where(seen, led.amount_paid[:n][order], 0), dtype="Int64")
-    amount_paid[~seen] = pd.NA
+    del paid_day
+    amount_paid = pd.arrays.IntegerArray(np.where(seen, take("amount_paid"), 0), ~seen)
 
     installments = pd.DataFrame(
         {
@@ -59,25 +63,28 @@ def installments_and_truth(out: RunOutput, pop: Population, calendar: Calendar,
             "amount_due": np.round(rules.contribution_rate * base * months).astype(np.int64),
             "paid_on": paid_on,
             "amount_paid": amount_paid,
-        }
+        },
+        copy=False,
     )
-    decision = led.decision[:n][order]
-    lapsed = led.lapsed[:n][order]
-    lapsed_col = pd.array(lapsed == 1, dtype="boolean")
-    lapsed_col[lapsed < 0] = pd.NA
+    decision = take("decision")
+    lapsed = take("lapsed")
+    undecided = decision == 0
     truth = {
-        "participant_id": pid,
+        "participant_id": pid,  # the same arrays as in installments (no copy)
         "period_start": period_start,
         "due_on": due_on,
-        "p_lapse": led.p_lapse[:n][order],
+        "p_lapse": take("p_lapse"),
         "decision": pd.Categorical.from_codes(
-            np.where(decision > 0, decision - 1, -1), categories=[DECISIONS[k] for k in sorted(DECISIONS)]
+            np.where(undecided, -1, decision - 1), categories=[DECISIONS[k] for k in sorted(DECISIONS)]
         ),
     }
     for name in DRIVERS:
-        truth[name] = led.drivers[name][:n][order]
-    truth["lapsed"] = lapsed_col
-    return installments, pd.DataFrame(truth)
+        values = led.drivers.pop(name)[used]
+        values[undecided] = np.nan
+        truth[name] = values
+    truth["lapsed"] = pd.arrays.BooleanArray(lapsed == 1, undecided)
+    led.used = None
+    return installments, pd.DataFrame(truth, copy=False)
 
 
 def build_tables(out: RunOutput, geo: Geography, pop: Population, calendar: Calendar,

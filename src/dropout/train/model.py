@@ -19,11 +19,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
-import lightgbm as lgb
-import numpy as np
-import pandas as pd
+# OpenMP threads that spin while waiting make LightGBM up to 30x slower on a machine whose
+# cores are busy with other work (measured: 8.8 s vs 0.56 s for 50 trees on 2 cores).
+# Must be set before the OpenMP runtime starts, i.e. before lightgbm first runs.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import lightgbm as lgb  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from dropout.io import write_json, write_text
 from dropout.train.calibration import Calibrator

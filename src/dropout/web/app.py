@@ -2,7 +2,7 @@
 
 Self-contained: it brings its own sessions, static files and error pages, so it runs
 alone under uvicorn (`dropout web`) or mounted inside the BentoML service under any path
-(every link is built with `url_for`, which honours the mount's root_path).
+(every link is built by `urls.path_for`, which honours the mount's root_path).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dropout.web.data import WebData
 from dropout.web.i18n import format_date, format_money, format_percent, label, translate
 from dropout.web.refs import ParticipantRefs
 from dropout.web.settings import WebSettings
+from dropout.web.urls import current_path, path_for
 
 log = logging.getLogger("dropout.web")
 HERE = Path(__file__).resolve().parent
@@ -50,6 +51,7 @@ class WebContext:
     data: WebData
     refs: ParticipantRefs
     templates: jinja2.Environment
+    router: object = None  # this app's router: links are built from it (urls.path_for)
 
 
 class SecurityHeaders:
@@ -123,16 +125,11 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
     lang = auth.language(request)
 
     def url(name: str, **params) -> str:
-        return request.url_for(name, **params).path
+        return path_for(request, name, **params)
 
     def q(name: str, query: dict | None = None, **params) -> str:
-        """url() plus a query string of the non-empty items of `query`."""
-        from urllib.parse import urlencode
+        return path_for(request, name, query, **params)
 
-        items = {k: v for k, v in (query or {}).items() if v not in (None, "")}
-        return url(name, **params) + (f"?{urlencode(items)}" if items else "")
-
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     values = dict(
         request=request,
         lang=lang,
@@ -143,12 +140,12 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
         pct=lambda v: format_percent(v, lang),
         url=url,
         q=q,
-        static=lambda path: request.url_for("static", path=path).path,
+        static=lambda path: path_for(request, "static", path=path),
         ref=web.refs.encode,
         csrf_token=auth.csrf_token(request),
         user=getattr(request.state, "user", None),
         test_data=web.data.test_data,
-        here=here,
+        here=current_path(request),
     )
     values.update(context)
     html = web.templates.get_template(template).render(values)
@@ -181,9 +178,9 @@ async def server_error(request: Request, exc: Exception) -> Response:
 async def home(request: Request) -> Response:
     user = await auth.current_user(request)
     if user is None:
-        return RedirectResponse(request.url_for("login").path, status_code=303)
+        return RedirectResponse(path_for(request, "login"), status_code=303)
     if not user.is_admin:
-        return RedirectResponse(request.url_for("overview", district=user.district).path, status_code=303)
+        return RedirectResponse(path_for(request, "overview", district=user.district), status_code=303)
     request.state.user = user
     return render(request, "districts.html", districts=request.app.state.web.data.districts())
 
@@ -201,7 +198,9 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None)
     if data is None:
         from dropout.web.sources import StoreData
 
-        data = StoreData(settings.store_url, settings.data_dir, refresh_seconds=settings.data_refresh_seconds)
+        data = StoreData(settings.store_url, settings.data_dir, plan_path=settings.plan_path,
+                         plan_capacity=settings.plan_capacity, refresh_seconds=settings.data_refresh_seconds,
+                         test_data=settings.test_data)
     routes = [
         Route("/", home, name="home"),
         Route("/login", auth.login_page, methods=["GET"], name="login"),
@@ -234,5 +233,6 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None)
         middleware=middleware,
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
-    app.state.web = WebContext(settings=settings, data=data, refs=ParticipantRefs(secret), templates=_templates())
+    app.state.web = WebContext(settings=settings, data=data, refs=ParticipantRefs(secret), templates=_templates(),
+                               router=app.router)
     return app

@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from dropout.web import accounts
 from dropout.web.accounts import User
 from dropout.web.i18n import normalize_language
+from dropout.web.urls import current_path, path_for
 
 log = logging.getLogger("dropout.web")
 
@@ -95,9 +96,8 @@ def login_required(endpoint):
     async def wrapper(request: Request) -> Response:
         user = await current_user(request)
         if user is None:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            login = request.url_for("login").include_query_params(next=target)
-            return RedirectResponse(f"{login.path}?{login.query}", status_code=303)
+            login = path_for(request, "login", {"next": current_path(request)})
+            return RedirectResponse(login, status_code=303)
         request.state.user = user
         return await endpoint(request, user)
 
@@ -118,7 +118,7 @@ async def login_page(request: Request) -> Response:
     from dropout.web.app import render
 
     if await current_user(request) is not None:
-        return RedirectResponse(request.url_for("home").path, status_code=303)
+        return RedirectResponse(path_for(request, "home"), status_code=303)
     message = "logged_out" if request.query_params.get("bye") else None
     return render(request, "login.html", next=safe_next(request.query_params.get("next"), ""), message=message)
 
@@ -130,7 +130,7 @@ async def login_submit(request: Request) -> Response:
     settings = ctx(request).settings
     username = str(form.get("username", ""))[:128]
     password = str(form.get("password", ""))[:1024]
-    next_path = safe_next(str(form.get("next", "")), request.url_for("home").path)
+    next_path = safe_next(str(form.get("next", "")), path_for(request, "home"))
     client = request.client.host if request.client else "unknown"
     key = accounts.throttle_key(username, client)
     failures, oldest = await run_in_threadpool(
@@ -165,10 +165,10 @@ async def logout(request: Request) -> Response:
     request.session.clear()
     if lang:
         request.session["lang"] = lang
-    return RedirectResponse(request.url_for("login").path + "?bye=1", status_code=303)
+    return RedirectResponse(path_for(request, "login", {"bye": "1"}), status_code=303)
 
 
 async def set_language(request: Request) -> Response:
     form = await checked_form(request)
     request.session["lang"] = normalize_language(str(form.get("lang", "")))
-    return RedirectResponse(safe_next(str(form.get("next", "")), request.url_for("home").path), status_code=303)
+    return RedirectResponse(safe_next(str(form.get("next", "")), path_for(request, "home")), status_code=303)

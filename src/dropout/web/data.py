@@ -11,9 +11,10 @@ Normalised shapes (what the loaders must hand in):
   finished_at.
 - scores: run_id plus SCORE_COLUMNS; reasons as reason_1_vi .. reason_4_en (empty
   string where a person has fewer reasons).
-- plan: one row per person to see (or per evening session without people): officer,
-  day, officer_day, trip, village_id, action (home_visit / evening_session),
-  participant_id (nullable), visit_order, expected_averted (nullable).
+- plan: `dropout.plan`'s visits table, one row per contact: pool (whose officer-hours),
+  officer_day (label), day (number within the pool), trip, visit_order, village_id,
+  action (home_visit, evening_session or both joined by '+'), participant_id,
+  expected_averted; district is added from the villages when missing.
 """
 
 from __future__ import annotations
@@ -44,14 +45,14 @@ SCORE_COLUMNS = [
 ]
 RUN_COLUMNS = ["run_id", "district", "as_of", "window_days", "model", "finished_at"]
 PLAN_COLUMNS = [
-    "officer",
-    "day",
+    "pool",
     "officer_day",
+    "day",
     "trip",
+    "visit_order",
     "village_id",
     "action",
     "participant_id",
-    "visit_order",
     "expected_averted",
 ]
 
@@ -192,7 +193,6 @@ class InMemoryData:
         for c in PLAN_COLUMNS:
             if c not in plan.columns:
                 plan[c] = None
-        plan["day"] = pd.to_datetime(plan["day"])
         plan["participant_id"] = pd.array(plan["participant_id"], dtype="Int64")
         return plan
 
@@ -231,7 +231,7 @@ class InMemoryData:
 
     def plan(self, district: str) -> pd.DataFrame:
         p = self._plan[self._plan["district"] == district]
-        return p.sort_values(["day", "officer", "trip", "visit_order"], kind="stable").reset_index(drop=True)
+        return p.sort_values(["pool", "day", "trip", "visit_order"], kind="stable").reset_index(drop=True)
 
     def participant(self, participant_id: int) -> ParticipantRecord | None:
         pid = int(participant_id)

@@ -1,8 +1,8 @@
 """The web pages' own tables in the score store: one engine per URL, tables made on first use.
 
-The score store (dropout.store) owns `runs` and `scores`; the web pages add `users`,
-`web_login_failures` (accounts.py) and `visits` (visits.py) to the same database, on
-their own MetaData so neither side creates or drops the other's tables.
+The score store (`dropout.store`) owns `runs`, `run_chunks` and `scores`; the web pages
+add `users`, `web_login_failures` (accounts.py) and `visits` (visits.py) to the same
+`MetaData`, as the store intends, and create only their own tables here.
 """
 
 from __future__ import annotations
@@ -10,36 +10,35 @@ from __future__ import annotations
 import threading
 from functools import lru_cache
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-metadata = sa.MetaData()
+from dropout.store import make_engine, metadata
+
+__all__ = ["engine_for", "metadata"]
+
 _created: set[str] = set()
 _lock = threading.Lock()
 
 
 @lru_cache(maxsize=8)
 def _engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        from pathlib import Path
+    return make_engine(url)
 
-        database = sa.engine.make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        return sa.create_engine(url, connect_args={"timeout": 30})
-    return sa.create_engine(url, pool_pre_ping=True)
+
+def web_tables():
+    """The tables the web pages own (imported here so they are registered on `metadata`)."""
+    from dropout.web.accounts import login_failures, users
+    from dropout.web.visits import visits
+
+    return [users, login_failures, visits]
 
 
 def engine_for(url: str) -> Engine:
-    """The engine of `url` with the web tables created (once per process)."""
+    """The engine of `url`, with the web pages' tables created (once per process)."""
     engine = _engine(url)
     if url not in _created:
         with _lock:
             if url not in _created:
-                # Importing registers the tables on `metadata`.
-                import dropout.web.accounts  # noqa: F401
-                import dropout.web.visits  # noqa: F401
-
-                metadata.create_all(engine, checkfirst=True)
+                metadata.create_all(engine, tables=web_tables(), checkfirst=True)
                 _created.add(url)
     return engine

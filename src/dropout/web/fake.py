@@ -1,7 +1,7 @@
 """Made-up data for the web pages' tests and for a demo before a scoring run exists.
 
 Two small districts with contract-valid raw tables, heuristic scores with reasons in
-both languages, and a greedy visit plan. Nothing here is a model: the risk is a made-up
+both languages, and the real planner's plan of them. Nothing here is a model: the risk is a made-up
 formula, and pages built on it show a "test data" banner.
 """
 
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dropout.io import Tables
+from dropout.reference import subsidy_policies
 from dropout.web.data import N_REASONS, InMemoryData
 
 EXTRACTED_ON = pd.Timestamp("2025-06-10")
@@ -100,7 +101,7 @@ def fake_tables(participants_per_district: int = 40, seed: int = 0) -> Tables:
         installments=inst,
         poverty=pov.reset_index(drop=True),
         disasters=disasters,
-        subsidy_policies=pd.DataFrame(columns=["province", "group", "valid_from", "valid_to", "rate"]),
+        subsidy_policies=subsidy_policies(),
         visits=vis,
         withdrawals=pd.DataFrame({"participant_id": pd.Series(dtype="int64"),
                                   "claimed_on": pd.Series(dtype="datetime64[ns]")}),
@@ -164,29 +165,32 @@ def fake_scores(tables: Tables, as_of: pd.Timestamp = EXTRACTED_ON, window_days:
     reasons = [_reasons_of(r) for r in rows.itertuples(index=False)]
     for i in range(N_REASONS):
         for j, lang in enumerate(("vi", "en")):
-            rows[f"reason_{i + 1}_{lang}"] = [rs[i][j] if i < len(rs) else "" for rs in reasons]
+            rows[f"reason_{i + 1}_{lang}"] = [rs[i][j] if i < len(rs) else None for rs in reasons]
+        rows[f"reason_{i + 1}_feature"] = [rs[i][2] if i < len(rs) else None for rs in reasons]
     rows["run_id"] = FAKE_RUN_ID
+    rows["expected_lapse"] = rows["risk"]
     keep = ["run_id", "participant_id", "village_id", "commune", "district", "due_on", "amount_due", "net_amount",
-            "risk", "risk_band", "rank_in_district", "rank_in_commune",
-            *[f"reason_{i}_{lang}" for lang in ("vi", "en") for i in range(1, N_REASONS + 1)]]
+            "risk", "risk_band", "rank_in_district", "rank_in_commune", "expected_lapse",
+            *[f"reason_{i}_{lang}" for lang in ("vi", "en", "feature") for i in range(1, N_REASONS + 1)]]
     return rows[keep]
 
 
-def _reasons_of(r) -> list[tuple[str, str]]:
+def _reasons_of(r) -> list[tuple[str, str, str]]:
+    """(vi, en, feature) of the reasons that apply, strongest first."""
     out = []
     if r.unpaid > 0:
-        out.append(tuple(s.format(k=int(r.unpaid)) for s in _REASONS["unpaid"]))
+        out.append((*(s.format(k=int(r.unpaid)) for s in _REASONS["unpaid"]), "unpaid_count"))
     if r.late > 0:
-        out.append(tuple(s.format(k=int(r.late), n=int(r.n)) for s in _REASONS["late"]))
+        out.append((*(s.format(k=int(r.late), n=int(r.n)) for s in _REASONS["late"]), "late_share"))
     if r.poverty_loss:
-        out.append(_REASONS["poverty"])
+        out.append((*_REASONS["poverty"], "left_poor_list"))
     if r.disaster:
-        out.append(_REASONS["disaster"])
+        out.append((*_REASONS["disaster"], "disaster_severe_12m"))
     if r.travel_minutes >= 60:
-        out.append(tuple(s.format(m=int(r.travel_minutes)) for s in _REASONS["distance"]))
+        out.append((*(s.format(m=int(r.travel_minutes)) for s in _REASONS["distance"]), "travel_minutes"))
     if len(out) < 2:
         out.append((_REASONS["amount"][0].format(a=f"{int(r.amount_due):,}".replace(",", ".")),
-                    _REASONS["amount"][1].format(a=f"{int(r.amount_due):,}")))
+                    _REASONS["amount"][1].format(a=f"{int(r.amount_due):,}"), "next_amount_vnd"))
     return out[:N_REASONS]
 
 
@@ -198,35 +202,11 @@ def fake_runs(scores: pd.DataFrame, as_of: pd.Timestamp = EXTRACTED_ON, window_d
     })
 
 
-def fake_plan(scores: pd.DataFrame, villages: pd.DataFrame, as_of: pd.Timestamp = EXTRACTED_ON,
-              visit_minutes: int = 45, day_minutes: int = 8 * 60, evening_threshold: int = 4) -> pd.DataFrame:
-    """A greedy plan of the week after as_of: one officer per district, trips by village."""
-    at_risk = scores[scores["risk_band"].isin(["high", "medium"])].merge(villages[["village_id", "travel_minutes"]], on="village_id")
-    monday = as_of - pd.Timedelta(days=as_of.weekday())
-    rows = []
-    for district, group in at_risk.groupby("district", sort=True):
-        officer = f"cb-{district.lower().replace(' ', '-')}"
-        trips = []
-        for vid, people in group.groupby("village_id"):
-            people = people.sort_values("risk", ascending=False)
-            evening = len(people) >= evening_threshold
-            minutes = 2 * int(people["travel_minutes"].iloc[0]) + (120 if evening else visit_minutes * len(people))
-            trips.append((people["risk"].sum() / minutes, vid, evening, minutes, people))
-        day_index, used, trip_no = 0, 0, 0
-        for _, vid, evening, minutes, people in sorted(trips, key=lambda t: -t[0]):
-            if used + minutes > day_minutes and used > 0:
-                day_index, used, trip_no = day_index + 1, 0, 0
-            if day_index >= 5:
-                break
-            used += minutes
-            trip_no += 1
-            day = monday + pd.Timedelta(days=day_index)
-            for order, p in enumerate(people.itertuples(index=False), start=1):
-                rows.append((officer, day, f"{day.date()} · {officer}", trip_no, vid,
-                             "evening_session" if evening else "home_visit", p.participant_id, order,
-                             round(float(p.risk) * 0.15, 3), district))
-    return pd.DataFrame(rows, columns=["officer", "day", "officer_day", "trip", "village_id", "action",
-                                       "participant_id", "visit_order", "expected_averted", "district"])
+def fake_plan(scores: pd.DataFrame, villages: pd.DataFrame, capacity: str = "16") -> pd.DataFrame:
+    """The real planner (dropout.plan) on the fake scores: `capacity` officer-hours per district."""
+    from dropout.plan import load_plan_config, plan_visits
+
+    return plan_visits(scores, villages, capacity, load_plan_config()).visits
 
 
 def fake_data(participants_per_district: int = 40, seed: int = 0) -> InMemoryData:

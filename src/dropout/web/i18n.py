@@ -189,8 +189,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This week's trips, grouped by village so that one trip reaches several people.",
     },
     "plan_none": {"vi": "Chưa có kế hoạch đi thăm cho huyện này.", "en": "No visit plan for this district yet."},
-    "plan_week": {"vi": "Tuần từ {start} đến {end}", "en": "Week of {start} to {end}"},
-    "plan_all_days": {"vi": "Kế hoạch mới nhất (không có ngày trong tuần này)", "en": "Latest plan (no days in this week)"},
+    "plan_for_run": {"vi": "Kế hoạch cho danh sách tính đến ngày {as_of}", "en": "Plan for the list as of {as_of}"},
+    "plan_day_summary": {"vi": "{trips} chuyến, giữ được khoảng {n} người", "en": "{trips} trips, about {n} lapses averted"},
     "officer_day": {"vi": "Ngày công tác", "en": "Officer day"},
     "trip": {"vi": "Chuyến {n}", "en": "Trip {n}"},
     "travel_each_way": {"vi": "đi {n} phút mỗi chiều", "en": "{n} minutes each way"},
@@ -206,6 +206,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "expected_averted": {"vi": "Số người giữ được (kỳ vọng): {n}", "en": "Expected lapses averted: {n}"},
     "col_order": {"vi": "TT", "en": "#"},
     "col_action": {"vi": "Hình thức", "en": "Action"},
+    "session_here": {"vi": "Có buổi họp tối tại bản", "en": "Evening session in the village"},
     "col_top_reason": {"vi": "Lý do chính", "en": "Top reason"},
 }
 
@@ -226,6 +227,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
     "visit_kind": {
         "home_visit": {"vi": "Thăm tại nhà", "en": "Home visit"},
         "evening_session": {"vi": "Họp tối tại bản", "en": "Evening session"},
+        "home_visit+evening_session": {"vi": "Thăm tại nhà + mời họp tối", "en": "Home visit + evening session"},
     },
     "poverty_status": {
         "poor": {"vi": "Hộ nghèo", "en": "Poor"},

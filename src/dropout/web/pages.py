@@ -24,7 +24,8 @@ from dropout.web.accounts import User
 from dropout.web.auth import checked_form, ctx, language, login_required, require_district
 from dropout.web.charts import commune_risk_chart, payment_timeline
 from dropout.web.data import N_REASONS, filter_scores
-from dropout.web.i18n import RISK_BANDS, LABELS, translate
+from dropout.web.i18n import LABELS, RISK_BANDS
+from dropout.web.urls import path_for
 
 log = logging.getLogger("dropout.web")
 DEADLINE_DAYS = 30
@@ -62,7 +63,7 @@ async def overview(request: Request, user: User) -> Response:
     expected = scores.groupby("commune")["risk"].sum() if len(scores) else pd.Series(dtype=float)
     rows = []
     for commune in communes:
-        row = {"commune": commune, "url": request.url_for("commune", district=district, commune=commune).path}
+        row = {"commune": commune, "url": path_for(request, "commune", district=district, commune=commune)}
         for band in RISK_BANDS:
             row[band] = int(counts.at[commune, band]) if commune in counts.index and band in counts.columns else 0
         row["due"] = sum(row[b] for b in RISK_BANDS)
@@ -285,7 +286,7 @@ async def record_visit(request: Request, user: User) -> Response:
     )
     await run_in_threadpool(visit_store.record_visit, settings.store_url, visit)
     log.info("visit recorded (%s)", values["kind"])
-    target = request.url_for("participant", ref=request.path_params["ref"]).path + "?saved=1#visits"
+    target = path_for(request, "participant", {"saved": "1"}, ref=request.path_params["ref"]) + "#visits"
     return RedirectResponse(target, status_code=303)
 
 
@@ -293,61 +294,53 @@ async def record_visit(request: Request, user: User) -> Response:
 
 
 def plan_days(request: Request, district: str, plan: pd.DataFrame, lang: str) -> list[dict]:
-    """The plan grouped for the page: officer-day -> trips -> village, action, people."""
+    """The plan grouped for the page: officer-day -> trips (one village each) -> people."""
     data = ctx(request).data
     scores = data.scores(district).set_index("participant_id")
     villages = data.villages(district).set_index("village_id")
     days = []
-    for (day, officer, officer_day), g in plan.groupby(["day", "officer", "officer_day"], sort=True, dropna=False):
+    for (pool, day, officer_day), g in plan.groupby(["pool", "day", "officer_day"], sort=True):
         trips = []
-        for trip, tg in g.groupby("trip", sort=True):
-            for (vid, action), vg in tg.groupby(["village_id", "action"], sort=False):
-                v = villages.loc[vid] if vid in villages.index else None
-                people = []
-                for p in vg.sort_values("visit_order").itertuples(index=False):
-                    if pd.isna(p.participant_id):
-                        continue
-                    pid = int(p.participant_id)
-                    s = scores.loc[pid] if pid in scores.index else None
-                    people.append({
-                        "participant_id": pid,
-                        "order": None if pd.isna(p.visit_order) else int(p.visit_order),
-                        "risk": None if s is None else float(s["risk"]),
-                        "band": None if s is None else s["risk_band"],
-                        "due_on": None if s is None else s["due_on"],
-                        "net_amount": None if s is None else s["net_amount"],
-                        "reason": "" if s is None else s[f"reason_1_{lang}"],
-                    })
-                averted = pd.to_numeric(vg["expected_averted"], errors="coerce").sum()
-                trips.append({
-                    "trip": int(trip), "village_id": vid, "action": action, "people": people,
-                    "commune": None if v is None else v["commune"],
-                    "travel_minutes": None if v is None or pd.isna(v.get("travel_minutes")) else int(v["travel_minutes"]),
-                    "language": None if v is None else v.get("ethnic_language"),
-                    "expected_averted": float(averted) if averted else None,
+        for (trip, vid), tg in g.groupby(["trip", "village_id"], sort=True):
+            v = villages.loc[vid] if vid in villages.index else None
+            people = []
+            for p in tg.sort_values("visit_order").itertuples(index=False):
+                if pd.isna(p.participant_id):
+                    continue
+                pid = int(p.participant_id)
+                s = scores.loc[pid] if pid in scores.index else None
+                people.append({
+                    "participant_id": pid,
+                    "order": None if pd.isna(p.visit_order) else int(p.visit_order),
+                    "action": p.action,
+                    "risk": None if s is None else float(s["risk"]),
+                    "band": None if s is None else s["risk_band"],
+                    "due_on": None if s is None else s["due_on"],
+                    "net_amount": None if s is None else s["net_amount"],
+                    "reason": "" if s is None else s[f"reason_1_{lang}"],
                 })
-        days.append({"day": day, "officer": officer, "officer_day": officer_day, "trips": trips})
+            averted = pd.to_numeric(tg["expected_averted"], errors="coerce").sum()
+            trips.append({
+                "trip": int(trip), "village_id": vid, "people": people,
+                "session": bool(tg["action"].astype(str).str.contains("evening_session").any()),
+                "home_visits": int(tg["action"].astype(str).str.contains("home_visit").sum()),
+                "commune": None if v is None else v["commune"],
+                "travel_minutes": None if v is None or pd.isna(v.get("travel_minutes")) else int(v["travel_minutes"]),
+                "language": None if v is None else v.get("ethnic_language"),
+                "expected_averted": float(averted) if averted else None,
+            })
+        days.append({"pool": pool, "day": int(day), "officer_day": officer_day, "trips": trips,
+                     "expected_averted": sum(t["expected_averted"] or 0 for t in trips)})
     return days
-
-
-def _this_week(plan: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
-    """The plan's days from this week's Monday on; the whole plan if it has none."""
-    today = pd.Timestamp(date.today())
-    monday = today - pd.Timedelta(days=today.weekday())
-    week = plan[(plan["day"] >= monday) & (plan["day"] < monday + pd.Timedelta(days=7))]
-    return (week, True) if len(week) else (plan, False)
 
 
 @login_required
 async def plan(request: Request, user: User) -> Response:
     district = _district(request, user)
-    lang = language(request)
-    rows, this_week = _this_week(ctx(request).data.plan(district))
-    today = date.today()
-    monday = today - timedelta(days=today.weekday())
+    data = ctx(request).data
     return _render(
-        request, "plan.html", district=district, days=plan_days(request, district, rows, lang),
-        this_week=this_week, week_start=monday, week_end=monday + timedelta(days=6),
+        request, "plan.html", district=district, run=data.latest_run(district),
+        days=plan_days(request, district, data.plan(district), language(request)),
     )
 
 

@@ -12,12 +12,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dropout.store import DEFAULT_STORE_URL
+
 ENV_SECRET = "DROPOUT_WEB_SECRET"
 ENV_SECRET_FILE = "DROPOUT_WEB_SECRET_FILE"
 ENV_STORE = "DROPOUT_STORE_URL"
 ENV_DATA = "DROPOUT_DATA_DIR"
+ENV_PLAN = "DROPOUT_PLAN_PATH"
+ENV_CAPACITY = "DROPOUT_PLAN_CAPACITY"
 ENV_HTTPS_ONLY = "DROPOUT_WEB_HTTPS_ONLY"
-DEFAULT_STORE_URL = "sqlite:///out/store.db"
 DEFAULT_SECRET_FILE = Path.home() / ".dropout" / "web_secret"
 MIN_SECRET_LENGTH = 32
 
@@ -30,6 +33,9 @@ class WebSettings:
         store_url: SQLAlchemy URL of the score store; users and recorded visits live there too.
         data_dir: folder of raw tables (participant records, villages, disasters); None
             shows scores without the raw history.
+        plan_path: a visit plan written by `dropout plan` (plan.parquet, or its folder).
+        plan_capacity: officer-hours (the `--capacity` grammar of dropout.plan) to plan
+            the latest runs' visits in-process when there is no plan_path.
         secret: key signing session cookies and participant links; None reads
             DROPOUT_WEB_SECRET, else the secret file (created on first use).
         secret_file: where a generated secret is kept (mode 0600).
@@ -45,6 +51,8 @@ class WebSettings:
 
     store_url: str = DEFAULT_STORE_URL
     data_dir: Path | None = None
+    plan_path: Path | None = None
+    plan_capacity: str | None = None
     secret: str | None = None
     secret_file: Path = field(default_factory=lambda: DEFAULT_SECRET_FILE)
     https_only: bool = False
@@ -58,13 +66,18 @@ class WebSettings:
 
     @classmethod
     def from_env(cls, **overrides) -> "WebSettings":
-        """Settings from DROPOUT_STORE_URL, DROPOUT_DATA_DIR, DROPOUT_WEB_SECRET(_FILE),
-        DROPOUT_WEB_HTTPS_ONLY; keyword arguments win."""
+        """Settings from DROPOUT_STORE_URL, DROPOUT_DATA_DIR, DROPOUT_PLAN_PATH,
+        DROPOUT_PLAN_CAPACITY, DROPOUT_WEB_SECRET(_FILE), DROPOUT_WEB_HTTPS_ONLY;
+        keyword arguments win."""
         values: dict = {}
         if os.environ.get(ENV_STORE):
             values["store_url"] = os.environ[ENV_STORE]
         if os.environ.get(ENV_DATA):
             values["data_dir"] = Path(os.environ[ENV_DATA])
+        if os.environ.get(ENV_PLAN):
+            values["plan_path"] = Path(os.environ[ENV_PLAN])
+        if os.environ.get(ENV_CAPACITY):
+            values["plan_capacity"] = os.environ[ENV_CAPACITY]
         if os.environ.get(ENV_SECRET_FILE):
             values["secret_file"] = Path(os.environ[ENV_SECRET_FILE])
         if os.environ.get(ENV_HTTPS_ONLY):

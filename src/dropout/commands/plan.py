@@ -1,0 +1,128 @@
+"""`dropout plan`: whom to visit, village by village and officer-day by officer-day, within capacity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from dropout.errors import ConfigError, DataContractError, DropoutError
+from dropout.progress import console
+
+CAPACITY_HELP = (
+    "Officer-hours for the plan period: a plain number for every district (\"30\"), or "
+    "NAME=HOURS entries for districts or communes (\"A Luoi=30\", \"Hong Thai=6,Hong Kim=4\"); "
+    "\"20, A Luoi=30\" mixes both. Prefix district:/commune: or write DISTRICT/COMMUNE when a "
+    "name is ambiguous. A named commune has its own hours; a district's hours serve its other communes."
+)
+
+
+def plan(
+    run: str = typer.Option(..., "--run", help="Scoring run id (see `dropout score`), or `latest`."),
+    capacity: str = typer.Option(..., "--capacity", help=CAPACITY_HELP),
+    data: Path = typer.Option(None, "--data", help="The data folder the run scored (for the villages); "
+                              "its fingerprint must match the run's."),
+    visit_minutes: int = typer.Option(None, "--visit-minutes", help="Minutes per home visit "
+                                      "(default: models/plan.yaml, 45)."),
+    weeks: float = typer.Option(1.0, "--weeks", help="Weeks the plan covers: capacity hours are per week."),
+    store: str = typer.Option(None, "--store", help="Score store URL (default sqlite:///out/scores.db)."),
+    out: Path = typer.Option(Path("out/plan"), "--out", help="Output folder; files go to OUT/<run id>/."),
+    config_path: Path = typer.Option(None, "--config", help="Plan assumptions (default models/plan.yaml)."),
+) -> None:
+    """Plan home visits and evening sessions that fit the officers' hours, by village and officer-day."""
+    from dropout.io import load_tables
+    from dropout.plan import enrolled_per_village, load_plan_config, parse_capacity, plan_visits, write_plan
+
+    try:
+        cap = parse_capacity(capacity).scaled(weeks)  # refuse bad text before touching anything
+        config = load_plan_config(config_path).with_visit_minutes(visit_minutes)
+    except ConfigError as err:
+        _fail(err)
+    try:
+        from dropout.store import data_fingerprint, latest_run, open_store, read_scores
+    except ImportError as err:  # the score store lands with the scoring stage
+        _fail(f"the score store is not available in this installation ({err})")
+
+    try:
+        record = _find_run(run, store, latest_run, open_store)
+        scores = read_scores(store, record.run_id)
+        data = data or _run_data_dir(record)
+        if data is None:
+            raise ConfigError(f"run {record.run_id} does not record its data folder: pass --data DIR")
+        tables = load_tables(data)
+        fingerprint = data_fingerprint(tables)
+        if fingerprint != record.data_fingerprint:
+            raise ConfigError(
+                f"--data {data} is not the data run {record.run_id} scored (fingerprint "
+                f"{fingerprint[:12]} != {record.data_fingerprint[:12]}); pass the folder the run used"
+            )
+        enrolled = enrolled_per_village(tables.participants, tables.withdrawals, record.as_of)
+        villages = tables.villages.assign(enrolled=tables.villages["village_id"].astype(str).map(enrolled).fillna(0))
+        result = plan_visits(scores, villages, cap, config)
+    except FileNotFoundError as err:
+        _fail(err)
+    except DataContractError as err:
+        console.print(f"[red]{data}: the data does not meet the contract (docs/data.md)[/red]")
+        console.print(str(err), markup=False, highlight=False)
+        raise typer.Exit(1) from err
+    except DropoutError as err:
+        _fail(err)
+
+    folder = out / record.run_id
+    files = write_plan(result, folder)
+    _summary(result, record, weeks)
+    for name, path in files.items():
+        console.print(f"{name}: {path}")
+
+
+def _fail(err) -> None:
+    console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+    console.print("nothing was written")
+    raise typer.Exit(2)
+
+
+def _find_run(run: str, store_url, latest_run, open_store):
+    if run == "latest":
+        record = latest_run(store_url)
+        if record is None:
+            raise ConfigError("--run latest: the store holds no finished scoring run; run `dropout score` first")
+        return record
+    s = open_store(store_url, create=False)
+    try:
+        record = s.get_run(run)
+    finally:
+        s.dispose()
+    if record is None:
+        raise ConfigError(f"--run {run!r}: no such run in the store (`--run latest` takes the newest)")
+    return record
+
+
+def _run_data_dir(record) -> Path | None:
+    value = getattr(record, "data_dir", None)
+    return Path(value) if value else None
+
+
+def _summary(result, record, weeks: float) -> None:
+    t = Table(title=f"visit plan for run {record.run_id} (as of {record.as_of.date()}, {weeks:g} week(s))")
+    for col, just in (("pool", "left"), ("hours", "right"), ("used", "right"), ("officer-days", "right"),
+                      ("trips", "right"), ("sessions", "right"), ("home visits", "right"),
+                      ("people reached", "right"), ("lapses averted (expected)", "right"),
+                      ("per hour", "right"), ("of bound", "right")):
+        t.add_column(col, justify=just)
+    for p in result.pools.itertuples(index=False):
+        share = p.expected_averted / p.lp_bound if p.lp_bound > 0 else 1.0
+        t.add_row(str(p.pool), f"{p.capacity_hours:g}", f"{p.hours_used:.1f}", str(p.officer_days), str(p.trips),
+                  str(p.sessions), str(p.home_visits), str(p.people_reached), f"{p.expected_averted:.2f}",
+                  f"{p.averted_per_hour:.3f}", f"{share:.1%}")
+    console.print(t)
+    console.print("expected lapses averted use the ASSUMED visit effects of the plan config, not measured ones")
+    for note in result.notes:
+        console.print(f"note: {note}")
+    if len(result.unreachable):
+        console.print(f"{len(result.unreachable)} village(s) are too far for a trip within one officer-day "
+                      "(see unreachable.csv)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)

@@ -1,0 +1,43 @@
+"""`dropout web`: the officers' web pages on their own (the service mounts the same app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dropout.progress import console
+
+
+def web(
+    data: Path = typer.Option(None, help="Folder of raw tables (participant records, villages, disasters)."),
+    store: str = typer.Option(None, help="Score store URL (default: $DROPOUT_STORE_URL or sqlite:///out/scores.db)."),
+    plan: Path = typer.Option(None, help="A visit plan written by `dropout plan` (plan.parquet or its folder)."),
+    capacity: str = typer.Option(None, help="Plan visits in-process with these officer-hours (e.g. '30') when no --plan."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8080, help="Port."),
+    https_only: bool = typer.Option(False, "--https-only", help="Mark the session cookie Secure (behind TLS)."),
+    access_log: bool = typer.Option(True, help="Log each request line (paths carry no personal data)."),
+) -> None:
+    """Serve the officers' pages: district overview, commune lists, participants, visit plans."""
+    import uvicorn
+
+    from dropout.web import WebSettings, create_app
+
+    overrides = {"https_only": https_only}
+    if data is not None:
+        overrides["data_dir"] = data
+    if store is not None:
+        overrides["store_url"] = store
+    if plan is not None:
+        overrides["plan_path"] = plan
+    if capacity is not None:
+        overrides["plan_capacity"] = capacity
+    settings = WebSettings.from_env(**overrides)
+    app = create_app(settings)
+    console.print(f"officers' pages on http://{host}:{port}/  (accounts: dropout users add --help)")
+    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info", proxy_headers=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("web")(web)

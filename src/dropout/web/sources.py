@@ -1,0 +1,204 @@
+"""The real data behind the pages: the score store, the raw data folder, the visit plan.
+
+`StoreData` implements `WebData` by loading, for each district, the scores of the latest
+finished run that covers it (`dropout.store`), the raw tables of `data_dir`
+(`dropout.io.load_tables`), and the visit plan (a `dropout plan` output, or planned
+in-process with `dropout.plan.plan_visits`). It checks the store for a newer run at most
+every `refresh_seconds` and rebuilds only when the set of finished runs changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from dropout.errors import DropoutError
+from dropout.io import Tables, load_tables
+from dropout.web.data import RUN_COLUMNS, SCORE_COLUMNS, InMemoryData, ParticipantRecord, RunInfo
+
+log = logging.getLogger("dropout.web")
+
+
+def latest_runs_by_district(store_url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The latest finished run of every district, and those runs' score rows.
+
+    Returns:
+        runs (RUN_COLUMNS, one row per district) and scores (run_id + the store's
+        score columns), both empty when the store has no finished run.
+    """
+    from dropout.store import open_store, runs as runs_table, scores as scores_table
+
+    store = open_store(store_url, create=False)
+    try:
+        with store.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("runs"):
+                return pd.DataFrame(columns=RUN_COLUMNS), pd.DataFrame(columns=["run_id", *SCORE_COLUMNS])
+            finished = conn.execute(
+                sa.select(runs_table)
+                .where(runs_table.c.status == "finished")
+                .order_by(runs_table.c.finished_at.desc(), runs_table.c.run_id.desc())
+            ).all()
+            chosen: dict[str, object] = {}
+            for run in finished:  # newest first: a district takes the first run that covers it
+                districts = conn.execute(
+                    sa.select(scores_table.c.district).where(scores_table.c.run_id == run.run_id).distinct()
+                ).scalars()
+                for d in districts:
+                    chosen.setdefault(d, run)
+        parts, run_rows = [], []
+        for district, run in sorted(chosen.items()):
+            rows = store.read_scores(run.run_id, district=district)
+            parts.append(rows.assign(run_id=run.run_id))
+            model = run.model_name + (f" v{run.model_version}" if run.model_version else "")
+            run_rows.append((run.run_id, district, pd.Timestamp(run.as_of), run.window_days, model,
+                             pd.Timestamp(run.finished_at)))
+    finally:
+        store.dispose()
+    runs = pd.DataFrame(run_rows, columns=RUN_COLUMNS)
+    scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["run_id", *SCORE_COLUMNS])
+    return runs, scores
+
+
+def finished_runs_key(store_url: str) -> tuple:
+    """What changes when a run finishes or is replaced: (run_id, finished_at) of every finished run."""
+    from dropout.store import open_store, runs as runs_table
+
+    store = open_store(store_url, create=False)
+    try:
+        with store.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("runs"):
+                return ()
+            rows = conn.execute(
+                sa.select(runs_table.c.run_id, runs_table.c.finished_at).where(runs_table.c.status == "finished")
+            ).all()
+    finally:
+        store.dispose()
+    return tuple(sorted((r.run_id, str(r.finished_at)) for r in rows))
+
+
+def with_net_amounts(scores: pd.DataFrame, runs: pd.DataFrame, tables: Tables | None) -> pd.DataFrame:
+    """Add net_amount (the next installment after state support) from the subsidy features.
+
+    The same feature code as training and scoring (`next_net_amount_vnd`). Where it cannot
+    be computed (no data folder, or a run as-of after the data's extraction day) the
+    gross amount_due stands in, and the log says so.
+    """
+    out = scores.copy()
+    out["net_amount"] = pd.array([pd.NA] * len(out), dtype="Float64")
+    if tables is None or out.empty:
+        return out
+    from dropout.features import build_features
+
+    for as_of in sorted(runs["as_of"].unique()):
+        as_of = pd.Timestamp(as_of)
+        if as_of > tables.extracted_on:
+            log.warning("net amounts not computed: a run's as-of is after the data's extraction day")
+            continue
+        try:
+            feats = build_features(tables, as_of, families=["subsidy"])
+        except DropoutError as err:  # shown as gross amounts, never silently
+            log.warning("net amounts not computed: %s", type(err).__name__)
+            continue
+        net = feats.set_index("participant_id")["next_net_amount_vnd"]
+        districts = set(runs.loc[runs["as_of"] == as_of, "district"])
+        mask = out["district"].isin(districts)
+        out.loc[mask, "net_amount"] = out.loc[mask, "participant_id"].map(net).astype("Float64").to_numpy()
+    return out
+
+
+def read_plan(path: Path) -> pd.DataFrame:
+    """A plan written by `dropout plan`: plan.parquet (or .csv), or the folder holding it."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("plan.parquet", "plan.csv"):
+            if (path / name).exists():
+                path = path / name
+                break
+        else:
+            raise FileNotFoundError(f"{path}: no plan.parquet or plan.csv in this folder")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    raise ValueError(f"{path}: a plan is read from .parquet or .csv")
+
+
+class StoreData:
+    """`WebData` from the score store and the data folder, reloaded when a run finishes."""
+
+    def __init__(self, store_url: str, data_dir: Path | None = None, plan_path: Path | None = None,
+                 plan_capacity: str | None = None, refresh_seconds: int = 60, test_data: bool = False):
+        self.store_url = store_url
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.plan_path = Path(plan_path) if plan_path else None
+        self.plan_capacity = plan_capacity
+        self.refresh_seconds = refresh_seconds
+        self.test_data = test_data
+        self._lock = threading.Lock()
+        self._inner: InMemoryData | None = None
+        self._key: tuple | None = None
+        self._checked = float("-inf")
+        self._tables: Tables | None = None
+        if self.data_dir is not None:
+            self._tables = load_tables(self.data_dir)  # refuse a bad folder at start-up, not on a page
+        self._current()
+
+    def _plan_key(self) -> float | None:
+        return self.plan_path.stat().st_mtime if self.plan_path and self.plan_path.exists() else None
+
+    def _current(self) -> InMemoryData:
+        now = time.monotonic()
+        if self._inner is not None and now - self._checked < self.refresh_seconds:
+            return self._inner
+        with self._lock:
+            if self._inner is None or now - self._checked >= self.refresh_seconds:
+                key = (finished_runs_key(self.store_url), self._plan_key())
+                if key != self._key or self._inner is None:
+                    self._inner = self._load()
+                    self._key = key
+                self._checked = now
+        return self._inner
+
+    def _load(self) -> InMemoryData:
+        runs, scores = latest_runs_by_district(self.store_url)
+        scores = with_net_amounts(scores, runs, self._tables)
+        plan = None
+        if self.plan_path is not None:
+            plan = read_plan(self.plan_path)
+        elif self.plan_capacity and self._tables is not None and len(scores):
+            from dropout.plan import load_plan_config, plan_visits
+
+            plan = plan_visits(scores, self._tables.villages, self.plan_capacity, load_plan_config()).visits
+        log.info("web data loaded: %d district(s) with a finished run", len(runs))
+        return InMemoryData(scores=scores, runs=runs, tables=self._tables, plan=plan, test_data=self.test_data)
+
+    # ------------------------------------------------------------ WebData, delegated
+
+    def districts(self) -> list[str]:
+        return self._current().districts()
+
+    def latest_run(self, district: str) -> RunInfo | None:
+        return self._current().latest_run(district)
+
+    def scores(self, district: str) -> pd.DataFrame:
+        return self._current().scores(district)
+
+    def villages(self, district: str) -> pd.DataFrame:
+        return self._current().villages(district)
+
+    def participant(self, participant_id: int) -> ParticipantRecord | None:
+        return self._current().participant(participant_id)
+
+    def district_of(self, participant_id: int) -> str | None:
+        return self._current().district_of(participant_id)
+
+    def plan(self, district: str) -> pd.DataFrame:
+        return self._current().plan(district)
+
+    def reference_day(self, district: str) -> pd.Timestamp:
+        return self._current().reference_day(district)

@@ -1,0 +1,117 @@
+"""Labels: the next installment of active participants, lapse and withdrawal outcomes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from factories import TablesBuilder, random_tables
+
+from dropout.features import feature_names
+from dropout.features._time import InvalidAsOfError
+from dropout.labels import build_labels, build_training_frame, next_installment
+
+
+@pytest.fixture(scope="module")
+def world():
+    b = TablesBuilder(extracted_on="2025-12-20")
+    ids = {}
+    ids["clean"] = b.participant(enrolled_on="2025-01-10")
+    b.schedule(ids["clean"])  # 10 days before every deadline
+    ids["late"] = b.participant(enrolled_on="2025-01-10")
+    b.schedule(ids["late"], paid=lambda i, due: due + pd.Timedelta(days=5) if i == 6 else due)  # July 5 days late
+    ids["arrears"] = b.participant(enrolled_on="2025-01-10")
+    b.schedule(ids["arrears"], paid=lambda i, due: None if i == 2 else due)  # March never paid
+    ids["early"] = b.participant(enrolled_on="2025-01-10")
+    b.schedule(ids["early"], paid=lambda i, due: "2025-06-25" if i == 6 else due)  # July paid in June
+    ids["annual"] = b.participant(enrolled_on="2025-03-01", payment_mode="annual")
+    b.schedule(ids["annual"], paid=lambda i, due: "2025-03-05")  # due 2025-09-30 paid early
+    ids["later"] = b.participant(enrolled_on="2025-08-01")
+    b.schedule(ids["later"])
+    ids["gone"] = b.participant(enrolled_on="2023-01-01")
+    b.schedule(ids["gone"], paid=lambda i, due: due if i < 3 else None, until="2024-12-01")
+    b.withdrawal(ids["gone"], "2024-10-15")
+    return b.build(), ids
+
+
+def by_pid(df):
+    return df.set_index("participant_id")
+
+
+def test_next_installment_of_active_participants(world):
+    tables, ids = world
+    nxt = by_pid(next_installment(tables, ["2025-07-01"], horizon_days=90))
+    # arrears: suspended; annual: next deadline beyond 90 days; later: not enrolled; gone: withdrawn
+    assert set(nxt.index) == {ids["clean"], ids["late"], ids["early"]}
+    assert nxt.loc[ids["clean"], "due_on"] == pd.Timestamp("2025-07-31")
+    assert nxt.loc[ids["clean"], "period_start"] == pd.Timestamp("2025-07-01")
+    assert nxt.loc[ids["early"], "due_on"] == pd.Timestamp("2025-08-31")  # July already paid
+    row = nxt.loc[ids["clean"]]
+    assert (row["months_covered"], row["amount_due"], row["income_base"]) == (1, 330_000, 1_500_000)
+    assert list(next_installment(tables, ["2025-07-01"]).columns) == [
+        "participant_id", "as_of", "period_start", "due_on", "months_covered", "amount_due", "income_base"]
+
+
+def test_lapse_labels(world):
+    tables, ids = world
+    lab = by_pid(build_labels(tables, ["2025-07-01"], "lapse"))
+    assert lab.loc[ids["clean"], "label"] == 0
+    assert lab.loc[ids["late"], "label"] == 1
+    assert lab.loc[ids["late"], "label_due_on"] == pd.Timestamp("2025-07-31")
+    assert ids["arrears"] not in lab.index  # suspended: not active
+    assert ids["annual"] not in lab.index  # next deadline 2026-09-30, beyond the horizon
+    assert ids["later"] not in lab.index  # not enrolled yet
+    assert lab["label"].dtype == np.int8
+    wide = by_pid(build_labels(tables, ["2025-07-01"], "lapse", horizon_days=500))
+    assert ids["annual"] not in wide.index  # due 2026-09-30 is after the extraction: unobservable
+
+
+def test_unobservable_deadlines_are_left_out(world):
+    tables, ids = world
+    lab = build_labels(tables, ["2025-12-10"], "lapse")  # next deadlines 2025-12-31 > extraction 12-20
+    assert lab.empty
+    assert len(next_installment(tables, ["2025-12-10"])) > 0  # scoring still sees them
+
+
+def test_withdraw_12m_labels():
+    b = TablesBuilder(extracted_on="2025-12-31")
+    stays = b.participant(enrolled_on="2022-01-01")
+    b.schedule(stays)
+    leaves = b.participant(enrolled_on="2022-01-01")
+    b.schedule(leaves, paid=lambda i, due: due if i < 6 else None, until="2025-03-01")
+    b.withdrawal(leaves, "2025-03-01")
+    tables = b.build()
+    lab = build_labels(tables, ["2024-01-01", "2024-06-01", "2025-01-01"], "withdraw_12m")
+    got = {(r.participant_id, r.as_of.date().isoformat()): r.label for r in lab.itertuples()}
+    assert got == {(stays, "2024-01-01"): 0, (leaves, "2024-01-01"): 0,  # claim 2025-03-01 > +365 days
+                   (stays, "2024-06-01"): 0, (leaves, "2024-06-01"): 1}
+    assert lab["label_due_on"].isna().all()
+
+
+def test_training_frame_columns_and_join():
+    tables = random_tables(3, 30)
+    dates = pd.date_range("2023-01-01", "2025-09-01", freq="MS")
+    frame = build_training_frame(tables, dates)
+    assert list(frame.columns) == ["participant_id", "as_of", *feature_names(), "label", "label_period_start",
+                                   "label_due_on"]
+    labels = build_labels(tables, dates)
+    assert len(frame) == len(labels) > 0
+    assert not frame.duplicated(["participant_id", "as_of"]).any()
+    # The label agrees with the raw ledger: not paid by due_on.
+    inst = tables.installments.rename(columns={"period_start": "label_period_start"})
+    joined = frame.merge(inst, on=["participant_id", "label_period_start"], how="left", validate="many_to_one")
+    lapsed = joined["paid_on"].isna() | (joined["paid_on"] > joined["due_on"])
+    assert (joined["label"] == lapsed.astype(np.int8)).all()
+    assert (joined["due_on"] == joined["label_due_on"]).all()
+    # Active at as_of: nothing past due is unpaid.
+    assert (frame["arrears_installments"] == 0).all()
+
+
+def test_bad_arguments_are_refused(world):
+    tables, _ = world
+    with pytest.raises(ValueError, match="target"):
+        build_labels(tables, ["2025-01-01"], target="churn")
+    with pytest.raises(ValueError, match="horizon_days"):
+        build_labels(tables, ["2025-01-01"], horizon_days=0)
+    with pytest.raises(InvalidAsOfError, match="after the extraction date"):
+        build_labels(tables, ["2026-01-01"])

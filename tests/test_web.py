@@ -1,0 +1,436 @@
+"""The officers' web pages without a browser: log-in, CSRF, throttling, district scope,
+escaping, the Excel download, recorded visits, the store adapter (Starlette TestClient)."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from dropout.web import WebSettings, accounts, create_app
+from dropout.web.fake import fake_data
+from dropout.web.i18n import MESSAGES
+from dropout.web.refs import ParticipantRefs
+from dropout.web.visits import CONTRACT_COLUMNS, WEB_VISIT_ID_OFFSET, recorded_visits
+
+SECRET = "test-secret-" + "x" * 40
+PASSWORD = "correct horse battery"
+TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "dropout" / "web" / "templates"
+
+
+@pytest.fixture(scope="module")
+def data():
+    return fake_data(participants_per_district=30, seed=3)
+
+
+@pytest.fixture(scope="module")
+def users_db(tmp_path_factory) -> Path:
+    """A store holding the three test accounts (hashing once, copied for each test)."""
+    path = tmp_path_factory.mktemp("users") / "store.db"
+    url = f"sqlite:///{path}"
+    accounts.add_user(url, "lan", PASSWORD, "officer", "A Luoi")
+    accounts.add_user(url, "minh", PASSWORD, "officer", "Huong Hoa")
+    accounts.add_user(url, "admin", PASSWORD, "admin", None)
+    from dropout.web.db import _engine
+
+    _engine(url).dispose()
+    return path
+
+
+@pytest.fixture()
+def web(tmp_path, data, users_db):
+    shutil.copy(users_db, tmp_path / "store.db")
+    url = f"sqlite:///{tmp_path}/store.db"
+    settings = WebSettings(store_url=url, secret=SECRET, login_max_failures=3)
+    app = create_app(settings, data)
+    return app, url, data
+
+
+def client_for(app) -> TestClient:
+    return TestClient(app, base_url="http://testserver", follow_redirects=False)
+
+
+def token(client: TestClient, path: str = "/login") -> str:
+    return TOKEN_RE.search(client.get(path).text).group(1)
+
+
+def login(app, username: str, password: str = PASSWORD) -> TestClient:
+    c = client_for(app)
+    r = c.post("/login", data={"csrf_token": token(c), "username": username, "password": password, "next": ""})
+    assert r.status_code == 303, r.text
+    return c
+
+
+def a_participant(data, district: str) -> int:
+    return int(data.scores(district)["participant_id"].iloc[0])
+
+
+def ref(pid: int) -> str:
+    return ParticipantRefs(SECRET).encode(pid)
+
+
+# ---------------------------------------------------------------- log-in and sessions
+
+
+def test_logged_out_visitors_are_sent_to_login(web):
+    app, _, data = web
+    c = client_for(app)
+    pid = a_participant(data, "A Luoi")
+    for path in ["/", "/d/A%20Luoi", "/d/A%20Luoi/c/Hong%20Thai", "/d/A%20Luoi/c/Hong%20Thai/list.xlsx",
+                 "/d/A%20Luoi/plan", f"/p/{ref(pid)}"]:
+        r = c.get(path)
+        assert r.status_code == 303, path
+        assert r.headers["location"].startswith("/login"), path
+    r = c.get("/d/A%20Luoi/c/Hong%20Thai?band=high")
+    assert r.headers["location"] == "/login?next=%2Fd%2FA%2520Luoi%2Fc%2FHong%2520Thai%3Fband%3Dhigh"
+
+
+def test_login_cookie_is_httponly_and_samesite_strict(web):
+    app, _, _ = web
+    c = client_for(app)
+    r = c.post("/login", data={"csrf_token": token(c), "username": "lan", "password": PASSWORD})
+    cookie = r.headers["set-cookie"].lower()
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert c.get("/").headers["location"] == "/d/A%20Luoi"
+
+
+def test_wrong_password_is_refused_and_throttled_per_username_and_address(web):
+    app, _, _ = web
+    c = client_for(app)
+    for _ in range(3):
+        r = c.post("/login", data={"csrf_token": token(c), "username": "lan", "password": "wrong password"})
+        assert r.status_code == 401
+    # the right password no longer helps for this username from this address ...
+    r = c.post("/login", data={"csrf_token": token(c), "username": "lan", "password": PASSWORD})
+    assert r.status_code == 429
+    assert "15 phút" in r.text
+    # ... while another officer at the same address logs in as usual
+    r = c.post("/login", data={"csrf_token": token(c), "username": "minh", "password": PASSWORD})
+    assert r.status_code == 303
+
+
+def test_next_cannot_leave_the_site(web):
+    app, _, _ = web
+    c = client_for(app)
+    for evil in ["//evil.example/x", "https://evil.example/", "/\\evil.example"]:
+        c.cookies.clear()
+        r = c.post("/login", data={"csrf_token": token(c), "username": "lan", "password": PASSWORD, "next": evil})
+        assert r.headers["location"] == "/", evil
+
+
+def test_logout_ends_the_session(web):
+    app, _, _ = web
+    c = login(app, "lan")
+    r = c.post("/logout", data={"csrf_token": token(c, "/d/A%20Luoi")})
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert c.get("/d/A%20Luoi").status_code == 303
+
+
+def test_disabling_an_account_ends_its_open_sessions(web):
+    app, url, _ = web
+    c = login(app, "lan")
+    assert c.get("/d/A%20Luoi").status_code == 200
+    accounts.disable_user(url, "lan")
+    assert c.get("/d/A%20Luoi").status_code == 303
+    c2 = client_for(app)
+    r = c2.post("/login", data={"csrf_token": token(c2), "username": "lan", "password": PASSWORD})
+    assert r.status_code == 401
+
+
+def test_account_rules(tmp_path):
+    url = f"sqlite:///{tmp_path}/s.db"
+    with pytest.raises(accounts.AccountError, match="district"):
+        accounts.add_user(url, "lan", PASSWORD, "officer", None)
+    with pytest.raises(accounts.AccountError, match="at least"):
+        accounts.add_user(url, "lan", "short", "officer", "A Luoi")
+    with pytest.raises(accounts.AccountError, match="role"):
+        accounts.add_user(url, "lan", PASSWORD, "boss", "A Luoi")
+    with pytest.raises(accounts.AccountError, match="username"):
+        accounts.add_user(url, "<b>", PASSWORD, "officer", "A Luoi")
+    user = accounts.add_user(url, "Lan", PASSWORD, "officer", "A Luoi")
+    assert user.username == "lan" and accounts.authenticate(url, "LAN", PASSWORD) == user
+    with pytest.raises(accounts.AccountError, match="exists"):
+        accounts.add_user(url, "lan", PASSWORD, "officer", "A Luoi")
+    stored = accounts.list_users(url)
+    assert [u.username for u in stored] == ["lan"]
+
+
+# ---------------------------------------------------------------- CSRF
+
+
+def test_every_form_post_without_a_valid_csrf_token_is_refused(web):
+    app, _, data = web
+    pid = a_participant(data, "A Luoi")
+    posts = {"/login": {"username": "lan", "password": PASSWORD}, "/logout": {}, "/lang": {"lang": "en"},
+             f"/p/{ref(pid)}/visits": {"visited_on": "2026-01-05", "kind": "home_visit", "language": "Vietnamese",
+                                       "outcome_note": "x"}}
+    post_routes = {r.path for r in app.routes if "POST" in (getattr(r, "methods", None) or ())}
+    assert {re.sub(r"\{ref\}", "{ref}", p) for p in post_routes} == {"/login", "/logout", "/lang", "/p/{ref}/visits"}
+    c = login(app, "lan")
+    for path, form in posts.items():
+        assert c.post(path, data=form).status_code == 403, path
+        assert c.post(path, data={**form, "csrf_token": "forged"}).status_code == 403, path
+    assert len(recorded_visits(web[1])) == 0
+
+
+# ---------------------------------------------------------------- district scope
+
+
+def test_an_officer_sees_only_their_own_district(web):
+    app, url, data = web
+    c = login(app, "lan")
+    other = a_participant(data, "Huong Hoa")
+    commune = data.scores("Huong Hoa")["commune"].iloc[0].replace(" ", "%20")
+    for path in ["/d/Huong%20Hoa", f"/d/Huong%20Hoa/c/{commune}", f"/d/Huong%20Hoa/c/{commune}/list.xlsx",
+                 "/d/Huong%20Hoa/plan", "/d/Huong%20Hoa/plan/sheet?officer_day=x", f"/p/{ref(other)}"]:
+        assert c.get(path).status_code == 403, path
+    form = {"csrf_token": token(c, "/d/A%20Luoi"), "visited_on": "2026-01-05", "kind": "home_visit",
+            "language": "Vietnamese", "outcome_note": ""}
+    assert c.post(f"/p/{ref(other)}/visits", data=form).status_code == 403
+    assert len(recorded_visits(url)) == 0
+    own = a_participant(data, "A Luoi")
+    assert c.get(f"/p/{ref(own)}").status_code == 200
+
+
+def test_admin_sees_every_district(web):
+    app, _, data = web
+    c = login(app, "admin")
+    page = c.get("/")
+    assert page.status_code == 200 and "/d/Huong%20Hoa" in page.text and "/d/A%20Luoi" in page.text
+    for district in ("A%20Luoi", "Huong%20Hoa"):
+        assert c.get(f"/d/{district}").status_code == 200
+    assert c.get(f"/p/{ref(a_participant(data, 'Huong Hoa'))}").status_code == 200
+
+
+def test_unknown_places_and_refs_are_404(web):
+    app, _, _ = web
+    c = login(app, "admin")
+    assert c.get("/d/Nowhere").status_code == 404
+    assert c.get("/d/A%20Luoi/c/Nowhere").status_code == 404
+    assert c.get("/p/not-a-ref").status_code == 404
+    assert c.get(f"/p/{ref(12345)}").status_code == 404
+
+
+# ---------------------------------------------------------------- pages
+
+
+def test_overview_counts_match_the_scores(web):
+    app, _, data = web
+    c = login(app, "lan")
+    html = c.get("/d/A%20Luoi").text
+    scores = data.scores("A Luoi")
+    assert f'id="total-due">{len(scores)}<' in html
+    assert f'id="total-high">{int((scores.risk_band == "high").sum())}<' in html
+    assert "<svg" in html and "Hạn đóng sắp tới" in html
+
+
+def test_commune_excel_is_exactly_the_filtered_list(web):
+    app, _, data = web
+    c = login(app, "lan")
+    scores = data.scores("A Luoi")
+    commune = scores["commune"].value_counts().index[0]
+    path = f"/d/A%20Luoi/c/{commune.replace(' ', '%20')}"
+    for query in ("", "?band=high", "?band=medium&mode=monthly", f"?village={scores.village_id.iloc[0]}"):
+        html = c.get(path + query).text
+        shown = [int(p) for p in re.findall(r'data-participant="(\d+)"', html)]
+        r = c.get(path + "/list.xlsx" + query)
+        assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
+        ws = load_workbook(io.BytesIO(r.content)).active
+        rows = list(ws.iter_rows(values_only=True))
+        assert rows[0][:3] == ("Thứ hạng trong xã / Rank in commune", "Mã số BHXH / SI number", "Thôn/bản / Village")
+        assert [int(r[1]) for r in rows[1:]] == shown, query
+    expected = scores[(scores.commune == commune) & (scores.risk_band == "high")].sort_values("rank_in_commune")
+    html = c.get(path + "?band=high").text
+    assert [int(p) for p in re.findall(r'data-participant="(\d+)"', html)] == expected.participant_id.tolist()
+
+
+def test_unknown_filter_values_are_ignored(web):
+    app, _, data = web
+    c = login(app, "lan")
+    commune = data.scores("A Luoi")["commune"].iloc[0].replace(" ", "%20")
+    full = c.get(f"/d/A%20Luoi/c/{commune}").text.count("data-participant=")
+    assert c.get(f"/d/A%20Luoi/c/{commune}?band=<x>&mode=zzz&village=nope").text.count("data-participant=") == full
+
+
+def test_language_switch(web):
+    app, _, _ = web
+    c = login(app, "lan")
+    assert '<html lang="vi">' in c.get("/d/A%20Luoi").text
+    r = c.post("/lang", data={"csrf_token": token(c, "/d/A%20Luoi"), "lang": "en", "next": "/d/A%20Luoi/plan"})
+    assert r.headers["location"] == "/d/A%20Luoi/plan"
+    page = c.get("/d/A%20Luoi").text
+    assert '<html lang="en">' in page and "Deadlines coming up" in page
+
+
+def test_participant_page_and_plan(web):
+    app, _, data = web
+    c = login(app, "lan")
+    pid = a_participant(data, "A Luoi")
+    html = c.get(f"/p/{ref(pid)}").text
+    assert "Lịch sử đóng tiền" in html and 'class="chart chart-timeline"' in html and "Vì sao có nguy cơ" in html
+    plan = c.get("/d/A%20Luoi/plan").text
+    day = data.plan("A Luoi")["officer_day"].iloc[0]
+    assert day in plan
+    sheet = c.get("/d/A%20Luoi/plan/sheet", params={"officer_day": day})
+    assert sheet.status_code == 200 and "Phiếu đi thăm" in sheet.text
+
+
+def test_security_headers(web):
+    app, _, _ = web
+    r = client_for(app).get("/login")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store" and r.headers["x-frame-options"] == "DENY"
+
+
+def test_oversized_bodies_are_refused(web):
+    app, _, _ = web
+    c = client_for(app)
+    r = c.post("/login", content=b"a=" + b"x" * 100_000, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413
+
+
+# ---------------------------------------------------------------- recorded visits
+
+
+def test_a_recorded_visit_is_listed_escaped_and_in_the_contract(web):
+    app, url, data = web
+    c = login(app, "lan")
+    pid = a_participant(data, "A Luoi")
+    page = f"/p/{ref(pid)}"
+    note = '<script>alert("x")</script> hẹn đóng sau thu hoạch & "ok"'
+    form = {"csrf_token": token(c, page), "visited_on": "2026-01-05", "kind": "home_visit",
+            "language": "Vietnamese", "outcome_note": note}
+    r = c.post(page + "/visits", data=form)
+    assert r.status_code == 303 and r.headers["location"] == page + "?saved=1#visits"
+    html = c.get(page + "?saved=1").text
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; hẹn đóng sau thu hoạch &amp; &#34;ok&#34;" in html
+    visits = recorded_visits(url)
+    assert list(visits.columns) == CONTRACT_COLUMNS
+    assert visits.iloc[0]["participant_id"] == pid and visits.iloc[0]["outcome_note"] == note
+    assert visits.iloc[0]["visit_id"] == WEB_VISIT_ID_OFFSET + 1
+    # the next feature build can append them to the raw visits table: it still validates
+    from dropout.schema import validate_raw
+
+    tables = data.tables
+    merged = pd.concat([tables.visits, visits], ignore_index=True)
+    raw = tables.replace(visits=merged).as_dict()
+    assert len(validate_raw(raw, pd.Timestamp("2026-06-30")).visits) == len(tables.visits) + 1
+
+
+def test_bad_visits_are_refused_with_a_message(web):
+    app, url, data = web
+    c = login(app, "lan")
+    page = f"/p/{ref(a_participant(data, 'A Luoi'))}"
+    base = {"csrf_token": token(c, page), "visited_on": "2026-01-05", "kind": "home_visit", "language": "Vietnamese",
+            "outcome_note": ""}
+    for change, message in [({"visited_on": "2999-01-01"}, "Ngày thăm không hợp lệ"),
+                            ({"visited_on": "yesterday"}, "Ngày thăm không hợp lệ"),
+                            ({"kind": "phone_call"}, "Hãy chọn hình thức"),
+                            ({"language": "Klingon"}, "Hãy chọn ngôn ngữ"),
+                            ({"outcome_note": "x" * 2001}, "Ghi chú quá dài")]:
+        r = c.post(page + "/visits", data={**base, **change})
+        assert r.status_code == 400 and message in r.text, change
+    assert len(recorded_visits(url)) == 0
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def test_participant_refs_round_trip_and_hide_the_number():
+    refs = ParticipantRefs(SECRET)
+    for pid in (1, 4600000042, 9_999_999_999):
+        r = refs.encode(pid)
+        assert refs.decode(r) == pid and str(pid) not in r and len(r) == 13
+    assert ParticipantRefs("another secret " * 3).decode(refs.encode(42)) != 42
+    assert refs.decode("x" * 13) is None or refs.decode("x" * 13) >= 0
+    assert refs.decode("") is None and refs.decode("!" * 13) is None
+
+
+def test_every_message_has_both_languages_and_every_used_key_exists():
+    for key, entry in MESSAGES.items():
+        assert entry.get("vi") and entry.get("en"), key
+    used = set()
+    for path in TEMPLATES.glob("*.html"):
+        used |= set(re.findall(r"\bt\('([a-z_]+)'", path.read_text(encoding="utf-8")))
+    assert used and used <= set(MESSAGES), used - set(MESSAGES)
+
+
+def test_works_mounted_under_a_prefix(web):
+    app, _, _ = web
+    outer = Starlette(routes=[Mount("/web", app=app)])
+    c = TestClient(outer, follow_redirects=False)
+    r = c.get("/web/d/A%20Luoi")
+    assert r.headers["location"].startswith("/web/login?next=%2Fweb%2Fd%2FA%2520Luoi")
+    login_page = c.get("/web/login").text
+    assert 'action="/web/login"' in login_page and 'href="/web/static/style.css"' in login_page
+    r = c.post("/web/login", data={"csrf_token": TOKEN_RE.search(login_page).group(1), "username": "lan",
+                                   "password": PASSWORD})
+    assert r.headers["location"] == "/web/"
+    assert c.get("/web/").headers["location"] == "/web/d/A%20Luoi"
+    assert 'href="/web/d/A%20Luoi/c/' in c.get("/web/d/A%20Luoi").text
+    assert c.get("/web/static/style.css").status_code == 200
+
+
+def test_store_data_reads_the_latest_run_per_district(tmp_path, data):
+    from dropout.io import write_tables
+    from dropout.store import open_store
+    from dropout.web.fake import fake_scores
+    from dropout.web.sources import StoreData
+
+    tables = data.tables
+    write_tables(tables, tmp_path / "data")
+    url = f"sqlite:///{tmp_path}/scores.db"
+    store = open_store(url)
+    scores = fake_scores(tables).drop(columns=["run_id", "net_amount"])
+    for run_id, rows, finished in (("old", scores, True), ("new", scores[scores.district == "A Luoi"], True),
+                                   ("unfinished", scores[scores.district == "Huong Hoa"], False)):
+        store.begin_run({"run_id": run_id, "as_of": tables.extracted_on, "window_days": 30, "model_name": "m",
+                         "model_version": run_id, "model_sha256": "0" * 64, "data_fingerprint": "f",
+                         "engine": "pandas", "chunk_size": 10, "n_chunks": 1, "n_expected": len(rows)})
+        store.write_chunk(run_id, 0, rows)
+        if finished:
+            store.finish_run(run_id)
+    store.dispose()
+    web_data = StoreData(url, tmp_path / "data", plan_capacity="16")
+    assert web_data.districts() == ["A Luoi", "Huong Hoa"]
+    assert web_data.latest_run("A Luoi").run_id == "new"
+    assert web_data.latest_run("Huong Hoa").run_id == "old"  # the unfinished run is not shown
+    a_luoi = web_data.scores("A Luoi")
+    assert len(a_luoi) == (scores.district == "A Luoi").sum()
+    assert (a_luoi["net_amount"] < a_luoi["amount_due"]).all()  # state support, from the subsidy features
+    assert set(a_luoi["payment_mode"]) <= {"monthly", "quarterly", "semiannual", "annual"}
+    assert len(web_data.plan("A Luoi")) and web_data.plan("A Luoi")["district"].eq("A Luoi").all()
+
+
+def test_users_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from dropout.cli import app
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    runner = CliRunner()
+    r = runner.invoke(app, ["users", "add", "hoa", "--district", "A Luoi", "--store", url, "--password-stdin"],
+                      input=PASSWORD + "\n")
+    assert r.exit_code == 0, r.output
+    assert accounts.authenticate(url, "hoa", PASSWORD) is not None
+    r = runner.invoke(app, ["users", "add", "hoa", "--district", "A Luoi", "--store", url, "--password-stdin"],
+                      input=PASSWORD + "\n")
+    assert r.exit_code == 1 and "already exists" in r.output
+    assert runner.invoke(app, ["users", "disable", "hoa", "--store", url]).exit_code == 0
+    assert accounts.authenticate(url, "hoa", PASSWORD) is None
+    assert PASSWORD not in runner.invoke(app, ["users", "list", "--store", url]).output
