@@ -16,6 +16,8 @@ from dropout.reference import contribution_rules
 from dropout.schema import validate_raw
 from dropout.simulate import simulate, write_simulation, yearly_lapse_by_tenure
 from dropout.simulate.config import config_from_dict, load_preset
+from dropout.simulate.disasters import DisasterModel
+from dropout.simulate.geography import build_geography
 from dropout.simulate.lapse import DRIVERS, lapse_logit, p_unpaid
 from dropout.simulate.summary import paying_decisions
 
@@ -242,14 +244,34 @@ def test_subsidy_in_force_changes_on_2025_07_01(aluoi, quangtri):
         assert july.mean() > june.mean() + 0.08
 
 
-def test_storms_cluster_in_july_to_november(quangtri):
-    d = quangtri.tables.disasters
-    storms = d[d["kind"] == "storm"]
-    assert len(storms) > 20
+def test_storms_cluster_in_july_to_november():
+    """Twenty years of Quang Tri weather: storms July-November, floods October-November."""
+    cfg = load_preset("province")
+    geo = build_geography(cfg.geography, 3000, np.random.default_rng(0))
+    model = DisasterModel(cfg.disasters, geo, np.random.default_rng(1))
+    months = np.arange(np.datetime64("2001-01"), np.datetime64("2021-01"), dtype="datetime64[M]")
+    first = months.astype("datetime64[D]").astype(np.int64)
+    for m, day in enumerate(first):
+        model.step(m, m % 12, int(day), 28)
+    d = model.events(geo.commune_names)
+    events = d.drop_duplicates(["kind", "started_on"])  # a storm sweeps many communes on one day
+    storms = events[events["kind"] == "storm"]
+    assert len(storms) > 10
     assert storms["started_on"].dt.month.between(7, 11).mean() > 0.85
-    floods = d[d["kind"] == "flood"]
+    floods = events[events["kind"] == "flood"]
     assert floods["started_on"].dt.month.between(10, 11).mean() > 0.6
     assert set(d["severity"]) == {1, 2, 3}
+    local = d[d["kind"].isin(["flash_flood", "landslide"])].merge(geo.villages[["commune", "district"]].drop_duplicates())
+    assert local["district"].isin(["Huong Hoa", "Dakrong"]).mean() > 0.7  # flash floods strike the mountains
+
+
+def test_cash_is_short_before_the_harvest(aluoi):
+    truth = aluoi.truth["installments"]
+    pay = truth[truth["decision"] == "pay"]
+    month = pay["due_on"].dt.month
+    lean = pay.loc[month.between(2, 4), "net_cost_share"].mean()
+    harvest = pay.loc[month.between(5, 6), "net_cost_share"].mean()
+    assert lean > 1.3 * harvest
 
 
 def test_enrolment_waves_and_year_end_drives(aluoi):
@@ -305,7 +327,21 @@ def test_targeting_prefers_the_late_and_the_near(aluoi):
     assert lapsers > others
 
 
-# ---------------------------------------------------------------- configuration
+# ---------------------------------------------------------------- command and configuration
+
+
+def test_simulate_command_writes_a_valid_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from dropout.cli import app
+
+    out = tmp_path / "sim"
+    res = CliRunner().invoke(app, ["simulate", "--participants", "300", "--seed", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert load_tables(out).counts()["participants"] == 300
+    assert (out / "truth" / "installments.parquet").exists()
+    bad = CliRunner().invoke(app, ["simulate", "--preset", "atlantis", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and not (tmp_path / "x").exists()
 
 
 def test_presets_load_and_bad_config_is_refused():

@@ -434,3 +434,40 @@ def test_users_command(tmp_path):
     assert runner.invoke(app, ["users", "disable", "hoa", "--store", url]).exit_code == 0
     assert accounts.authenticate(url, "hoa", PASSWORD) is None
     assert PASSWORD not in runner.invoke(app, ["users", "list", "--store", url]).output
+
+
+def test_an_unexpected_error_is_a_bare_500_and_its_message_is_not_logged(web, caplog, monkeypatch):
+    app, _, data = web
+    c = login(app, "lan")
+    pid = a_participant(data, "A Luoi")
+
+    words = "-".join(["secret", "words"])  # so the traceback's source line does not show them
+
+    def broken(*args, **kwargs):
+        raise KeyError(f"participant {pid} note: {words}")
+
+    monkeypatch.setattr(type(data), "participant", broken)
+    with caplog.at_level("ERROR", logger="dropout.web"):
+        r = c.get(f"/p/{ref(pid)}")
+    assert r.status_code == 500 and r.text == "internal error"
+    assert "KeyError" in caplog.text
+    assert str(pid) not in caplog.text and words not in caplog.text
+
+
+def test_pages_work_from_the_store_alone_without_a_data_folder(web):
+    from dropout.web.data import InMemoryData
+
+    _, url, data = web
+    scores = data.scores("A Luoi").assign(run_id="fake-run-1")
+    bare = InMemoryData(scores=scores, runs=data._runs, tables=None)
+    app = create_app(WebSettings(store_url=url, secret=SECRET), bare)
+    c = login(app, "lan")
+    pid = int(scores["participant_id"].iloc[0])
+    commune = scores["commune"].iloc[0].replace(" ", "%20")
+    for path in ["/d/A%20Luoi", f"/d/A%20Luoi/c/{commune}", f"/d/A%20Luoi/c/{commune}/list.xlsx",
+                 "/d/A%20Luoi/plan", f"/p/{ref(pid)}"]:
+        assert c.get(path).status_code == 200, path
+    form = {"csrf_token": token(c, f"/p/{ref(pid)}"), "visited_on": "2026-01-05", "kind": "evening_session",
+            "language": "Vietnamese", "outcome_note": ""}
+    assert c.post(f"/p/{ref(pid)}/visits", data=form).status_code == 303
+    assert recorded_visits(url)["village_id"].tolist() == [scores["village_id"].iloc[0]]

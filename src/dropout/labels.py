@@ -24,8 +24,6 @@ from dropout.features._time import (
     AsOf,
     day_of,
     normalize_as_of_dates,
-    prefix_sum,
-    range_sum,
     to_days,
     to_timestamps,
 )
@@ -51,9 +49,7 @@ def _check_tables(tables) -> None:
 
 def _active(ctx: Context, asof: AsOf) -> np.ndarray:
     """In the cohort and with no past-due installment still unpaid as known at as_of."""
-    L = ctx.ledger
-    unpaid = prefix_sum((L["paid"] > asof.day).astype(np.int64))
-    arrears = range_sum(unpaid, L.start, ctx.past_due_end(asof))
+    arrears = ctx.missed_between(asof, ctx.ledger.start, ctx.past_due_end(asof))
     return ctx.cohort(asof) & (arrears == 0)
 
 

@@ -40,7 +40,7 @@ def plan(
     except ConfigError as err:
         _fail(err)
     try:
-        from dropout.store import data_fingerprint, latest_run, open_store, read_scores
+        from dropout.store import latest_run, open_store, read_scores
     except ImportError as err:  # the score store lands with the scoring stage
         _fail(f"the score store is not available in this installation ({err})")
 
@@ -98,6 +98,15 @@ def _find_run(run: str, store_url, latest_run, open_store):
     return record
 
 
+def data_fingerprint(tables) -> str:
+    """The fingerprint `dropout score` records for a data folder (the same function it uses)."""
+    try:
+        from dropout.train.data import tables_fingerprint
+    except ImportError:
+        from dropout.store import data_fingerprint as tables_fingerprint
+    return tables_fingerprint(tables)
+
+
 def _run_data_dir(record) -> Path | None:
     value = getattr(record, "data_dir", None)
     return Path(value) if value else None
@@ -105,10 +114,9 @@ def _run_data_dir(record) -> Path | None:
 
 def _summary(result, record, weeks: float) -> None:
     t = Table(title=f"visit plan for run {record.run_id} (as of {record.as_of.date()}, {weeks:g} week(s))")
-    for col, just in (("pool", "left"), ("hours", "right"), ("used", "right"), ("officer-days", "right"),
-                      ("trips", "right"), ("sessions", "right"), ("home visits", "right"),
-                      ("people reached", "right"), ("lapses averted (expected)", "right"),
-                      ("per hour", "right"), ("of bound", "right")):
+    for col, just in (("pool", "left"), ("hours", "right"), ("used", "right"), ("days", "right"),
+                      ("trips", "right"), ("sessions", "right"), ("visits", "right"),
+                      ("listed", "right"), ("averted", "right"), ("/hour", "right"), ("of bound", "right")):
         t.add_column(col, justify=just)
     for p in result.pools.itertuples(index=False):
         share = p.expected_averted / p.lp_bound if p.lp_bound > 0 else 1.0
@@ -116,7 +124,9 @@ def _summary(result, record, weeks: float) -> None:
                   str(p.sessions), str(p.home_visits), str(p.people_reached), f"{p.expected_averted:.2f}",
                   f"{p.averted_per_hour:.3f}", f"{share:.1%}")
     console.print(t)
-    console.print("expected lapses averted use the ASSUMED visit effects of the plan config, not measured ones")
+    console.print("days: officer-days; visits: home visits; listed: scored people reached; averted: expected "
+                  "lapses averted under the ASSUMED effects of the plan config (not measured ones); of bound: "
+                  "share of the most any plan could avert under the same assumptions")
     for note in result.notes:
         console.print(f"note: {note}")
     if len(result.unreachable):

@@ -24,12 +24,8 @@ def simulate(
     from dropout.simulate import summarize, write_simulation
 
     with progress_bar() as bar:
-        task = bar.add_task(f"simulate {preset}", total=None)
         try:
-            result = run_simulation(
-                preset, participants=participants, start=start, end=end, seed=seed,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+            result = run_simulation(preset, participants=participants, start=start, end=end, seed=seed, progress=bar)
         except ConfigError as err:
             console.print(f"[red]error:[/red] {err}", highlight=False)
             raise typer.Exit(2) from err

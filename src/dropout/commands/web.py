@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from dropout.errors import DataContractError
 from dropout.progress import console
 
 
@@ -34,7 +35,15 @@ def web(
     if capacity is not None:
         overrides["plan_capacity"] = capacity
     settings = WebSettings.from_env(**overrides)
-    app = create_app(settings)
+    try:
+        app = create_app(settings, preload=True)
+    except DataContractError as err:
+        console.print(f"[red]{settings.data_dir}: the data does not meet the contract (docs/data.md)[/red]")
+        console.print(str(err), markup=False, highlight=False)
+        raise typer.Exit(1) from err
+    except (FileNotFoundError, ValueError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
     console.print(f"officers' pages on http://{host}:{port}/  (accounts: dropout users add --help)")
     uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info", proxy_headers=False)
 

@@ -22,9 +22,7 @@ from dropout.features._time import (
     last_true,
     month_end,
     month_index,
-    next_true,
     prefix_sum,
-    range_max,
     range_sum,
     require_columns,
     to_days,
@@ -159,87 +157,147 @@ class Context:
 
     @cached_property
     def ledger(self) -> SortedEvents:
+        """Installments sorted by (participant, due_on), with as-of-independent prefix sums."""
         inst = self.tables.installments
         pidx = entity_index(inst["participant_id"].to_numpy(np.int64), self.participant_id)
         keep = pidx >= 0
-        due = to_days(inst["due_on"])
-        paid = to_days(inst["paid_on"])
+        if keep.all():
+            def take(a):
+                return a
+        else:
+            def take(a):
+                return a[keep]
         ledger = SortedEvents(
-            pidx[keep], due[keep], self.n,
-            period_start=to_days(inst["period_start"])[keep],
-            paid=paid[keep],
-            months=inst["months_covered"].to_numpy(np.int64)[keep],
-            amount_due=inst["amount_due"].to_numpy(np.int64)[keep],
-            income_base=inst["income_base"].to_numpy(np.int64)[keep],
+            take(pidx), take(to_days(inst["due_on"])), self.n,
+            period_start=take(to_days(inst["period_start"])),
+            paid=take(to_days(inst["paid_on"])),
+            months=take(inst["months_covered"].to_numpy(np.int64)),
+            amount_due=take(inst["amount_due"].to_numpy(np.int64)),
+            income_base=take(inst["income_base"].to_numpy(np.int64)),
         )
         # Not paid by the deadline: known at as_of for every row with due_on < as_of.
-        ledger.columns["lapse"] = ledger["paid"] > ledger.day
+        lapse = ledger["paid"] > ledger.day
+        ledger.columns["lapse"] = lapse
+        ledger.columns["lapse_prefix"] = prefix_sum(lapse)
+        ledger.columns["on_time_prefix"] = prefix_sum(~lapse)
         return ledger
 
     @cached_property
-    def lapse_prefix(self) -> np.ndarray:
-        return prefix_sum(self.ledger["lapse"].astype(np.int64))
+    def lapse_rows(self) -> dict[str, np.ndarray]:
+        """The ledger rows not paid by their deadline (a small share), in ledger order.
+
+        Whether such a row is 'paid late' or 'still missed' depends on as_of, so per-as-of
+        work runs on these rows only; ledger position p maps to lapse_prefix[p] here.
+        """
+        L = self.ledger
+        rows = np.flatnonzero(L["lapse"])
+        return {"paid": L["paid"][rows], "due": L.day[rows], "months": L["months"][rows],
+                "amount_due": L["amount_due"][rows]}
+
+    @cached_property
+    def payments(self) -> SortedEvents:
+        """Paid installments sorted by (participant, paid_on), for 'paid by as_of' questions."""
+        L = self.ledger
+        rows = np.flatnonzero(L["paid"] < NEVER)
+        ev = SortedEvents(L.entity[rows], L["paid"][rows], self.n,
+                          months=L["months"][rows], late=L["lapse"][rows])
+        ev.columns["months_prefix"] = prefix_sum(ev["months"])
+        ev.columns["late_prefix"] = prefix_sum(ev["late"])
+        return ev
 
     def past_due_end(self, asof: AsOf) -> np.ndarray:
         """Per participant, ledger position after its last row with due_on < as_of."""
-        return self._cached("past_due_end", asof, lambda a: self.ledger.before(a.day))
+        return self.ledger.before(asof.day)
+
+    def lapse_state(self, asof: AsOf) -> dict[str, np.ndarray]:
+        """Per lapse row at as_of: prefix sums of 'paid late by as_of', days late, what is still owed."""
+        def compute(a: AsOf):
+            lr = self.lapse_rows
+            late = lr["paid"] <= a.day
+            days_late = np.minimum(lr["paid"], a.day) - lr["due"]
+            return {
+                "late_prefix": prefix_sum(late),
+                "days_late": days_late,
+                "days_late_prefix": prefix_sum(days_late),
+                "missed_months_prefix": prefix_sum(np.where(late, 0, lr["months"])),
+                "missed_amount_prefix": prefix_sum(np.where(late, 0, lr["amount_due"])),
+            }
+        return self._cached("lapse_state", asof, compute)
+
+    def missed_between(self, asof: AsOf, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Per participant, rows in ledger range [lo, hi) past due and still unpaid as known at as_of."""
+        lp = self.ledger["lapse_prefix"]
+        late = self.lapse_state(asof)["late_prefix"]
+        return (lp[hi] - lp[lo]) - (late[lp[hi]] - late[lp[lo]])
+
+    def _step_while(self, pos: np.ndarray, condition) -> np.ndarray:
+        """Advance each participant's ledger position while `condition(rows)` holds (and rows remain)."""
+        L = self.ledger
+        pos = pos.copy()
+        active = np.flatnonzero(pos < L.end)
+        while active.size:
+            active = active[condition(pos[active])]
+            pos[active] += 1
+            active = active[pos[active] < L.end[active]]
+        return pos
+
+    def started_end(self, asof: AsOf) -> np.ndarray:
+        """Per participant, ledger position after its last period started by as_of."""
+        def compute(a: AsOf):
+            ps = self.ledger["period_start"]
+            # Rows due by as_of have started (period_start <= due_on); the current period may too.
+            return self._step_while(self.ledger.before(a.day + 1), lambda rows: ps[rows] <= a.day)
+        return self._cached("started_end", asof, compute)
 
     def last_started_row(self, asof: AsOf) -> tuple[np.ndarray, np.ndarray]:
         """Per participant, the ledger row of the latest period started by as_of, and whether one exists."""
-        def compute(a: AsOf):
-            L = self.ledger
-            idx = np.where(L["period_start"] <= a.day, np.arange(len(L), dtype=np.int64), -1)
-            row = range_max(idx, L.start, L.end, -1)
-            return np.maximum(row, 0), row >= 0
-        return self._cached("last_started_row", asof, compute)
+        end = self.started_end(asof)
+        return np.maximum(end - 1, 0), end > self.ledger.start
 
     def paid_months(self, asof: AsOf) -> np.ndarray:
         """Months of contributions paid by as_of (all installments with paid_on <= as_of)."""
-        def compute(a: AsOf):
-            L = self.ledger
-            months = np.where(L["paid"] <= a.day, L["months"], 0)
-            return range_sum(prefix_sum(months), L.start, L.end)
-        return self._cached("paid_months", asof, compute)
+        P = self.payments
+        return range_sum(P["months_prefix"], P.start, P.before(asof.day + 1))
 
     def deadline_months(self, months_covered: np.ndarray) -> np.ndarray:
         """Deadline (months from the period's first month) for installments covering `months_covered`."""
         modes = self.rules.payment_modes
-        out = np.asarray(months_covered, dtype=np.int64).copy()  # unknown spans: due at the period end
+        months_covered = np.asarray(months_covered, dtype=np.int64)
+        out = months_covered.copy()  # unknown spans: due at the period end
         out[out > 12] = modes["multi_year"].deadline_months
         for mode in modes.values():
             if mode.months_covered <= 12:
-                out[np.asarray(months_covered) == mode.months_covered] = mode.deadline_months
+                out[months_covered == mode.months_covered] = mode.deadline_months
         return out
+
+    @cached_property
+    def registered_months(self) -> np.ndarray:
+        modes = self.rules.payment_modes
+        lookup = {name: m.months_covered for name, m in modes.items()}
+        return pd.Series(self.payment_mode).map(lookup).fillna(1).to_numpy(np.int64)
 
     def next_installment(self, asof: AsOf) -> NextInstallment:
         return self._cached("next_installment", asof, self._next_installment)
 
     def _next_installment(self, asof: AsOf) -> NextInstallment:
         L, t = self.ledger, asof.day
-        first_after = L.through(t)  # first row with due_on > as_of
-        candidate = next_true(L["paid"] > t)[first_after]
+        paid = L["paid"]
+        # First row due after as_of, skipping any already paid by as_of.
+        candidate = self._step_while(L.before(t + 1), lambda rows: paid[rows] <= t)
         scheduled = candidate < L.end
         row = np.where(scheduled, candidate, -1)
-        r = np.maximum(row, 0) if len(L) else np.zeros(self.n, dtype=np.int64)
-
-        def pick(col, fallback):
-            if not len(L):
-                return fallback.copy()
-            return np.where(scheduled, L[col][r], fallback)
+        r = np.minimum(np.maximum(row, 0), max(len(L) - 1, 0))
 
         # Projection base: the last scheduled row, else the enrolment in the registered mode.
         has_rows = L.end > L.start
-        last = np.maximum(L.end - 1, 0)
-        modes = self.rules.payment_modes
-        reg_months = np.array([modes[m].months_covered if m in modes else 1 for m in self.payment_mode],
-                              dtype=np.int64) if self.n else np.zeros(0, dtype=np.int64)
+        last = np.minimum(np.maximum(L.end - 1, 0), max(len(L) - 1, 0))
         if len(L):
-            months = np.where(has_rows, L["months"][last], reg_months)
-            base_amount = np.where(has_rows, L["amount_due"][last], 0)
+            months = np.where(has_rows, L["months"][last], self.registered_months)
             base_income = np.where(has_rows, L["income_base"][last], self.registered_income_base)
+            base_amount = np.where(has_rows, L["amount_due"][last], 0)
             base_month = np.where(has_rows, month_index(L["period_start"][last]), month_index(self.enrolled))
         else:
-            months, base_income = reg_months, self.registered_income_base
+            months, base_income = self.registered_months, self.registered_income_base
             base_amount = np.zeros(self.n, dtype=np.int64)
             base_month = month_index(self.enrolled)
         virtual_amount = np.rint(self.rules.contribution_rate * base_income * months).astype(np.int64)
@@ -247,15 +305,17 @@ class Context:
         deadline = self.deadline_months(months)
         t_month = month_index(np.array([t]))[0]
         need = t_month if month_end(np.array([t_month]))[0] > t else t_month + 1
-        k_min = np.where(has_rows, 1, 0)
-        k = np.maximum(k_min, -((base_month + deadline - 1 - need) // months))  # ceil division
+        k = np.maximum(np.where(has_rows, 1, 0), -((base_month + deadline - 1 - need) // months))  # ceil
         proj_month = base_month + k * months
+        proj_start = proj_month.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+        proj_due = month_end(proj_month + deadline - 1)
+
+        def pick(col, projected):
+            return np.where(scheduled, L[col][r], projected) if len(L) else projected
 
         return NextInstallment(
-            period_start=pick("period_start", proj_month.astype("datetime64[M]").astype("datetime64[D]")
-                              .astype(np.int64)),
-            due_on=np.where(scheduled, L.day[r], month_end(proj_month + deadline - 1)) if len(L)
-            else month_end(proj_month + deadline - 1),
+            period_start=pick("period_start", proj_start),
+            due_on=np.where(scheduled, L.day[r], proj_due) if len(L) else proj_due,
             months_covered=pick("months", months),
             amount_due=pick("amount_due", amount),
             income_base=pick("income_base", base_income),

@@ -30,6 +30,8 @@ LONG_AGO = np.int64(-(10**7))
 _KEY_OFFSET = np.int64(10**8)  # makes day numbers positive inside combined keys
 _KEY_SHIFT = np.int64(1 << 32)
 AVG_DAYS_PER_MONTH = 30.4375
+_STEP_DAYS = 200  # step cached positions forward up to this far; beyond, binary-search afresh
+_CACHED_DAYS = 16
 
 
 class InvalidAsOfError(DropoutError, ValueError):
@@ -166,16 +168,21 @@ class SortedEvents:
     def __init__(self, entity: np.ndarray, day: np.ndarray, n_entities: int, **columns: np.ndarray):
         entity = np.asarray(entity, dtype=np.int64)
         day = np.asarray(day, dtype=np.int64)
-        order = np.lexsort((day, entity))
-        self.entity = entity[order]
-        self.day = day[order]
+        key = entity * _KEY_SHIFT + (day + _KEY_OFFSET)
+        if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):
+            # Stable and fast on nearly sorted input (raw exports usually are).
+            order = np.argsort(key, kind="stable")
+            key, entity, day = key[order], entity[order], day[order]
+            columns = {k: np.asarray(v)[order] for k, v in columns.items()}
+        self.key = key
+        self.entity = entity
+        self.day = day
         self.n_entities = n_entities
-        self.columns = {k: np.asarray(v)[order] for k, v in columns.items()}
-        self.key = self.entity * _KEY_SHIFT + (self.day + _KEY_OFFSET)
-        base = np.arange(n_entities, dtype=np.int64) * _KEY_SHIFT
-        self._base = base
-        self.start = np.searchsorted(self.key, base, side="left")
-        self.end = np.searchsorted(self.key, base + _KEY_SHIFT, side="left")
+        self.columns = {k: np.asarray(v) for k, v in columns.items()}
+        self._base = np.arange(n_entities, dtype=np.int64) * _KEY_SHIFT
+        self.start = np.searchsorted(self.key, self._base, side="left")
+        self.end = np.searchsorted(self.key, self._base + _KEY_SHIFT, side="left")
+        self._positions: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.day)
@@ -184,8 +191,34 @@ class SortedEvents:
         return self.columns[name]
 
     def before(self, day) -> np.ndarray:
-        """Per entity, the position of its first event on or after `day` (events < day precede it)."""
-        return np.searchsorted(self.key, self._base + (np.int64(day) + _KEY_OFFSET), side="left")
+        """Per entity, the position of its first event on or after `day` (events < day precede it).
+
+        Results are cached; a later day is reached by stepping each entity forward from the
+        nearest earlier cached day (as-of dates come in order, so this is a few vectorised
+        steps instead of a binary search per entity). Do not modify the returned array.
+        """
+        day = int(day)
+        hit = self._positions.get(day)
+        if hit is not None:
+            return hit
+        near = [d for d in self._positions if d <= day and day - d <= _STEP_DAYS]
+        if near:
+            pos = self._advance(self._positions[max(near)], day)
+        else:
+            pos = np.searchsorted(self.key, self._base + (day + _KEY_OFFSET), side="left")
+        self._positions[day] = pos
+        while len(self._positions) > _CACHED_DAYS:
+            self._positions.pop(next(iter(self._positions)))
+        return pos
+
+    def _advance(self, pos: np.ndarray, day: int) -> np.ndarray:
+        pos = pos.copy()
+        active = np.flatnonzero(pos < self.end)
+        while active.size:
+            active = active[self.day[pos[active]] < day]
+            pos[active] += 1
+            active = active[pos[active] < self.end[active]]
+        return pos
 
     def through(self, day) -> np.ndarray:
         """Per entity, the position just after its last event on or before `day`."""

@@ -22,7 +22,7 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
     L = ctx.ledger
     hi = ctx.past_due_end(asof)
     lo = L.before(asof.months_back(LAPSE_WINDOW_MONTHS))
-    lapsed = (range_sum(ctx.lapse_prefix, lo, hi) > 0).astype(np.int64)
+    lapsed = (range_sum(L["lapse_prefix"], lo, hi) > 0).astype(np.int64)
     cohort = ctx.cohort(asof) & (ctx.village_idx >= 0)
     v = ctx.village_idx
     size = np.bincount(v[cohort], minlength=ctx.n_villages)

@@ -46,67 +46,66 @@ class _Static:
     def __init__(self, ctx: Context):
         L = ctx.ledger
         lapse = L["lapse"]
-        on_time = ~lapse
-        n_rows = len(L)
-        self.on_time_prefix = prefix_sum(on_time.astype(np.int64))
         # A suspension starts at a lapse whose previous installment was not a lapse.
-        prev_lapse = np.zeros(n_rows, dtype=bool)
+        prev_lapse = np.zeros(len(L), dtype=bool)
         prev_lapse[1:] = lapse[:-1]
         prev_lapse &= L.prev_same_entity
-        self.suspension_prefix = prefix_sum((lapse & ~prev_lapse).astype(np.int64))
+        self.suspension_prefix = prefix_sum(lapse & ~prev_lapse)
         self.last_lapse = last_true(lapse)  # for the on-time streak
         # A lower income base than the participant's previous installment.
         prev_base = np.roll(L["income_base"], 1)
-        self.downgrade = L.prev_same_entity & (L["income_base"] < prev_base)
+        self.downgrade_prefix = prefix_sum(L.prev_same_entity & (L["income_base"] < prev_base))
 
 
 def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
-    L, t, n = ctx.ledger, asof.day, ctx.n
+    L, P, t, n = ctx.ledger, ctx.payments, asof.day, ctx.n
     static = ctx.once("payment_history_static", lambda: _Static(ctx))
     out: dict[str, np.ndarray] = {}
     out["tenure_months"] = whole_months_between(ctx.enrolled, t).astype(np.int32)
     out["age_years"] = (asof.ts.year - ctx.birth_year).astype(np.int16)
 
-    hi = ctx.past_due_end(asof)  # rows [L.start, hi) are past due
-    paid_by_t = L["paid"] <= t
-    late_known_prefix = prefix_sum((L["lapse"] & paid_by_t).astype(np.int64))
-    missed_prefix = prefix_sum((L["lapse"] & ~paid_by_t).astype(np.int64))
-    # Days late: paid late -> paid_on - due_on; still unpaid -> as_of - due_on so far.
-    days_late = np.where(L["lapse"], np.minimum(L["paid"], t) - L.day, 0)
-    days_late_prefix = prefix_sum(days_late)
-
+    # Rows [L.start, hi) are past due. Lapse rows are indexed through lapse_prefix.
+    hi = ctx.past_due_end(asof)
+    lp = L["lapse_prefix"]
+    state = ctx.lapse_state(asof)
+    l_hi = lp[hi]
     for w in WINDOWS_MONTHS:
         lo = L.before(asof.months_back(w))
+        l_lo = lp[lo]
         due = hi - lo
+        lapses = l_hi - l_lo
+        late = range_sum(state["late_prefix"], l_lo, l_hi)
         out[f"installments_due_{w}m"] = due.astype(np.int16)
-        out[f"paid_on_time_{w}m"] = range_sum(static.on_time_prefix, lo, hi).astype(np.int16)
-        out[f"paid_late_{w}m"] = range_sum(late_known_prefix, lo, hi).astype(np.int16)
-        out[f"missed_{w}m"] = range_sum(missed_prefix, lo, hi).astype(np.int16)
+        out[f"paid_on_time_{w}m"] = (due - lapses).astype(np.int16)
+        out[f"paid_late_{w}m"] = late.astype(np.int16)
+        out[f"missed_{w}m"] = (lapses - late).astype(np.int16)
         if w == 12:
+            # Days past the deadline: 0 when on time; for lapses paid_on - due_on, or as_of - due_on so far.
             with np.errstate(invalid="ignore", divide="ignore"):
-                mean = range_sum(days_late_prefix, lo, hi) / due
+                mean = range_sum(state["days_late_prefix"], l_lo, l_hi) / due
             out["mean_days_late_12m"] = np.where(due > 0, mean, np.nan).astype(np.float32)
-            mx = range_max(days_late, lo, hi, 0)
+            mx = range_max(state["days_late"], l_lo, l_hi, 0)
             out["max_days_late_12m"] = np.where(due > 0, mx, np.nan).astype(np.float32)
 
     lo_last = np.maximum(L.start, hi - LAST_N)
-    out[f"lapses_last_{LAST_N}"] = (range_sum(ctx.lapse_prefix, lo_last, hi)).astype(np.int16)
+    out[f"lapses_last_{LAST_N}"] = range_sum(lp, lo_last, hi).astype(np.int16)
 
-    missed_rows = L["lapse"] & ~paid_by_t
-    out["arrears_installments"] = range_sum(missed_prefix, L.start, hi).astype(np.int16)
-    out["arrears_months"] = range_sum(prefix_sum(np.where(missed_rows, L["months"], 0)), L.start, hi).astype(np.int32)
-    out["arrears_vnd"] = range_sum(prefix_sum(np.where(missed_rows, L["amount_due"], 0)), L.start, hi)
+    l_start = lp[L.start]
+    late_all = range_sum(state["late_prefix"], l_start, l_hi)
+    out["arrears_installments"] = (l_hi - l_start - late_all).astype(np.int16)
+    out["arrears_months"] = range_sum(state["missed_months_prefix"], l_start, l_hi).astype(np.int32)
+    out["arrears_vnd"] = range_sum(state["missed_amount_prefix"], l_start, l_hi)
 
     # Consecutive on-time installments ending with the latest past-due one.
-    last_row = np.maximum(hi - 1, 0)
-    last_bad = static.last_lapse[last_row] if len(L) else np.zeros(n, dtype=np.int64)
+    last_bad = static.last_lapse[np.maximum(hi - 1, 0)] if len(L) else np.zeros(n, dtype=np.int64)
     streak = (hi - 1) - np.maximum(last_bad, L.start - 1)
     out["on_time_streak"] = np.where(hi > L.start, streak, 0).astype(np.int16)
 
-    last_paid = range_max(np.where(paid_by_t, L["paid"], -1), L.start, L.end, -1)
-    has_paid = last_paid >= 0
+    paid_end = P.before(t + 1)  # payments received by as_of: [P.start, paid_end)
+    has_paid = paid_end > P.start
     months = np.full(n, np.nan, dtype=np.float32)
-    months[has_paid] = whole_months_between(last_paid[has_paid], t)
+    if len(P):
+        months[has_paid] = whole_months_between(P.day[paid_end[has_paid] - 1], t)
     out["months_since_last_payment"] = months
 
     # The current mode: installments of the latest period started by as_of.
@@ -116,13 +115,12 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
     out.update(_mode_flags(ctx, cur_months))
     cur_base = np.where(started, L["income_base"][row], nxt.income_base) if len(L) else nxt.income_base
     out["income_base_vnd"] = cur_base.astype(np.int64)
-    started_rows = np.where(L["period_start"] <= t, static.downgrade, False)
-    out["income_base_downgrades"] = range_sum(prefix_sum(started_rows.astype(np.int64)), L.start, L.end).astype(np.int16)
+    out["income_base_downgrades"] = range_sum(static.downgrade_prefix, L.start, ctx.started_end(asof)).astype(np.int16)
 
-    makeup = paid_by_t & L["lapse"] & (L["paid"] > asof.months_back(12))
-    out["makeup_payments_12m"] = range_sum(prefix_sum(makeup.astype(np.int64)), L.start, L.end).astype(np.int16)
+    makeup_from = P.before(asof.months_back(12) + 1)
+    out["makeup_payments_12m"] = range_sum(P["late_prefix"], makeup_from, paid_end).astype(np.int16)
     out["suspensions_total"] = range_sum(static.suspension_prefix, L.start, hi).astype(np.int16)
-    out["paid_months_total"] = ctx.paid_months(asof).astype(np.int32)
+    out["paid_months_total"] = range_sum(P["months_prefix"], P.start, paid_end).astype(np.int32)
     return out
 
 

@@ -38,8 +38,9 @@ PLAN_COLUMNS = [
 SHEET_COLUMNS = [
     "trip", "visit_order", "village_id", "commune", "travel_minutes", "language", "action",
     "participant_id", "due_on", "amount_due", "risk", "risk_band", "expected_averted",
-    "reason_1_vi", "reason_2_vi", "reason_1_en", "reason_2_en",
+    "reason_1_vi", "reason_2_vi",
 ]
+SESSION_ROW = "Họp thôn buổi tối, cả thôn ({n} người khác) / Evening session, whole village ({n} more people)"
 
 
 @dataclass
@@ -179,18 +180,58 @@ def day_label(pool_name: str, day: int) -> str:
 
 
 def workbook_sheets(plan: Plan) -> dict[str, pd.DataFrame]:
-    """One DataFrame per officer-day, rows in visiting order, officer-readable labels."""
+    """One DataFrame per officer-day, rows in visiting order, officer-readable labels.
+
+    Each session trip gets a row of its own after the trip's home visits (sessions are in
+    the evening), naming how many enrolled villagers beyond the list it reaches.
+    """
     sheets: dict[str, pd.DataFrame] = {}
     if plan.visits.empty:
         return sheets
     cols = [c for c in SHEET_COLUMNS if c in plan.visits.columns]
-    v = plan.visits.sort_values(["pool", "day", "trip", "visit_order"], kind="stable")
-    for (_, _), rows in v.groupby(["pool", "day"], sort=False):
-        sheet = rows[cols].copy()
-        sheet["action"] = sheet["action"].map(ACTION_LABELS)
-        sheet["expected_averted"] = sheet["expected_averted"].round(3)
-        sheets[rows["officer_day"].iat[0]] = sheet.reset_index(drop=True)
+    v = plan.visits.copy()
+    v["action"] = v["action"].map(ACTION_LABELS)
+    v["expected_averted"] = v["expected_averted"].round(3)
+    try:
+        from dropout.score.run import RISK_BAND_LABELS
+
+        v["risk_band"] = v["risk_band"].map(RISK_BAND_LABELS).fillna(v["risk_band"])
+    except ImportError:  # the scoring stage is not installed: keep the codes
+        pass
+    sessions = plan.trips[plan.trips["session"].astype(bool)]
+    session_rows = pd.DataFrame({
+        "pool": sessions["pool"], "day": sessions["day"], "officer_day": sessions["officer_day"],
+        "trip": sessions["trip"], "visit_order": 0, "village_id": sessions["village_id"],
+        "commune": sessions["commune"], "travel_minutes": sessions["travel_minutes"], "language": sessions["language"],
+        "action": [SESSION_ROW.format(n=int(n)) for n in sessions["villagers_not_scored"]],
+        "_after_visits": True,
+    })
+    v["_after_visits"] = v["action"] == ACTION_LABELS[EVENING_SESSION]
+    rows = pd.concat([v, session_rows], ignore_index=True)
+    rows["_session_row"] = rows["participant_id"].isna()
+    rows = rows.sort_values(["pool", "day", "trip", "_after_visits", "_session_row", "visit_order"],
+                            ascending=[True, True, True, True, False, True], kind="stable")
+    for c in cols:
+        rows[c] = _blank_missing(rows[c])
+    for _, day_rows in rows.groupby(["pool", "day"], sort=False):
+        sheet = day_rows[cols].reset_index(drop=True)
+        sheet["visit_order"] = day_rows.groupby("trip").cumcount().to_numpy() + 1
+        sheets[day_rows["officer_day"].iat[0]] = sheet
     return sheets
+
+
+def _blank_missing(s: pd.Series) -> pd.Series:
+    """A column with missing cells as objects with "" there (dates as dates), so that the
+    cells stay blank in Excel; columns without missing cells keep their type."""
+    if not s.isna().any():
+        return s
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return pd.Series([d.date() if pd.notna(d) else "" for d in s], index=s.index, dtype=object)
+    values = s.astype(object)
+    if pd.api.types.is_integer_dtype(s) or (pd.api.types.is_float_dtype(s) and (s.dropna() % 1 == 0).all()
+                                            and s.name in ("participant_id", "amount_due")):
+        values = pd.Series([int(v) if pd.notna(v) else "" for v in s], index=s.index, dtype=object)
+    return values.where(s.notna(), "")
 
 
 def write_plan(plan: Plan, out: str | os.PathLike) -> dict[str, Path]:
@@ -199,7 +240,7 @@ def write_plan(plan: Plan, out: str | os.PathLike) -> dict[str, Path]:
     paths = {
         "plan_parquet": write_parquet(plan.visits, out / "plan.parquet"),
         "plan_csv": write_csv(plan.visits, out / "plan.csv"),
-        "trips_csv": write_csv(plan.trips, out / "trips.csv"),
+        "trips_csv": write_csv(plan.trips.drop(columns=["v"], errors="ignore"), out / "trips.csv"),
         "pools_csv": write_csv(plan.pools, out / "pools.csv"),
     }
     if len(plan.unreachable):

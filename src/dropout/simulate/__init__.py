@@ -6,6 +6,8 @@ contract plus truth/ (the probability every lapse was drawn from, its drivers, t
 effect of every visit, the latent traits of every person). Each mechanism lives in its
 own module with the source of its numbers:
 
+    config.py      the preset (experiments/presets/*.yaml) as frozen dataclasses
+    engine.py      the monthly loop that steps every mechanism
     geography.py   villages, travel times, ethnic languages
     population.py  enrolment waves, households, payment modes, income bases, latent traits
     poverty.py     household income with a harvest calendar, poverty reviews
@@ -15,6 +17,7 @@ own module with the source of its numbers:
     payments.py    schedule, payments, make-ups, withdrawals, retirement
     outreach.py    home visits and evening sessions with a true effect
     tables.py      the contract tables and truth/
+    summary.py     headline numbers (yearly lapse by tenure) from any data folder
 
 Deterministic: the same preset, participants, window and seed give identical tables.
 """
@@ -22,7 +25,7 @@ Deterministic: the same preset, participants, window and seed give identical tab
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -30,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from dropout.errors import ConfigError
-from dropout.io import Tables, write_parquet, write_tables
+from dropout.io import Tables, atomic_path, write_tables
 from dropout.reference import contribution_rules, subsidy_policies
 from dropout.simulate.config import PRESETS, SimConfig, load_preset
 from dropout.simulate.engine import FUTURE_MONTHS, Calendar, run
@@ -64,7 +67,6 @@ class SimResult:
     seed: int
     start: str
     end: str
-    meta: dict = field(default_factory=dict)
 
 
 def _month(value: str, name: str) -> np.datetime64:
@@ -88,7 +90,8 @@ def simulate(
         preset: a preset name (a-luoi, huong-hoa, province, national), a YAML path, or a SimConfig.
         participants: number of people in the participants table (default: the preset's);
             villages scale with it.
-        progress: called as progress(months_done, months_total) after each simulated month.
+        progress: called as progress(months_done, months_total) after each simulated month,
+            or a rich Progress (dropout.progress.progress_bar) to which a task is added.
     """
     cfg = preset if isinstance(preset, SimConfig) else load_preset(preset)
     if participants is not None:
@@ -105,6 +108,9 @@ def simulate(
     streams = ("geography", "population", "economy", "disasters", "payments", "outreach")
     rngs = {k: np.random.default_rng(s) for k, s in zip(streams, np.random.SeedSequence(int(seed)).spawn(len(streams)))}
     calendar = Calendar(start=first, n_observed=n_observed, n_total=n_observed + FUTURE_MONTHS)
+    if progress is not None and hasattr(progress, "add_task"):  # a rich Progress
+        bar, task = progress, progress.add_task(f"simulate {cfg.name}", total=calendar.n_total)
+        progress = lambda done, total: bar.update(task, completed=done, total=total)  # noqa: E731
 
     geo = build_geography(cfg.geography, cfg.participants, rngs["geography"])
     pop = build_population(cfg, geo, rules, first, n_observed, rngs["population"])
@@ -127,5 +133,8 @@ def write_simulation(result: SimResult, out_dir: str | os.PathLike) -> Path:
         end=result.end,
     )
     for name, df in result.truth.items():
-        write_parquet(df, out / "truth" / f"{name}.parquet")
+        # dictionary encoding only where it pays: trying it on millions of distinct floats is slow
+        categorical = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
+        with atomic_path(out / "truth" / f"{name}.parquet") as tmp:
+            df.to_parquet(tmp, index=False, use_dictionary=categorical)
     return out

@@ -9,6 +9,7 @@ a missing or unknown key is a ConfigError naming its path.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import types
 import typing
 from dataclasses import dataclass, field
@@ -237,19 +238,28 @@ def _read_with_extends(preset: str | Path, seen: tuple) -> dict:
     return _merge(_read_with_extends(parent, seen + (path,)), data)
 
 
-def _merge(base: dict, override: dict) -> dict:
+# Maps of weights are replaced whole by an override: merging two of them key by key
+# would mix the categories of both.
+_WEIGHT_MAPS = (
+    "population.year_weights",
+    "population.payment_modes",
+    "population.occupations.*",
+    "income.median_vnd",
+    "outreach.notes",
+    "geography.region_languages.*",
+)
+
+
+def _merge(base: dict, override: dict, path: str = "") -> dict:
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and not _is_leaf_map(key):
-            out[key] = _merge(out[key], value)
+        where = f"{path}.{key}" if path else str(key)
+        weights = any(fnmatch.fnmatchcase(where, pattern) for pattern in _WEIGHT_MAPS)
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not weights:
+            out[key] = _merge(out[key], value, where)
         else:
             out[key] = value
     return out
-
-
-def _is_leaf_map(key: str) -> bool:
-    # Maps of weights are replaced whole: merging two weight maps would mix their keys.
-    return key in {"languages", "payment_modes", "year_weights", "median_vnd", "notes"}
 
 
 def _build(cls, data, where: str):

@@ -66,11 +66,11 @@ class Geography:
         return len(self.commune_names)
 
 
-def expand_districts(cfg: GeographyConfig, rng: np.random.Generator, used: set[str]) -> list[DistrictSpec]:
+def expand_districts(cfg: GeographyConfig, names: "_Names") -> list[DistrictSpec]:
     """The preset's districts plus the generated districts of each ProvinceSpec."""
     out = list(cfg.districts)
     for p in cfg.provinces:
-        out.extend(_province_districts(cfg, p, rng, used))
+        out.extend(_province_districts(cfg, p, names))
     if not out:
         raise ConfigError("geography: the preset lists no districts and no provinces")
     for d in out:
@@ -82,14 +82,14 @@ def expand_districts(cfg: GeographyConfig, rng: np.random.Generator, used: set[s
     return out
 
 
-def _province_districts(cfg: GeographyConfig, p: ProvinceSpec, rng, used: set[str]) -> list[DistrictSpec]:
+def _province_districts(cfg: GeographyConfig, p: ProvinceSpec, names: "_Names") -> list[DistrictSpec]:
     n_mountain = int(round(p.n_districts * p.mountain_share))
     lowland_cycle = ("lowland", "coastal", "midland")
     languages = p.languages or cfg.region_languages.get(p.region)
     if not languages:
         raise ConfigError(f"geography province {p.name!r}: no languages and none for region {p.region!r}")
     specs = []
-    for k, name in enumerate(_unique_names(p.n_districts, rng, used)):
+    for k, name in enumerate(names.take(p.n_districts)):
         terrain = "mountain" if k < n_mountain else lowland_cycle[(k - n_mountain) % 3]
         specs.append(
             DistrictSpec(
@@ -107,17 +107,28 @@ def _province_districts(cfg: GeographyConfig, p: ProvinceSpec, rng, used: set[st
     return specs
 
 
-def _unique_names(n: int, rng: np.random.Generator, used: set[str]) -> list[str]:
-    """`n` place names not yet in `used` (which is updated): two syllables, then three."""
-    out: list[str] = []
-    while len(out) < n:
-        k = int(rng.integers(0, 10))  # one name in ten has three syllables
-        idx = rng.choice(len(_SYLLABLES), size=3 if k == 0 else 2, replace=False)
-        name = " ".join(_SYLLABLES[i] for i in idx)
-        if name not in used:
-            used.add(name)
-            out.append(name)
-    return out
+class _Names:
+    """Place names not yet used: every two-syllable name in random order, then three syllables."""
+
+    def __init__(self, rng: np.random.Generator, used: set[str]):
+        pairs = [f"{a} {b}" for a in _SYLLABLES for b in _SYLLABLES if a != b]
+        self.pool = [pairs[i] for i in rng.permutation(len(pairs))]
+        self.rng = rng
+        self.used = used
+        self.next = 0
+
+    def take(self, n: int) -> list[str]:
+        out: list[str] = []
+        while len(out) < n:
+            if self.next < len(self.pool):
+                name = self.pool[self.next]
+                self.next += 1
+            else:
+                name = " ".join(_SYLLABLES[i] for i in self.rng.choice(len(_SYLLABLES), size=3, replace=False))
+            if name not in self.used:
+                self.used.add(name)
+                out.append(name)
+        return out
 
 
 def _allocate(total: int, weights: np.ndarray, minimum: int = 1) -> np.ndarray:
@@ -133,8 +144,8 @@ def _allocate(total: int, weights: np.ndarray, minimum: int = 1) -> np.ndarray:
 
 def build_geography(cfg: GeographyConfig, n_participants: int, rng: np.random.Generator) -> Geography:
     """Draw villages for `n_participants` people over the preset's districts."""
-    used = {c for d in cfg.districts for c in d.communes} | {d.name for d in cfg.districts}
-    districts = expand_districts(cfg, rng, used)
+    names = _Names(rng, {c for d in cfg.districts for c in d.communes} | {d.name for d in cfg.districts})
+    districts = expand_districts(cfg, names)
     n_d = len(districts)
     weights = np.array([d.weight for d in districts], dtype=float)
     n_villages = max(n_d, int(round(n_participants / cfg.participants_per_village)))
@@ -147,11 +158,11 @@ def build_geography(cfg: GeographyConfig, n_participants: int, rng: np.random.Ge
         if d.communes:
             n_c = min(len(d.communes), int(v_per_d[k]))
             keep = np.sort(rng.choice(len(d.communes), size=n_c, replace=False))
-            names = [d.communes[i] for i in keep]
+            chosen = [d.communes[i] for i in keep]
         else:
             n_c = max(1, int(round(v_per_d[k] / cfg.villages_per_commune)))
-            names = _unique_names(n_c, rng, used)
-        commune_names.extend(names)
+            chosen = names.take(n_c)
+        commune_names.extend(chosen)
         c_per_d[k] = n_c
     if len(set(commune_names)) != len(commune_names):
         raise ConfigError("geography: commune names repeat across districts; make them unique in the preset")
@@ -192,10 +203,10 @@ def build_geography(cfg: GeographyConfig, n_participants: int, rng: np.random.Ge
     d_lang = np.array([lang_maps.setdefault(tuple(d.languages.items()), len(lang_maps)) for d in districts])
     lang_key = d_lang[v_district]
     for items, key in lang_maps.items():  # one draw per distinct language map, not per village
-        names = [n for n, _ in items]
+        langs = np.array([n for n, _ in items], dtype=object)
         p = np.array([w for _, w in items], dtype=float)
         sel = np.flatnonzero(minority & (lang_key == key))
-        language[sel] = np.array(names, dtype=object)[rng.choice(len(names), size=len(sel), p=p / p.sum())]
+        language[sel] = langs[rng.choice(len(langs), size=len(sel), p=p / p.sum())]
 
     size = rng.lognormal(0.0, cfg.village_size_sigma, n_villages)
     size_in_d = np.bincount(v_district, weights=size, minlength=n_d)

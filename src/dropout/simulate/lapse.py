@@ -17,13 +17,14 @@ one big decision that weighs like several monthly ones.
 For a suspended participant (decision `resume`) the same drivers set a resume hazard
 logit(r) = resume_intercept - resume_scale x (logit(h) - intercept), and the installment
 stays unpaid with p_lapse = (1 - r) ** exposure. Both are written to truth/installments
-with the drivers, so `p_lapse` can be recomputed exactly from the truth table and the
-preset (tests do).
+with the drivers (float32), so `p_lapse` can be recomputed from the truth table and the
+preset to ~1e-5 (tests do).
 
-Numbers (preset `lapse` section) are chosen to give a yearly lapse of a few tens of
-percent among new low-income participants and about half that among long-tenured ones,
-the order reported by Vietnam Social Security for voluntary participants (many stop
-within the first years); the signs follow DESIGN.md.
+Numbers (preset `lapse` section) are calibrated, not estimated: with the A Luoi preset
+they give a yearly lapse of ~35 % in the first year of membership and ~10 % from the
+sixth year on (summary.yearly_lapse_by_tenure), the pattern of issue 2 ("a few tens of
+percent among new low-income participants, lower among long-tenured"); the signs follow
+DESIGN.md. Replace them with estimates when real exports arrive.
 """
 
 from __future__ import annotations

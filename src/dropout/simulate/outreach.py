@@ -107,7 +107,7 @@ class Outreach:
         local = pop.minority[who] & (rng.random(len(who)) < cfg.local_language_home)
         language = np.where(local | ~pop.minority[who], self.person_language[who], VIETNAMESE)
         factor = np.where(pop.minority[who] & ~local, cfg.wrong_language_factor, 1.0)
-        effect = -cfg.home_effect * pop.responsiveness[who] * factor
+        effect = 0.0 - cfg.home_effect * pop.responsiveness[who] * factor  # 0.0 -: no negative zeros
         np.add.at(st.pending_visit, who, effect)
         note = self.note_texts[rng.choice(len(self.note_texts), size=len(who), p=self.note_p)]
         self._record(who, pop.village[who], first_day + rng.integers(0, n_days, len(who)), HOME, language, note, effect)
@@ -133,7 +133,7 @@ class Outreach:
         spoken_local[chosen] = local_v
         reached = np.flatnonzero(enrolled & in_session[pop.village])
         factor = np.where(pop.minority[reached] & ~spoken_local[pop.village[reached]], cfg.wrong_language_factor, 1.0)
-        p_effect = -cfg.session_effect * pop.responsiveness[reached] * factor
+        p_effect = 0.0 - cfg.session_effect * pop.responsiveness[reached] * factor
         np.add.at(st.pending_visit, reached, p_effect)
         mean_effect = np.bincount(pop.village[reached], weights=p_effect, minlength=self.n_villages)[chosen] / people[chosen]
         none = np.full(len(chosen), -1)

@@ -29,7 +29,7 @@ import pandas as pd
 from dropout.errors import ConfigError
 from dropout.reference import ContributionRules
 from dropout.simulate.config import SimConfig
-from dropout.simulate.geography import TERRAINS, VIETNAMESE, Geography
+from dropout.simulate.geography import TERRAINS, Geography
 
 OCCUPATIONS = ("farmer", "forest_worker", "trader", "wage_worker", "village_worker", "other")
 ID_BLOCK = 100_000_000  # participant_id = province code x 10^8 + number in order of enrolment

@@ -8,6 +8,7 @@ alone under uvicorn (`dropout web`) or mounted inside the BentoML service under 
 from __future__ import annotations
 
 import logging
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,35 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class QuietErrors:
+    """Answers an unhandled exception with a bare 500 and logs where it happened, never
+    its message: messages of data errors quote data values (ids, notes)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("unhandled %s on a %s request; traceback (message withheld):\n%s",
+                      type(exc).__name__, scope.get("method"), frames)
+            if not started:
+                await PlainTextResponse("internal error", status_code=500)(scope, receive, send)
 
 
 class BodyLimit:
@@ -169,12 +199,6 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
     return render(request, "error.html", status_code=exc.status_code, title_key=title, text_key=text)
 
 
-async def server_error(request: Request, exc: Exception) -> Response:
-    # The exception text may hold data values: log only its type.
-    log.error("unhandled %s on a %s request", type(exc).__name__, request.method)
-    return PlainTextResponse("internal error", status_code=500)
-
-
 async def home(request: Request) -> Response:
     user = await auth.current_user(request)
     if user is None:
@@ -185,13 +209,15 @@ async def home(request: Request) -> Response:
     return render(request, "districts.html", districts=request.app.state.web.data.districts())
 
 
-def create_app(settings: WebSettings | None = None, data: WebData | None = None) -> Starlette:
+def create_app(settings: WebSettings | None = None, data: WebData | None = None, *, preload: bool = False) -> Starlette:
     """The officers' pages as an ASGI app.
 
     Args:
         settings: see WebSettings; None reads the environment (WebSettings.from_env()).
-        data: what the pages show; None loads the latest runs from `settings.store_url`
-            and the raw tables from `settings.data_dir` (dropout.web.sources).
+        data: what the pages show; None reads the latest runs from `settings.store_url`
+            and the raw tables from `settings.data_dir` (dropout.web.sources), on the
+            first request unless `preload`.
+        preload: read the store and the data folder now (fail fast at start-up).
     """
     settings = settings or WebSettings.from_env()
     secret = settings.resolve_secret()
@@ -201,6 +227,8 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None)
         data = StoreData(settings.store_url, settings.data_dir, plan_path=settings.plan_path,
                          plan_capacity=settings.plan_capacity, refresh_seconds=settings.data_refresh_seconds,
                          test_data=settings.test_data)
+        if preload:
+            data.preload()
     routes = [
         Route("/", home, name="home"),
         Route("/login", auth.login_page, methods=["GET"], name="login"),
@@ -217,6 +245,7 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None)
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [
+        Middleware(QuietErrors),
         Middleware(SecurityHeaders),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(
@@ -231,7 +260,7 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None)
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers={HTTPException: http_error},
     )
     app.state.web = WebContext(settings=settings, data=data, refs=ParticipantRefs(secret), templates=_templates(),
                                router=app.router)

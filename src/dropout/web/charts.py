@@ -84,7 +84,7 @@ def payment_timeline(
     status as a band, disasters (triangles) and visits (diamonds) at the bottom."""
     start = (as_of - pd.DateOffset(months=months_back)).normalize()
     end = (as_of + pd.DateOffset(months=months_ahead)).normalize()
-    left, right, width = 90, 16, 760
+    left, right, width = 140, 16, 800
     span = (end - start).total_seconds()
     plot_w = width - left - right
 

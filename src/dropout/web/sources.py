@@ -4,7 +4,9 @@
 finished run that covers it (`dropout.store`), the raw tables of `data_dir`
 (`dropout.io.load_tables`), and the visit plan (a `dropout plan` output, or planned
 in-process with `dropout.plan.plan_visits`). It checks the store for a newer run at most
-every `refresh_seconds` and rebuilds only when the set of finished runs changed.
+every `refresh_seconds` and rebuilds only when the set of finished runs changed. Nothing
+is read before the first page asks (or `preload()`), so importing the service that mounts
+the pages (e.g. `bentoml build`) touches no data.
 """
 
 from __future__ import annotations
@@ -128,6 +130,15 @@ def read_plan(path: Path) -> pd.DataFrame:
     raise ValueError(f"{path}: a plan is read from .parquet or .csv")
 
 
+def plan_in_process(scores: pd.DataFrame, runs: pd.DataFrame, tables: Tables, capacity: str) -> pd.DataFrame:
+    """The visits table of `dropout.plan.plan_visits` for these scores, as `dropout plan` makes it."""
+    from dropout.plan import enrolled_per_village, load_plan_config, plan_visits
+
+    enrolled = enrolled_per_village(tables.participants, tables.withdrawals, runs["as_of"].max())
+    villages = tables.villages.assign(enrolled=tables.villages["village_id"].astype(str).map(enrolled).fillna(0))
+    return plan_visits(scores, villages, capacity, load_plan_config()).visits
+
+
 class StoreData:
     """`WebData` from the score store and the data folder, reloaded when a run finishes."""
 
@@ -144,8 +155,11 @@ class StoreData:
         self._key: tuple | None = None
         self._checked = float("-inf")
         self._tables: Tables | None = None
-        if self.data_dir is not None:
-            self._tables = load_tables(self.data_dir)  # refuse a bad folder at start-up, not on a page
+        self._tables_loaded = False
+
+    def preload(self) -> None:
+        """Read the store and the data folder now (a bad folder is refused here, not on a page)."""
+        self._checked = float("-inf")
         self._current()
 
     def _plan_key(self) -> float | None:
@@ -165,15 +179,16 @@ class StoreData:
         return self._inner
 
     def _load(self) -> InMemoryData:
+        if not self._tables_loaded and self.data_dir is not None:
+            self._tables = load_tables(self.data_dir)
+        self._tables_loaded = True
         runs, scores = latest_runs_by_district(self.store_url)
         scores = with_net_amounts(scores, runs, self._tables)
         plan = None
         if self.plan_path is not None:
             plan = read_plan(self.plan_path)
         elif self.plan_capacity and self._tables is not None and len(scores):
-            from dropout.plan import load_plan_config, plan_visits
-
-            plan = plan_visits(scores, self._tables.villages, self.plan_capacity, load_plan_config()).visits
+            plan = plan_in_process(scores, runs, self._tables, self.plan_capacity)
         log.info("web data loaded: %d district(s) with a finished run", len(runs))
         return InMemoryData(scores=scores, runs=runs, tables=self._tables, plan=plan, test_data=self.test_data)
 
