@@ -7,12 +7,12 @@ visits, and the oracle plan built with the simulator's true visit effects. Print
 markdown table per preset and capacity (sums over the seeds, ratios of the sums) and
 whether our plan averts >= 1.5x the lapses of risk-rank visiting per officer-hour.
 
-Risk: `--model DIR` scores with a saved model (dropout.train.model.DropoutModel folder);
-without it, the stand-in is the oracle probability (without any visit) with logit-normal
-noise of sd --noise, and the output says so.
+Risk: scored with the registered champion model (`dropout train`), or `--model DIR|ALIAS`;
+when there is none (or with `--model stand-in`), the stand-in is the oracle probability
+(without any visit) with logit-normal noise of sd --noise. The output says which.
 
     uv run python benchmarks/targeting.py                  # a-luoi and huong-hoa, 40 h/week, 3 seeds
-    uv run python benchmarks/targeting.py --capacity 20 --capacity "A Luoi=80" --seeds 5
+    uv run python benchmarks/targeting.py --capacity 20 --capacity "A Luoi=80" --seeds 5 --model runs/.../model
 """
 
 from __future__ import annotations
@@ -33,20 +33,34 @@ TARGET_RATIO = 1.5
 SUMMED = ["officer_hours", "home_visits", "sessions", "people_reached", "lapses_averted", "due_only"]
 
 
-def risk_for(due: pd.DataFrame, p_base: np.ndarray, tables, as_of: str, args, rng) -> tuple[np.ndarray, str]:
-    if args.model:
-        from dropout.score import score_participants
-        from dropout.train.model import DropoutModel
+def load_model(spec: str | None):
+    """(model, description) for --model (a folder or a registry alias), or (None, why not)."""
+    if spec == "stand-in":
+        return None, "asked for with --model stand-in"
+    from dropout.score.core import ScoringInputError
+    from dropout.score.run import resolve_model
 
-        model = DropoutModel.load(args.model)
+    try:
+        ref = resolve_model(spec or "champion")
+    except ScoringInputError as err:
+        if spec:  # a model asked for by name must exist
+            raise
+        return None, f"no champion model in the registry ({str(err).split(';')[0]})"
+    return ref.model, f"trained model {ref.name} {ref.version or ''} ({ref.source}, sha256 {ref.sha256[:12]})"
+
+
+def risk_for(due: pd.DataFrame, p_base: np.ndarray, tables, as_of: str, model, args, rng) -> tuple[np.ndarray, str]:
+    if model is not None:
+        from dropout.score import score_participants
+
         scored = score_participants(tables, as_of, args.window, model)
         risk = due[["participant_id"]].merge(scored[["participant_id", "risk"]], on="participant_id", how="left")["risk"]
-        return risk.to_numpy(np.float64), f"trained model {args.model}"
+        return risk.to_numpy(np.float64), ""
     noisy = sigmoid(logit(p_base) + rng.normal(0.0, args.noise, len(p_base)))
-    return noisy, f"STAND-IN: oracle P(lapse) without visits + logit noise sd {args.noise} (no trained model given)"
+    return noisy, f"STAND-IN: oracle P(lapse) without visits + logit noise sd {args.noise}"
 
 
-def one_seed(preset: str, seed: int, args) -> tuple[dict[str, pd.DataFrame], str, str]:
+def one_seed(preset: str, seed: int, args, model, model_text: str) -> tuple[dict[str, pd.DataFrame], str, str]:
     from dropout.score import check_job, due_participants
     from dropout.simulate import simulate
 
@@ -58,7 +72,8 @@ def one_seed(preset: str, seed: int, args) -> tuple[dict[str, pd.DataFrame], str
     due = due_participants(tables, check_job(tables, as_of, args.window))
     reach = reach_from_truth(sim.truth, tables.participants, sim.config, as_of)
     p_base = reach["p_base"].reindex(due["participant_id"].to_numpy()).to_numpy(np.float64)
-    risk, source = risk_for(due, p_base, tables, as_of, args, np.random.default_rng(seed))
+    risk, source = risk_for(due, p_base, tables, as_of, model, args, np.random.default_rng(seed))
+    source = source + f" ({model_text})" if source else model_text
     scores = due.assign(risk=risk)
     config = load_plan_config(args.config)
     enrolled = enrolled_per_village(tables.participants, tables.withdrawals, as_of)
@@ -87,9 +102,9 @@ def combine(per_seed: list[pd.DataFrame]) -> pd.DataFrame:
     return out[cols].reset_index()
 
 
-def run_preset(preset: str, args) -> list[dict]:
+def run_preset(preset: str, args, model, model_text: str) -> list[dict]:
     t0 = time.perf_counter()
-    runs = [one_seed(preset, args.seed + i, args) for i in range(args.seeds)]
+    runs = [one_seed(preset, args.seed + i, args, model, model_text) for i in range(args.seeds)]
     results = []
     for capacity in args.capacity:
         per_seed = [r[0][capacity] for r in runs]
@@ -123,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="default: first day of the month 3 months before the extraction")
     ap.add_argument("--window", type=int, default=30, help="days after as-of")
     ap.add_argument("--noise", type=float, default=0.5, help="logit noise of the stand-in risk")
-    ap.add_argument("--model", default=None, help="saved model folder to score with instead of the stand-in")
+    ap.add_argument("--model", default=None, help="model folder or registry alias (default: the champion if "
+                    "registered, else the stand-in); `stand-in` forces the stand-in")
     ap.add_argument("--config", default=None, help="plan config (default models/plan.yaml)")
     args = ap.parse_args(argv)
     args.capacity = args.capacity or ["40"]
@@ -132,12 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     from dropout.simulate import PRESETS
     from dropout.simulate.config import preset_path
 
+    model, model_text = load_model(args.model)
+    print(f"risk scores: {'trained model' if model is not None else 'STAND-IN'} - {model_text}")
     results = []
     for preset in presets:
         if preset not in PRESETS or not preset_path(preset).exists():
             print(f"\n### {preset}: preset not available in this checkout (skipped)")
             continue
-        results.extend(run_preset(preset, args))
+        results.extend(run_preset(preset, args, model, model_text))
     if not results:
         return 1
     print("\n| preset | capacity | plan / risk rank per officer-hour | per seed | plan / oracle |\n|---|---|---:|---:|---:|")

@@ -66,7 +66,7 @@ def test_truth_gains_reproduce_the_simulated_probability():
     exposure = ti["payment_mode"].map(sim.config.lapse.exposure_months).to_numpy(float)
     p = p_unpaid(sim.config.lapse, lapse_logit(sim.config.lapse, drivers), exposure,
                  (ti["decision"].astype(object) == "resume").to_numpy())
-    np.testing.assert_allclose(p, ti["p_lapse"].to_numpy(float), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(p, ti["p_lapse"].to_numpy(float), rtol=1e-4, atol=1e-5)  # drivers are float32
     ok = reach.dropna()
     assert (ok["gain_visit"] >= 0).all() and (ok["gain_both"] >= ok["gain_visit"] - 1e-12).all()
 

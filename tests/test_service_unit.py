@@ -140,7 +140,7 @@ def test_contract_violations_come_back_with_request_field_paths(world, reference
     bad["participants"][0]["installments"][0]["paid_on"] = "2023-12-01"  # before enrolment 2024-01-05
     with pytest.raises(RequestError) as exc:
         validate_request(parse(bad), reference)
-    assert {"loc": ["participants", 0, "installments", 0, "paid_on"], "msg": "payment before enrolment (1 row(s))",
+    assert {"loc": ["participants", 0, "installments", 0, "paid_on"], "msg": "payment before enrolment",
             "type": "data_contract"} in exc.value.errors
 
     bad = json.loads(json.dumps(good))

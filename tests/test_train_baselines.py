@@ -7,6 +7,7 @@ import pytest
 from dropout.io import Tables
 from dropout.train.baselines import (
     LastInstallmentRule,
+    LateCountRule,
     LogisticBaseline,
     RecencyFrequency,
     history_summary,
@@ -58,6 +59,7 @@ def test_history_summary_hand_computed():
     # 22 on 2024-01-15: nothing due yet -> 0; no payment yet
     # 33 on 2024-07-01: June unpaid -> missed; no payment
     assert h["last_missed_or_late"].tolist() == [0, 1, 0, 1, 0, 1]
+    assert h["late_last_4"].tolist() == [0, 1, 1, 1, 0, 1]  # 11's March stays in its last 4
     assert h["n_payments"].tolist() == [2, 2, 4, 2, 0, 0]
     assert h["months_to_last_payment"].iloc[0] == pytest.approx(40 / 30.4375)  # 2024-01-01 -> 02-10
     assert h["months_to_last_payment"].iloc[4] == 0
@@ -73,9 +75,10 @@ def test_group_columns_hand_computed():
     assert g["district"].tolist() == ["A Luoi"] * 5 and g["sex"].tolist() == ["F", "F", "M", "F", "F"]
 
 
-def test_rule_scores_the_last_installment():
-    ctx = pd.DataFrame({"last_missed_or_late": [0, 1, 1]})
+def test_rules_score_the_last_installments():
+    ctx = pd.DataFrame({"last_missed_or_late": [0, 1, 1], "late_last_4": [0, 3, 1]})
     assert LastInstallmentRule().fit(None, ctx, None).score(None, ctx).tolist() == [0.0, 1.0, 1.0]
+    assert LateCountRule().fit(None, ctx, None).score(None, ctx).tolist() == [0.0, 3.0, 1.0]
 
 
 def _rf_context(n=3000, seed=0):

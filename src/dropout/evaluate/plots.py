@@ -16,7 +16,7 @@ from dropout.evaluate.metrics import calibration_table, lift_curve  # noqa: E402
 
 COLOURS = {
     "model": "#1b6ca8", "champion": "#7b4fa0", "logistic": "#e07b39", "recency_frequency": "#5a9e4b",
-    "rule_last_missed": "#b0413e", "oracle": "#555555",
+    "rule_last_missed": "#b0413e", "rule_late_last_4": "#d4a017", "oracle": "#555555",
 }
 
 

@@ -407,14 +407,22 @@ class Context:
         provincial = np.where(self.participant_province >= 0, (member * table[prov_rows]).max(axis=1), 0.0)
         return central, provincial
 
+    @cached_property
+    def ethnic_minority(self) -> np.ndarray:
+        return self.ethnicity != MAJORITY_ETHNICITY
+
+    @cached_property
+    def village_worker(self) -> np.ndarray:
+        return self.occupation == VILLAGE_WORKER
+
     def subsidy_groups(self, asof: AsOf) -> np.ndarray:
         """(n, 5) 0/1 membership in SUBSIDY_GROUPS at as_of."""
         rank = self.poverty_state(asof).rank
         return np.column_stack([
             rank == POVERTY_RANK["poor"],
             rank == POVERTY_RANK["near_poor"],
-            self.ethnicity != MAJORITY_ETHNICITY,
-            self.occupation == VILLAGE_WORKER,
+            self.ethnic_minority,
+            self.village_worker,
             np.ones(self.n, dtype=bool),
         ]).astype(np.float64)
 

@@ -32,6 +32,7 @@ _KEY_SHIFT = np.int64(1 << 32)
 AVG_DAYS_PER_MONTH = 30.4375
 _STEP_DAYS = 200  # step cached positions forward up to this far; beyond, binary-search afresh
 _CACHED_DAYS = 16
+_NS_PER_DAY = np.int64(86_400 * 10**9)
 
 
 class InvalidAsOfError(DropoutError, ValueError):
@@ -43,10 +44,13 @@ class InvalidAsOfError(DropoutError, ValueError):
 
 def to_days(values) -> np.ndarray:
     """Dates (Series, array, list) as int64 day numbers; NaT becomes NEVER."""
-    arr = np.asarray(pd.to_datetime(pd.Series(values) if not isinstance(values, pd.Series) else values))
-    days = arr.astype("datetime64[D]")
-    out = days.astype(np.int64)
-    out[np.isnat(days)] = NEVER
+    if not isinstance(values, pd.Series):
+        values = pd.Series(values)
+    if values.dtype != "datetime64[ns]":
+        values = pd.to_datetime(values).astype("datetime64[ns]")
+    ns = values.to_numpy().view(np.int64)
+    out = ns // _NS_PER_DAY  # floor: dates before 1970 stay on the right day
+    out[ns == np.iinfo(np.int64).min] = NEVER
     return out
 
 
@@ -68,21 +72,52 @@ def months_back(as_of: pd.Timestamp, months: int) -> np.int64:
     return day_of(pd.Timestamp(as_of) - pd.DateOffset(months=months))
 
 
+class _Calendar:
+    """Lookup tables from day number to month and day of month (1900-2199): a gather, not a conversion."""
+
+    first = np.int64(np.datetime64("1900-01-01", "D").astype(np.int64))
+    last = np.int64(np.datetime64("2199-12-31", "D").astype(np.int64))
+    first_month = np.int64((1900 - 1970) * 12)
+
+    def __init__(self):
+        days = np.arange(self.first, self.last + 1, dtype=np.int64)
+        months = days.astype("datetime64[D]").astype("datetime64[M]")
+        self.month = months.astype(np.int64)
+        self.day = (days - months.astype("datetime64[D]").astype(np.int64) + 1).astype(np.int64)
+        month_idx = np.arange(self.first_month, self.first_month + 300 * 12 + 1, dtype=np.int64)
+        self.month_end = (month_idx + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) - 1
+
+    def at(self, days) -> np.ndarray:
+        return np.clip(np.asarray(days, dtype=np.int64), self.first, self.last) - self.first
+
+
+_CALENDAR: _Calendar | None = None
+
+
+def _calendar() -> _Calendar:
+    global _CALENDAR
+    if _CALENDAR is None:
+        _CALENDAR = _Calendar()
+    return _CALENDAR
+
+
 def month_index(days: np.ndarray) -> np.ndarray:
-    """Months since 1970-01 of each day number."""
-    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    """Months since 1970-01 of each day number (days outside 1900-2199 are clipped)."""
+    cal = _calendar()
+    return cal.month[cal.at(days)]
 
 
 def day_in_month(days: np.ndarray) -> np.ndarray:
     """Day of the month (1-31) of each day number."""
-    d = np.asarray(days, dtype=np.int64)
-    return d - month_index(d).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + 1
+    cal = _calendar()
+    return cal.day[cal.at(days)]
 
 
 def month_end(month_idx: np.ndarray) -> np.ndarray:
-    """Last day (day number) of each month index."""
-    m = np.asarray(month_idx, dtype=np.int64)
-    return (m + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) - 1
+    """Last day (day number) of each month index (months since 1970-01)."""
+    cal = _calendar()
+    i = np.clip(np.asarray(month_idx, dtype=np.int64) - cal.first_month, 0, len(cal.month_end) - 1)
+    return cal.month_end[i]
 
 
 def calendar_month(days: np.ndarray) -> np.ndarray:
@@ -116,8 +151,15 @@ def days_since(event_days: np.ndarray, as_of_day, known: np.ndarray) -> np.ndarr
 
 
 def prefix_sum(values: np.ndarray) -> np.ndarray:
-    """Cumulative sums with a leading 0, so sum(values[lo:hi]) = p[hi] - p[lo]."""
-    out = np.zeros(len(values) + 1, dtype=np.int64 if values.dtype.kind in "biu" else np.float64)
+    """Cumulative sums with a leading 0, so sum(values[lo:hi]) = p[hi] - p[lo].
+
+    Flags give int32 counts (a cumsum over int8 is the fast path); numbers give int64/float64.
+    """
+    if values.dtype == bool:
+        out = np.zeros(len(values) + 1, dtype=np.int32)
+        np.cumsum(values.view(np.int8), dtype=np.int32, out=out[1:])
+        return out
+    out = np.zeros(len(values) + 1, dtype=np.int64 if values.dtype.kind in "iu" else np.float64)
     np.cumsum(values, out=out[1:])
     return out
 
@@ -180,8 +222,9 @@ class SortedEvents:
         self.n_entities = n_entities
         self.columns = {k: np.asarray(v) for k, v in columns.items()}
         self._base = np.arange(n_entities, dtype=np.int64) * _KEY_SHIFT
-        self.start = np.searchsorted(self.key, self._base, side="left")
-        self.end = np.searchsorted(self.key, self._base + _KEY_SHIFT, side="left")
+        counts = np.bincount(entity, minlength=n_entities) if len(entity) else np.zeros(n_entities, np.int64)
+        self.end = np.cumsum(counts).astype(np.int64)
+        self.start = self.end - counts
         self._positions: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -242,14 +285,20 @@ class SortedEvents:
 
 
 def entity_index(ids: pd.Series | np.ndarray, universe: np.ndarray) -> np.ndarray:
-    """Position of each id in the sorted array `universe`; -1 where absent."""
+    """Position of each id in the sorted array `universe`; -1 where absent.
+
+    Ids usually come in runs (installments grouped by participant): each run is looked up once.
+    """
     ids = np.asarray(ids)
-    if len(universe) == 0:
+    if len(universe) == 0 or len(ids) == 0:
         return np.full(len(ids), -1, dtype=np.int64)
-    pos = np.searchsorted(universe, ids)
-    pos = np.minimum(pos, len(universe) - 1)
-    found = universe[pos] == ids
-    return np.where(found, pos, -1).astype(np.int64)
+    run_start = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    run_ids = ids[run_start]
+    pos = np.minimum(np.searchsorted(universe, run_ids), len(universe) - 1)
+    run_pos = np.where(universe[pos] == run_ids, pos, -1).astype(np.int64)
+    if len(run_start) == len(ids):
+        return run_pos
+    return np.repeat(run_pos, np.diff(np.append(run_start, len(ids))))
 
 
 def require_columns(df: pd.DataFrame, table: str, columns: list[str]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dropout.features._context import MAJORITY_ETHNICITY, Context
+from dropout.features._context import Context
 from dropout.features._time import AsOf
 
 FAMILY = "subsidy"
@@ -27,7 +27,7 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
     enrolled_before = ctx.enrolled <= before_asof.day
     line = ctx.rules.poverty_line_vnd
     return {
-        "ethnic_minority": (ctx.ethnicity != MAJORITY_ETHNICITY).astype(np.int8),
+        "ethnic_minority": ctx.ethnic_minority.astype(np.int8),
         "subsidy_rate_central": now["central"],
         "subsidy_rate_provincial": now["provincial"],
         "subsidy_months_left": now["months_left"].astype(np.int16),

@@ -1,8 +1,9 @@
-"""From a /score request's JSON records to a validated `Tables`, and back to field paths.
+"""From a /score request's JSON records to a checked, typed `Tables`.
 
-The request's records become the raw tables of the data contract and go through
-`dropout.schema.validate_raw`, the same gate as a data folder. A refusal names table,
-column and rows; `contract_errors` turns those into the request's own field paths
+The request's records become the raw tables of the data contract (`request_tables`),
+are checked against the contract's rules between rows (`contract.py`; the column rules
+were checked by the request model), and typed as `validate_raw` types a data folder
+(`typed_tables`). A refusal names the request's own field paths
 (`participants.0.installments.3.paid_on`), which is what a caller can act on.
 
 The validated records are then joined with the reference data (`Reference`): the rows
@@ -13,19 +14,15 @@ whatever the reference data holds about them and their household.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from dropout.errors import DataContractError, DropoutError
+from dropout.errors import DropoutError
 from dropout.io import TABLE_NAMES, Tables
 from dropout.service.models import ParticipantIn, ScoreRequest
-
-_ROW = re.compile(r"^row (\d+)")
-
 
 class RequestError(DropoutError, ValueError):
     """A request that passed pydantic but cannot be scored; `errors` are pydantic-style dicts."""
@@ -151,7 +148,6 @@ def request_tables(request: ScoreRequest, reference: Reference, today: date | No
                  "type": "unknown_village"}
                 for i, rec in enumerate(request.participants) if rec.participant.village_id in unknown
             ], "unknown village")
-        rows["villages"] = known.to_dict("records")
         origin["villages"] = [("reference", "villages")] * len(known)
     if request.disasters is not None:
         rows["disasters"] = [d.model_dump() for d in request.disasters]
@@ -162,13 +158,15 @@ def request_tables(request: ScoreRequest, reference: Reference, today: date | No
         columns = list(spec[name])
         if name == "subsidy_policies":
             raw[name] = reference.tables.subsidy_policies
+        elif name == "villages" and request.villages is None:
+            raw[name] = known.reset_index(drop=True)
         elif name in ("disasters",) and request.disasters is None:
             raw[name] = None
         else:
             raw[name] = _frame(rows[name], columns)
     for name in ("installments", "poverty", "visits", "withdrawals", "participants", "villages", "disasters"):
         df = raw[name]
-        if df is None:
+        if df is None or (name == "villages" and request.villages is None):
             continue
         for c, col in spec[name].items():
             if col.kind == "date":
@@ -182,52 +180,49 @@ def request_tables(request: ScoreRequest, reference: Reference, today: date | No
     return RawRequest(raw, origin, extracted)
 
 
-def contract_errors(problems: list[dict], origin: dict[str, list[tuple]]) -> list[dict]:
-    """validate_raw's problems as pydantic-style errors with the request's field paths."""
-    errors = []
-    for p in problems:
-        table, columns = p["table"], [c.strip() for c in (p.get("column") or "").split(",") if c.strip()]
-        msg = str(p["check"])
-        positions = [int(m.group(1)) for r in p.get("rows") or [] if (m := _ROW.match(str(r)))]
-        if not positions:
-            errors.append({"loc": [table, *columns[:1]], "msg": msg, "type": "data_contract"})
+def typed_tables(req: RawRequest) -> Tables:
+    """The request's raw tables typed as `validate_raw` types them (int64, Int64, str, datetime64[ns])."""
+    from dropout.schema import contract
+
+    dtypes = {"int": "int64", "float": "float64", "date": "datetime64[ns]"}
+    out = {}
+    for name, cols in contract().items():
+        df = req.raw[name]
+        if name == "subsidy_policies":
+            out[name] = df
             continue
-        for pos in positions:
-            prefix = origin.get(table, [])
-            base = list(prefix[pos]) if pos < len(prefix) else ["reference", table]
-            leaf = [] if base[-1] == "withdrawn_on" else [_request_field(table, columns)]
-            errors.append({"loc": base + [x for x in leaf if x], "msg": msg, "type": "data_contract"})
-    return errors
-
-
-def _request_field(table: str, columns: list[str]) -> str | None:
-    """The request's field name for a contract column (ids implied by nesting have none)."""
-    if not columns:
-        return None
-    c = columns[-1] if table in ("installments", "poverty") and columns[0] in ("participant_id", "household_id") \
-        else columns[0]
-    if table in ("installments", "withdrawals") and c == "participant_id":
-        return None
-    if table == "poverty" and c == "household_id":
-        return None
-    if table == "visits" and c in ("participant_id", "village_id", "visit_id", "outcome_note"):
-        return None
-    return c
+        df = pd.DataFrame({c: [] for c in cols}) if df is None else df
+        typed = {}
+        for c, col in cols.items():
+            s = df[c]
+            if col.kind == "str":
+                typed[c] = s.astype("str").where(s.notna()) if len(s) else s.astype("str")
+            elif col.kind == "int" and col.nullable:
+                typed[c] = s.astype("Int64")
+            else:
+                typed[c] = s.astype(dtypes[col.kind])
+        out[name] = pd.DataFrame(typed)
+    return Tables(**out, extracted_on=req.extracted_on)
 
 
 def validate_request(request: ScoreRequest, reference: Reference, today: date | None = None) -> Tables:
-    """The request's records, validated by the data contract, as a `Tables`.
+    """The request's records, checked against the data contract, as a typed `Tables`.
+
+    Column types, values and ranges were checked by the request model; the rules
+    between rows by `contract.request_problems` (held to `validate_raw` by a test).
 
     Raises:
         RequestError: with field paths, when the records break the contract.
     """
-    from dropout.schema import validate_raw
+    from dropout.service.contract import request_problems
 
     req = request_tables(request, reference, today)
-    try:
-        return validate_raw(req.raw, req.extracted_on)
-    except DataContractError as err:
-        raise RequestError(contract_errors(err.problems, req.origin)) from None
+    villages = req.raw["villages"]
+    errors = request_problems(request, set(villages["village_id"].astype("str")),
+                              set(villages["commune"].astype("str")), req.extracted_on.date())
+    if errors:
+        raise RequestError(errors)
+    return typed_tables(req)
 
 
 # ---------------------------------------------------------------- join with the reference

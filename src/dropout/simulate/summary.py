@@ -43,9 +43,9 @@ def yearly_lapse_by_tenure(tables: Tables) -> pd.DataFrame:
     dec["member_year"] = months // 12
     end_of_year = _months(enrol) + 12 * (dec["member_year"].to_numpy() + 1)
     dec = dec[end_of_year <= _months(np.array([tables.extracted_on.to_datetime64()]))[0] + 1]
-    min_base = tables.installments["income_base"].min()
+    dec = dec.assign(at_min=dec["income_base"] <= tables.installments["income_base"].min())
     per_year = dec.groupby(["participant_id", "member_year"]).agg(
-        lapsed=("lapsed", "any"), low_income=("income_base", lambda s: bool((s <= min_base).all()))
+        lapsed=("lapsed", "max"), low_income=("at_min", "min")
     ).reset_index()
     rows = []
     for lo, hi, label in TENURE_BANDS:

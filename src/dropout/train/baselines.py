@@ -6,6 +6,11 @@ from the raw tables by `history_summary` (point in time: only what is known at a
 
 - `LastInstallmentRule`: the officer's rule of thumb, "missed or late on the last
   installment that fell due before as_of" (score 1 or 0).
+- `LateCountRule`: the same rule over a longer memory, "how many of the last 4
+  installments due before as_of were missed or paid late" (0-4). Needed because the
+  lapse cohort holds only participants with nothing unpaid past due, and a make-up
+  payment usually settles the arrears together with the current installment: the last
+  installment alone is then almost never late.
 - `RecencyFrequency`: 1 - P(alive) of the MBG/NBD model (Batislam, Denizel & Filiztekin
   2007; the BG/NBD of Fader, Hardie & Lee 2005 with a possible drop-out at time 0), in
   the spirit of "buy 'til you die" models. Enrolment is time 0; a payment is a
@@ -26,7 +31,7 @@ from scipy.special import gammaln
 from dropout.io import Tables
 
 DAYS_PER_MONTH = 30.4375
-HISTORY_COLUMNS = ["last_missed_or_late", "n_payments", "months_to_last_payment", "tenure_months"]
+HISTORY_COLUMNS = ["last_missed_or_late", "late_last_4", "n_payments", "months_to_last_payment", "tenure_months"]
 
 
 def _days(values) -> np.ndarray:
@@ -39,6 +44,7 @@ def history_summary(tables: Tables, keys: pd.DataFrame) -> pd.DataFrame:
     Returns a frame aligned with `keys` (same index) with columns:
         last_missed_or_late: 1 if the last installment due before as_of was not paid by its
             due date (unpaid, or paid after due_on), 0 otherwise or when none fell due yet;
+        late_last_4: how many of the last 4 installments due before as_of were late or unpaid;
         n_payments: payments received before as_of;
         months_to_last_payment: months from enrolment to the last such payment (0 if none);
         tenure_months: months from enrolment to as_of.
@@ -74,8 +80,11 @@ def history_summary(tables: Tables, keys: pd.DataFrame) -> pd.DataFrame:
     order = np.argsort(dkey, kind="stable")
     dkey, late = dkey[order], late[order]
     j = np.searchsorted(dkey, qkey, side="left") - 1
-    has_due = (j >= 0) & (j >= np.searchsorted(dkey, qbase, side="left"))
+    first = np.searchsorted(dkey, qbase, side="left")
+    has_due = (j >= 0) & (j >= first)
     last_missed = np.where(has_due, late[np.maximum(j, 0)], False)
+    cum_late = np.concatenate([[0], np.cumsum(late)])
+    late4 = np.where(has_due, cum_late[j + 1] - cum_late[np.maximum(j - 3, first)], 0)
 
     enrol_day = _days(parts["enrolled_on"].to_numpy())[qcode]
     tenure = np.maximum(qday - enrol_day, 0) / DAYS_PER_MONTH
@@ -83,6 +92,7 @@ def history_summary(tables: Tables, keys: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "last_missed_or_late": last_missed.astype(np.int8),
+            "late_last_4": late4.astype(np.int8),
             "n_payments": n_pay.astype(np.int32),
             "months_to_last_payment": np.minimum(t_x, tenure),
             "tenure_months": tenure,
@@ -101,6 +111,18 @@ class LastInstallmentRule:
 
     def score(self, X, context: pd.DataFrame) -> np.ndarray:
         return context["last_missed_or_late"].to_numpy(dtype=float)
+
+
+class LateCountRule:
+    """Score = how many of the last 4 installments due before as_of were missed or late."""
+
+    name = "rule_late_last_4"
+
+    def fit(self, X, context: pd.DataFrame, y) -> "LateCountRule":
+        return self
+
+    def score(self, X, context: pd.DataFrame) -> np.ndarray:
+        return context["late_last_4"].to_numpy(dtype=float)
 
 
 def _mbgnbd_loglik(log_params: np.ndarray, x, t_x, T) -> float:
@@ -194,4 +216,4 @@ class LogisticBaseline:
 
 def make_baselines(feature_names: list[str], seed: int = 1) -> list:
     """The baselines of every run, in report order."""
-    return [LastInstallmentRule(), RecencyFrequency(seed=seed), LogisticBaseline(feature_names, seed=seed)]
+    return [LastInstallmentRule(), LateCountRule(), RecencyFrequency(seed=seed), LogisticBaseline(feature_names, seed=seed)]

@@ -66,7 +66,7 @@ class Backtest(_Strict):
 
 class ModelSpec(_Strict):
     params: str = "models/lightgbm.yaml"
-    calibration: Literal["isotonic", "platt"] = "isotonic"
+    calibration: Literal["isotonic", "platt"] = "platt"
 
 
 class Evaluation(_Strict):

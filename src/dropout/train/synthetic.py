@@ -67,6 +67,7 @@ def synthetic_dataset(
         "sex": np.repeat(rng.choice(["F", "M"], n_p), n_d),
         "poverty_status": rng.choice(["poor", "near_poor", "none"], len(pid), p=[0.2, 0.2, 0.6]),
         "last_missed_or_late": (missed > 0).astype(np.int8),
+        "late_last_4": missed.astype(np.int8),
         "n_payments": np.maximum(tenure - missed, 0).astype(np.int32),
         "months_to_last_payment": np.maximum(tenure - np.nan_to_num(since), 0),
         "tenure_months": tenure,

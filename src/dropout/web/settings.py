@@ -114,7 +114,7 @@ def read_or_create_secret(path: Path) -> str:
             if text:
                 return text
             time.sleep(0.02)
-        raise ValueError(f"secret file {path} is empty; delete it to have a new one generated")
+        raise ValueError(f"secret file {path} is empty; delete it to have a new one generated") from None
     secret = secrets.token_urlsafe(48)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(secret + "\n")
