@@ -129,6 +129,8 @@ def _summary(result, record, weeks: float) -> None:
                   "share of the most any plan could avert under the same assumptions")
     for note in result.notes:
         console.print(f"note: {note}")
+    if result.trips.empty:
+        console.print("[yellow]no trip fits the capacity: give more hours, or check the villages' travel times[/yellow]")
     if len(result.unreachable):
         console.print(f"{len(result.unreachable)} village(s) are too far for a trip within one officer-day "
                       "(see unreachable.csv)")

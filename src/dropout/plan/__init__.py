@@ -112,7 +112,7 @@ def plan_visits(
     visits = _visits_table(reached, trips, vinfo, scores.columns)
     days = _days_table(trips)
     pools_out = _pools_table(pools, stats, trips, days, visits)
-    unreachable = _unreachable(people, vinfo, travel, village_pool, config)
+    unreachable = _unreachable(people, vinfo, travel, config)
     notes = [f"{unplanned} scored people live in communes no capacity entry covers"] if unplanned else []
     return Plan(visits, trips, days, pools_out, unreachable, config, capacity, notes)
 
@@ -218,13 +218,14 @@ def _pools_table(pools, stats, trips, days, visits) -> pd.DataFrame:
     reached = visits.groupby("pool")["participant_id"].nunique() if len(visits) else {}
     out["people_reached"] = out["pool"].map(reached).fillna(0).astype(int)
     out["expected_averted"] = stats["value"].to_numpy()
-    out["averted_per_hour"] = np.where(out["hours_used"] > 0, out["expected_averted"] / out["hours_used"].where(out["hours_used"] > 0, 1), 0.0)
+    hours = out["hours_used"].to_numpy()
+    out["averted_per_hour"] = np.divide(out["expected_averted"].to_numpy(), hours, out=np.zeros(len(out)), where=hours > 0)
     out["lp_bound"] = stats["lp_bound"].to_numpy()
     out["method"] = stats["method"].to_numpy()
     return out
 
 
-def _unreachable(people, vinfo, travel, village_pool, config) -> pd.DataFrame:
+def _unreachable(people, vinfo, travel, config) -> pd.DataFrame:
     """Villages with people where neither a visit nor a session fits in one officer-day."""
     n = len(travel)
     codes = np.arange(n)

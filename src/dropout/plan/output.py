@@ -55,6 +55,8 @@ class Plan:
         days: one row per officer-day: pool, day, officer_day, trips, minutes.
         pools: one row per pool of capacity: hours, hours_used, expected_averted,
             lp_bound (no plan can avert more under the same assumptions), method.
+            Trips and pools count the enrolled villagers a session reaches beyond the
+            list (villagers_not_scored); `visits` lists only the people scored.
         unreachable: villages with people to see that no trip reaches within one day.
     """
 
