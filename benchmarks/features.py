@@ -220,7 +220,7 @@ def main() -> None:
     ap.add_argument("--dates", type=int, default=12, help="monthly as-of dates ending 2025-12-01")
     ap.add_argument("--source", choices=["synthetic", "simulator"], default="synthetic")
     ap.add_argument("--reference-share", type=float, default=0.01)
-    ap.add_argument("--reference-dates", type=int, default=2, help="as-of dates for the slow reference")
+    ap.add_argument("--reference-dates", type=int, default=1, help="as-of dates for the slow reference")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 

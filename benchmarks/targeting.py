@@ -45,7 +45,8 @@ def load_model(spec: str | None):
     except ScoringInputError as err:
         if spec:  # a model asked for by name must exist
             raise
-        return None, f"no champion model in the registry ({str(err).split(';')[0]})"
+        return None, ("no registered champion model (train one with `dropout train`, or pass --model DIR); "
+                      f"{type(err).__name__}")
     return ref.model, f"trained model {ref.name} {ref.version or ''} ({ref.source}, sha256 {ref.sha256[:12]})"
 
 

@@ -15,6 +15,7 @@ def test_workbook_has_sheets_headers_and_values(tmp_path):
             "participant_id": [4600000001, 4600000002],
             "due_on": pd.to_datetime(["2025-07-31", "2025-08-31"]),
             "risk": [0.8, 0.35],
+            "amount_due": pd.array([330000, None], dtype="Int64"),
             "reason_1_vi": ["Đã lỡ 2 trong 4 kỳ đóng gần nhất", None],
         }
     )
@@ -24,10 +25,11 @@ def test_workbook_has_sheets_headers_and_values(tmp_path):
     ws = wb["Hong Thai"]
     headers = [c.value for c in ws[1]]
     assert headers == ["Mã số BHXH / SI number", "Hạn đóng / Due date", "Nguy cơ bỏ đóng / Risk of lapse",
-                       "Lý do 1 / Reason 1"]
-    assert ws["A2"].value == 4600000001 and ws["D2"].value.startswith("Đã lỡ")
+                       "Số tiền phải đóng (VND) / Amount due (VND)", "Lý do 1 / Reason 1"]
+    assert ws["A2"].value == 4600000001 and ws["E2"].value.startswith("Đã lỡ")
+    assert ws["D3"].value is None
     assert ws.max_row == 3 and wb["Hong-Kim- A"].max_row == 2
-    assert ws.column_dimensions["D"].width == 60
+    assert ws.column_dimensions["E"].width == 60
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 

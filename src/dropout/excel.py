@@ -134,6 +134,7 @@ def _cell_value(v):
 def _width(column: str, header: str, values: pd.Series) -> float:
     if column.startswith("reason"):
         return _WIDTHS["reason"]
-    sample = values.head(200).astype(str)
+    # pandas 3 keeps missing values missing through astype(str): blank them first.
+    sample = [("" if pd.isna(v) else str(v)) for v in values.head(200).tolist()]
     longest = max([len(header) * 0.6, *(len(s) for s in sample)], default=10)
     return float(min(max(longest + 2, _WIDTHS["default_min"]), _WIDTHS["default_max"]))

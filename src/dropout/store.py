@@ -164,6 +164,13 @@ def make_run_id(as_of, window_days: int, model_sha256: str, data_fingerprint: st
     return f"{as_of:%Y%m%d}-{int(window_days)}d-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
+def data_fingerprint(tables) -> str:
+    """The fingerprint a run records for its data: the training code's, so the two agree."""
+    from dropout.train.data import tables_fingerprint
+
+    return tables_fingerprint(tables)
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # WAL keeps readers (web page, service) unblocked while a run writes; NORMAL sync is
     # durable against a killed process (the case we resume from), not a power cut.

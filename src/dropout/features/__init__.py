@@ -104,13 +104,16 @@ def _build_features(ctx: Context, dates: list[pd.Timestamp], families, progress:
     fams = _check_families(families)
     catalog = load_catalog()
     names = catalog.names(fams)
-    columns: dict[str, list[np.ndarray]] = {n: [] for n in names}
-    ids, stamps = [], []
-    for done, ts in enumerate(dates, start=1):
-        asof = AsOf.of(ts)
-        rows = np.flatnonzero(ctx.cohort(asof))
-        ids.append(ctx.participant_id[rows])
-        stamps.append(np.full(len(rows), ts.to_datetime64(), dtype="datetime64[ns]"))
+    asofs = [AsOf.of(ts) for ts in dates]
+    cohorts = [np.flatnonzero(ctx.cohort(a)) for a in asofs]
+    offsets = np.concatenate(([0], np.cumsum([len(c) for c in cohorts])))
+    total = int(offsets[-1])
+    data: dict[str, np.ndarray] = {
+        "participant_id": np.concatenate([ctx.participant_id[c] for c in cohorts]).astype(np.int64),
+        "as_of": np.repeat(np.array([ts.to_datetime64() for ts in dates], dtype="datetime64[ns]"),
+                           [len(c) for c in cohorts]),
+    }
+    for i, (asof, rows) in enumerate(zip(asofs, cohorts)):
         for fam in fams:
             values = FAMILY_MODULES[fam].compute(ctx, asof)
             expected = catalog.names([fam])
@@ -120,15 +123,13 @@ def _build_features(ctx: Context, dates: list[pd.Timestamp], families, progress:
                     f"and lacks {sorted(set(expected) - set(values))} that the catalog lists"
                 )
             for name in expected:
-                columns[name].append(np.asarray(values[name])[rows])
+                column = np.asarray(values[name])
+                if name not in data:
+                    data[name] = np.empty(total, dtype=column.dtype)
+                data[name][offsets[i]:offsets[i + 1]] = column[rows]
             if progress is not None:
-                progress(fam, done, len(dates))
+                progress(fam, i + 1, len(dates))
         ctx.forget()
-    data = {
-        "participant_id": np.concatenate(ids).astype(np.int64),
-        "as_of": np.concatenate(stamps).astype("datetime64[ns]"),
-    }
-    for name in names:
-        data[name] = np.concatenate(columns[name])
-        columns[name] = []
-    return pd.DataFrame(data)
+    data = {k: data[k] for k in KEY_COLUMNS + names}
+    # copy=False: one block per column, no consolidation copy of a frame that can be GBs.
+    return pd.DataFrame(data, copy=False)

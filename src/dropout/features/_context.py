@@ -402,9 +402,17 @@ class Context:
             if row is not None and group in group_pos:
                 table[row, group_pos[group]] = max(table[row, group_pos[group]], rate)
         member = self.subsidy_groups(asof)
-        central = (member * table[n_prov]).max(axis=1)
-        prov_rows = np.where(self.participant_province >= 0, self.participant_province, n_prov)
-        provincial = np.where(self.participant_province >= 0, (member * table[prov_rows]).max(axis=1), 0.0)
+        prov = self.participant_province
+        has_prov = prov >= 0
+        prov_i = np.maximum(prov, 0)
+        central = np.zeros(self.n)
+        provincial = np.zeros(self.n)
+        for g, is_member in enumerate(member):
+            if table[n_prov, g] > 0:
+                central = np.maximum(central, np.where(is_member, table[n_prov, g], 0.0))
+            if n_prov and table[:n_prov, g].any():
+                rate = np.where(has_prov, table[:n_prov, g][prov_i], 0.0)
+                provincial = np.maximum(provincial, np.where(is_member, rate, 0.0))
         return central, provincial
 
     @cached_property
@@ -415,16 +423,16 @@ class Context:
     def village_worker(self) -> np.ndarray:
         return self.occupation == VILLAGE_WORKER
 
-    def subsidy_groups(self, asof: AsOf) -> np.ndarray:
-        """(n, 5) 0/1 membership in SUBSIDY_GROUPS at as_of."""
+    def subsidy_groups(self, asof: AsOf) -> list[np.ndarray]:
+        """Membership in each of SUBSIDY_GROUPS at as_of (boolean arrays, in that order)."""
         rank = self.poverty_state(asof).rank
-        return np.column_stack([
+        return [
             rank == POVERTY_RANK["poor"],
             rank == POVERTY_RANK["near_poor"],
             self.ethnic_minority,
             self.village_worker,
             np.ones(self.n, dtype=bool),
-        ]).astype(np.float64)
+        ]
 
     def net_cost(self, asof: AsOf) -> dict[str, np.ndarray]:
         """The next installment's cost to the participant after state and provincial support."""

@@ -35,7 +35,8 @@ from dropout.score.core import (
     score_frame,
     split_tables,
 )
-from dropout.store import ScoreStore, RunRecord, make_run_id, open_store
+from dropout.store import RunRecord, ScoreStore, make_run_id, open_store
+from dropout.store import data_fingerprint as fingerprint_tables
 
 DEFAULT_OUT = Path("out/score")
 DEFAULT_MODEL_NAME = "dropout-lapse"
@@ -137,9 +138,7 @@ def run_scoring(
     due = due_participants(tables, job)
     chunks = plan_chunks(due, chunk_size)
     if data_fingerprint is None:
-        from dropout.train.data import tables_fingerprint
-
-        data_fingerprint = tables_fingerprint(tables)
+        data_fingerprint = fingerprint_tables(tables)
     run_id = make_run_id(job.as_of, job.window_days, model.sha256, data_fingerprint)
 
     # -- from here on we write

@@ -285,13 +285,17 @@ def list_versions(name: str | None = None, uri: str | None = None) -> pd.DataFra
     """One row per registered model version: name, version, aliases, target, gate metric, run."""
     c = client(uri)
     filt = f"name = '{name}'" if name else ""
+    aliases: dict[tuple[str, str], list[str]] = {}
+    for rm in c.search_registered_models(filt):
+        for alias, v in (rm.aliases or {}).items():
+            aliases.setdefault((rm.name, str(v)), []).append(alias)
     rows = []
     for mv in c.search_model_versions(filt):
         gate = {k: v for k, v in mv.tags.items() if k.startswith("gate.")}
         rows.append({
             "name": mv.name,
             "version": int(mv.version),
-            "aliases": ",".join(sorted(mv.aliases)),
+            "aliases": ",".join(sorted(aliases.get((mv.name, str(mv.version)), []))),
             "target": mv.tags.get("target", ""),
             "gate": ", ".join(f"{k[5:]}={float(v):.4f}" for k, v in gate.items()),
             "created": pd.Timestamp(mv.creation_timestamp, unit="ms").strftime("%Y-%m-%d %H:%M"),
