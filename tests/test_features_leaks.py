@@ -91,7 +91,9 @@ def perturb(tables, t: pd.Timestamp, kinds: set[str], rng: np.random.Generator):
         d = tables.disasters.copy()
         future = d["started_on"] > t
         d.loc[future, "severity"] = rng.integers(1, 4, size=int(future.sum()))
-        new = pd.DataFrame(dict(commune=["Hong Thai", "A Ngo", "Tra Leng"],
+        communes = list(tables.villages["commune"].unique()[:3])
+        communes += communes[:1] * (3 - len(communes))
+        new = pd.DataFrame(dict(commune=communes,
                                 started_on=[later_day(rng, t, ext) for _ in range(3)],
                                 kind=["storm", "flood", "landslide"], severity=[3, 2, 3])).astype(d.dtypes.to_dict())
         changes["disasters"] = pd.concat([d, new], ignore_index=True)
@@ -106,7 +108,8 @@ def perturb(tables, t: pd.Timestamp, kinds: set[str], rng: np.random.Generator):
             pids = people["participant_id"].to_numpy()
         new = pd.DataFrame(dict(
             visit_id=[10_000, 10_001, 10_002], participant_id=pd.array([int(pids[0]), int(pids[1]), None], "Int64"),
-            village_id=tables.participants.set_index("participant_id").loc[pids[:2], "village_id"].tolist() + ["V1"],
+            village_id=people.set_index("participant_id").loc[pids[:2], "village_id"].tolist()
+            + [tables.villages["village_id"].iloc[0]],
             visited_on=[later_day(rng, t, ext) for _ in range(3)],
             kind=["home_visit", "home_visit", "evening_session"], language=["Ta Oi"] * 3,
             outcome_note=[None] * 3)).astype(v.dtypes.to_dict())
@@ -188,3 +191,20 @@ def test_row_order_of_raw_tables_does_not_matter(seed):
     })
     dates = ["2023-01-01", "2025-06-15"]
     pd.testing.assert_frame_equal(build_features(tables, dates), build_features(shuffled, dates))
+
+
+@pytest.mark.slow
+def test_no_leak_on_a_simulated_district():
+    """The same check on the simulator's data (its schedules, poverty reviews, seasons)."""
+    from dropout.simulate import simulate
+
+    tables = simulate("a-luoi", participants=300, seed=7).tables
+    rng = np.random.default_rng(7)
+    for t in [pd.Timestamp("2023-03-01"), pd.Timestamp("2024-10-15"),
+              tables.extracted_on - pd.DateOffset(months=2)]:
+        t = t.normalize()
+        if t >= tables.extracted_on:
+            continue
+        before = build_features(tables, [t])
+        after = build_features(perturb(tables, t, set(KINDS), rng), [t])
+        pd.testing.assert_frame_equal(before, after)

@@ -171,3 +171,27 @@ def test_cli_scores_and_refuses_without_writing(tmp_path):
     assert "people scored" in result.output and "high risk" in result.output and "excel" in result.output
     n = len(next_installment(small_world(), [AS_OF], WINDOW))
     assert f"{n:,} people scored" in result.output
+
+
+@pytest.mark.postgres
+def test_run_into_postgresql_equals_the_dataframe(tmp_path, model, scores):
+    import uuid
+
+    import sqlalchemy as sa
+
+    from test_store import PG_URL, _postgres_or_skip
+
+    _postgres_or_skip()
+    schema = f"test_score_{uuid.uuid4().hex[:12]}"
+    try:
+        result = run_scoring(small_world(), AS_OF, WINDOW, model_ref(model), store_url=PG_URL, store_schema=schema,
+                             out_dir=tmp_path / "out", excel=False,
+                             chunk_size=10)
+        assert result.run.status == "finished" and result.chunks_total == 4
+        pd.testing.assert_frame_equal(open_store(PG_URL, schema=schema).read_scores(result.run.run_id), scores,
+                                      check_exact=True)
+    finally:
+        engine = sa.create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        engine.dispose()

@@ -380,15 +380,23 @@ def _typed_scores(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _records(run_id: str, chunk_no: int, rows: pd.DataFrame) -> list[dict]:
-    df = rows[SCORE_COLUMNS].copy()
-    df["due_on"] = pd.to_datetime(df["due_on"]).dt.date
-    df = df.astype(object).where(df.notna(), None)
-    df.insert(0, "chunk_no", int(chunk_no))
-    df.insert(0, "run_id", run_id)
-    cols = list(df.columns)
-    return [dict(zip(cols, (v.item() if isinstance(v, np.generic) else v for v in r)))
-            for r in df.itertuples(index=False, name=None)]
+def _python_columns(run_id: str, chunk_no: int, rows: pd.DataFrame, date_as_text: bool) -> list[list]:
+    """Each column of `scores` as a list of plain Python values (None for null), in table order."""
+    n = len(rows)
+    cols: list[list] = [[run_id] * n, [int(chunk_no)] * n]
+    for c in SCORE_COLUMNS:
+        s = rows[c]
+        if c == "due_on":
+            d = pd.to_datetime(s)
+            values = d.dt.strftime("%Y-%m-%d") if date_as_text else d.dt.date
+            cols.append(values.astype(object).where(d.notna(), None).tolist())
+        elif pd.api.types.is_integer_dtype(s):
+            cols.append(s.to_numpy(np.int64).tolist())
+        elif pd.api.types.is_float_dtype(s):
+            cols.append(s.to_numpy(np.float64).tolist())
+        else:
+            cols.append(s.astype(object).where(s.notna(), None).tolist())
+    return cols
 
 
 def _insert_scores(conn: Connection, run_id: str, chunk_no: int, rows: pd.DataFrame) -> None:
@@ -396,8 +404,29 @@ def _insert_scores(conn: Connection, run_id: str, chunk_no: int, rows: pd.DataFr
         return
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
         _copy_scores(conn, run_id, chunk_no, rows)
+    elif conn.dialect.name == "sqlite" and conn.dialect.driver == "pysqlite":
+        # The DBAPI cursor on the same connection (so the same transaction) with plain
+        # tuples: ~10x faster than SQLAlchemy's executemany of dicts. Dates are stored as
+        # the 'YYYY-MM-DD' text SQLAlchemy's Date type reads back.
+        names = [c.name for c in scores.columns]
+        schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+        target = f'"{schema}"."{scores.name}"' if schema else f'"{scores.name}"'
+        sql = f"INSERT INTO {target} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        by_name = dict(zip(["run_id", "chunk_no", *SCORE_COLUMNS],
+                           _python_columns(run_id, chunk_no, rows, date_as_text=True)))
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.executemany(sql, zip(*(by_name[c] for c in names)))
+        except conn.dialect.dbapi.IntegrityError as err:  # as SQLAlchemy would raise it
+            from sqlalchemy.exc import IntegrityError
+
+            raise IntegrityError(sql, None, err) from err
+        finally:
+            cursor.close()
     else:
-        conn.execute(insert(scores), _records(run_id, chunk_no, rows))
+        names = ["run_id", "chunk_no", *SCORE_COLUMNS]
+        cols = _python_columns(run_id, chunk_no, rows, date_as_text=False)
+        conn.execute(insert(scores), [dict(zip(names, r)) for r in zip(*cols)])
 
 
 def _copy_scores(conn: Connection, run_id: str, chunk_no: int, rows: pd.DataFrame) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from dropout.progress import console
 
@@ -22,12 +21,12 @@ def list_models(
     if df.empty:
         console.print(f"no registered models in {resolve_tracking_uri(tracking_uri)}")
         return
-    table = Table(title=f"registered models ({resolve_tracking_uri(tracking_uri)})")
-    for col in df.columns:
-        table.add_column(col)
-    for row in df.itertuples(index=False):
-        table.add_row(*[str(v) for v in row])
-    console.print(table)
+    console.print(f"registered models in {resolve_tracking_uri(tracking_uri)}:", soft_wrap=True)
+    for r in df.itertuples(index=False):
+        console.print(
+            f"{r.name}  v{r.version}  [bold]{r.aliases or '-'}[/bold]  target={r.target or '?'}  {r.gate}  "
+            f"{r.created}  run={r.run_id[:8]}  sha256={r.sha256}", soft_wrap=True, highlight=False,
+        )
 
 
 @models_app.command("promote")
@@ -42,7 +41,7 @@ def promote(
     try:
         prev = _promote(name, version, tracking_uri)
     except RegistryError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
     console.print(f"{name} v{version} is now champion" + (f" (was v{prev})" if prev else ""))
 

@@ -28,7 +28,7 @@ def train(
         cfg = load_config(config, target=target)
         res = run_experiment(cfg, tracking_uri=tracking_uri, register=register, log_mlflow=mlflow_log, out_dir=out)
     except (ConfigError, DataContractError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
         raise typer.Exit(2) from None
     bt = res.backtest
     table = Table(title=f"{cfg.name} ({cfg.target}): pooled test blocks")

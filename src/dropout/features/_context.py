@@ -19,7 +19,6 @@ from dropout.features._time import (
     AsOf,
     SortedEvents,
     entity_index,
-    last_true,
     month_end,
     month_index,
     prefix_sum,
@@ -27,11 +26,10 @@ from dropout.features._time import (
     require_columns,
     to_days,
 )
+from dropout.features._poverty import POVERTY_RANK, PovertyState, poverty_events, poverty_state
 from dropout.io import Tables
 from dropout.reference import contribution_rules
 
-# Ordinal poverty rank: the higher, the more state support.
-POVERTY_RANK = {"none": 0, "near_poor": 1, "poor": 2}
 SUBSIDY_GROUPS = ("poor", "near_poor", "ethnic_minority", "village_worker", "other")
 MAJORITY_ETHNICITY = "Kinh"  # every other group counts as an ethnic minority (subsidy group)
 VILLAGE_WORKER = "village_worker"
@@ -68,18 +66,6 @@ class NextInstallment:
     income_base: np.ndarray
     scheduled: np.ndarray  # True where the row exists in the schedule (labels need it)
     row: np.ndarray  # ledger position of the scheduled row (-1 if projected)
-
-
-@dataclass
-class PovertyState:
-    """Per participant, the household's poverty status as known at as_of."""
-
-    rank: np.ndarray  # 0 none, 1 near-poor, 2 poor
-    known: np.ndarray  # any status spell started by as_of
-    status_since: np.ndarray  # day the current status began (NEVER if unknown)
-    last_change_day: np.ndarray  # NEVER if never changed
-    last_change_direction: np.ndarray  # +1 moved out of poverty (lost support), -1 into, 0 none
-    left_list_12m: np.ndarray  # bool
 
 
 class Context:
@@ -327,60 +313,10 @@ class Context:
 
     @cached_property
     def poverty_events(self) -> tuple[SortedEvents, np.ndarray]:
-        """Status changes as dated events per household, and each participant's household index.
-
-        Each spell starts an event at valid_from; a spell that ends (valid_to) with no
-        spell starting the next day adds a 'none' event at valid_to + 1.
-        """
-        pov = self.tables.poverty
-        households = np.unique(pov["household_id"].to_numpy(np.int64))
-        hh = entity_index(pov["household_id"].to_numpy(np.int64), households)
-        rank = pov["status"].astype("str").map(POVERTY_RANK).fillna(0).to_numpy(np.int64)
-        start = to_days(pov["valid_from"])
-        end = to_days(pov["valid_to"])
-        ended = end < NEVER
-        starts = pd.MultiIndex.from_arrays([hh, start])
-        gap = ~pd.MultiIndex.from_arrays([hh[ended], end[ended] + 1]).isin(starts)
-        ev_hh = np.concatenate([hh, hh[ended][gap]])
-        ev_day = np.concatenate([start, end[ended][gap] + 1])
-        ev_rank = np.concatenate([rank, np.zeros(int(gap.sum()), dtype=np.int64)])
-        events = SortedEvents(ev_hh, ev_day, len(households), rank=ev_rank)
-        r = events["rank"]
-        prev = np.where(events.prev_same_entity, np.roll(r, 1), 0)
-        events.columns["change"] = r != prev
-        events.columns["direction"] = np.sign(prev - r)
-        events.columns["loss_prefix"] = prefix_sum((r < prev).astype(np.int64))
-        events.columns["last_change"] = last_true(events["change"])
-        return events, entity_index(self.household_id, households)
+        return poverty_events(self)
 
     def poverty_state(self, asof: AsOf) -> PovertyState:
-        return self._cached("poverty_state", asof, self._poverty_state)
-
-    def _poverty_state(self, asof: AsOf) -> PovertyState:
-        events, hh = self.poverty_events
-        n = self.n
-        rank = np.zeros(n, dtype=np.int64)
-        known = np.zeros(n, dtype=bool)
-        since = np.full(n, NEVER, dtype=np.int64)
-        change_day = np.full(n, NEVER, dtype=np.int64)
-        direction = np.zeros(n, dtype=np.int64)
-        left = np.zeros(n, dtype=bool)
-        if len(events):
-            pos, has = events.last_on_or_before(asof.day)
-            lc = events["last_change"][pos]
-            has_change = has & (lc >= events.start)
-            lc = np.maximum(lc, 0)
-            losses = range_sum(events["loss_prefix"], events.through(asof.months_back(12)), events.through(asof.day))
-            h_rank = np.where(has, events["rank"][pos], 0)
-            h_since = np.where(has_change, events.day[lc], np.where(has, events.day[np.minimum(events.start, len(events) - 1)], NEVER))
-            h_change_day = np.where(has_change, events.day[lc], NEVER)
-            h_dir = np.where(has_change, events["direction"][lc], 0)
-            found = hh >= 0
-            i = hh[found]
-            rank[found], known[found] = h_rank[i], has[i]
-            since[found], change_day[found] = h_since[i], h_change_day[i]
-            direction[found], left[found] = h_dir[i], losses[i] > 0
-        return PovertyState(rank, known, since, change_day, direction, left)
+        return self._cached("poverty_state", asof, lambda a: poverty_state(self, a))
 
     # ------------------------------------------------------------ subsidy rates
 

@@ -29,7 +29,6 @@ NEVER = np.int64(10**7)  # ~ year 29349: "has not happened"
 LONG_AGO = np.int64(-(10**7))
 _KEY_OFFSET = np.int64(10**8)  # makes day numbers positive inside combined keys
 _KEY_SHIFT = np.int64(1 << 32)
-AVG_DAYS_PER_MONTH = 30.4375
 _STEP_DAYS = 200  # step cached positions forward up to this far; beyond, binary-search afresh
 _CACHED_DAYS = 16
 _NS_PER_DAY = np.int64(86_400 * 10**9)
@@ -184,16 +183,6 @@ def range_max(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, empty) -> np.n
     return np.where(hi > lo, out, np.asarray(empty, dtype=values.dtype))
 
 
-def next_true(flags: np.ndarray) -> np.ndarray:
-    """For each position i, the first j >= i with flags[j] (len(flags) if none); length n+1."""
-    n = len(flags)
-    idx = np.where(flags, np.arange(n, dtype=np.int64), np.int64(n))
-    out = np.empty(n + 1, dtype=np.int64)
-    out[n] = n
-    out[:n] = np.minimum.accumulate(idx[::-1])[::-1]
-    return out
-
-
 def last_true(flags: np.ndarray) -> np.ndarray:
     """For each position i, the last j <= i with flags[j] (-1 if none)."""
     idx = np.where(flags, np.arange(len(flags), dtype=np.int64), np.int64(-1))
@@ -266,10 +255,6 @@ class SortedEvents:
     def through(self, day) -> np.ndarray:
         """Per entity, the position just after its last event on or before `day`."""
         return self.before(np.int64(day) + 1)
-
-    def count_between(self, after_day, through_day) -> np.ndarray:
-        """Per entity, the number of events with after_day < day <= through_day."""
-        return self.through(through_day) - self.through(after_day)
 
     def last_on_or_before(self, day) -> tuple[np.ndarray, np.ndarray]:
         """Per entity, (position of the last event with day <= `day`, whether there is one)."""

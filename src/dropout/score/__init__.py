@@ -31,6 +31,7 @@ from dropout.score.core import (
     parse_window,
     plan_chunks,
     score_frame,
+    score_matrix,
     split_tables,
 )
 
@@ -40,7 +41,7 @@ ENGINES = ("pandas", "dask")
 __all__ = [
     "OUTPUT_COLUMNS", "RISK_BANDS", "EmptyWindowError", "Job", "ScoringInputError",
     "check_job", "due_participants", "parse_window", "score_participants", "score_frame",
-    "finalize",
+    "score_matrix", "finalize",
 ]
 
 

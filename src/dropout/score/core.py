@@ -237,14 +237,20 @@ def score_frame(tables: Tables, job: Job, due: pd.DataFrame, model, sentence=Non
 
     Ranks are computed among the rows given, so `due` must hold whole districts.
     """
+    X = feature_matrix(tables, job, due, list(model.feature_names), progress=progress)
+    return score_matrix(X, due, model, sentence)
+
+
+def score_matrix(X: pd.DataFrame, due: pd.DataFrame, model, sentence=None) -> pd.DataFrame:
+    """Risk, band, ranks and reasons for feature rows `X` aligned with `due` (same order)."""
     if sentence is None:
         sentence = catalog_sentence()
-    X = feature_matrix(tables, job, due, list(model.feature_names), progress=progress)
-    risk = np.asarray(model.predict_proba(X), dtype=np.float64)
-    contrib = model.contributions(X)
     names = list(model.feature_names)
+    values = X[names].to_numpy(dtype=np.float64, na_value=np.nan)
+    risk = np.asarray(model.predict_proba(values), dtype=np.float64)
+    contrib = model.contributions(values)
     contrib_values = contrib[names].to_numpy() if isinstance(contrib, pd.DataFrame) else np.asarray(contrib)[:, : len(names)]
-    reasons = explain(contrib_values, X.to_numpy(dtype=np.float64, na_value=np.nan), names, sentence)
+    reasons = explain(contrib_values, values, names, sentence)
     out = due[["participant_id", "village_id", "commune", "district", "due_on", "amount_due"]].reset_index(drop=True)
     out["risk"] = risk
     out["risk_band"] = risk_band(risk)

@@ -37,7 +37,7 @@ from dropout.service.models import (
     ScoreResponse,
     StoredScore,
 )
-from dropout.service.records import Reference, RequestError, scoring_tables
+from dropout.service.records import Reference, RequestError, join_reference, validate_request
 from dropout.service.settings import ServiceSettings
 
 log = logging.getLogger("dropout.service")
@@ -106,26 +106,27 @@ class RiskEngine:
             RequestError: records that break the data contract, or an as-of the data
                 cannot answer (field paths in `.errors`).
         """
-        from dropout.score import EmptyWindowError, ScoringInputError, check_job, due_participants, finalize
+        from dropout.score import EmptyWindowError, ScoringInputError, check_job, due_participants
         from dropout.score.core import score_frame
 
         window = request.window_days or self.horizon_days
-        tables = scoring_tables(request, self.reference, today)
+        own = validate_request(request, self.reference, today)
         ids = [rec.participant.participant_id for rec in request.participants]
         try:
-            job = check_job(tables, pd.Timestamp(request.as_of), window)
+            job = check_job(own, pd.Timestamp(request.as_of), window)
         except ScoringInputError as err:
             raise RequestError([{"loc": ["as_of"], "msg": str(err), "type": "as_of"}],
                                "the as-of date cannot be scored") from None
         try:
-            due = due_participants(tables, job)
+            due = due_participants(own, job)  # a person's next installment is theirs alone
         except EmptyWindowError:
             due = None
         rows = pd.DataFrame()
-        if due is not None:
-            due = due[due["participant_id"].isin(ids)]
-            if len(due):
-                rows = finalize([score_frame(tables, job, due, self.model, sentence=self._sentence)])
+        if due is not None and len(due):
+            tables = join_reference(request, own, self.reference)
+            # score_frame is the batch scorer's per-chunk core; `finalize` only fixes row order
+            # and dtypes across chunks, which one small request does not need.
+            rows = score_frame(tables, job, due, self.model, sentence=self._sentence)
         by_id = {int(r["participant_id"]): r for r in rows.to_dict("records")} if len(rows) else {}
         results = []
         for pid in ids:
@@ -133,7 +134,7 @@ class RiskEngine:
             if r is None:
                 results.append(ParticipantScore(
                     participant_id=pid, scored=False,
-                    note=_not_due_note(tables, pid, job),
+                    note=_not_due_note(job),
                 ))
                 continue
             results.append(ParticipantScore(
@@ -210,7 +211,7 @@ def _present(v) -> bool:
     return v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NA and str(v) != ""
 
 
-def _not_due_note(tables, pid: int, job) -> str:
+def _not_due_note(job) -> str:
     return (f"no installment of this person falls due between {job.as_of.date()} and "
             f"{job.window_end.date()} (or the person is not enrolled at as_of): nothing to score")
 

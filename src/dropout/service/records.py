@@ -3,7 +3,7 @@
 The request's records become the raw tables of the data contract (`request_tables`),
 are checked against the contract's rules between rows (`contract.py`; the column rules
 were checked by the request model), and typed as `validate_raw` types a data folder
-(`typed_tables`). A refusal names the request's own field paths
+(`request_tables`). A refusal names the request's own field paths
 (`participants.0.installments.3.paid_on`), which is what a caller can act on.
 
 The validated records are then joined with the reference data (`Reference`): the rows
@@ -23,6 +23,7 @@ import pandas as pd
 from dropout.errors import DropoutError
 from dropout.io import TABLE_NAMES, Tables
 from dropout.service.models import ParticipantIn, ScoreRequest
+from dropout.service.models import _contract as contract  # cached: pandera builds its checks on each call
 
 class RequestError(DropoutError, ValueError):
     """A request that passed pydantic but cannot be scored; `errors` are pydantic-style dicts."""
@@ -77,8 +78,11 @@ class Reference:
         return None if not self.by_village else pd.Timestamp(self.tables.extracted_on)
 
     def villages(self, ids) -> pd.DataFrame:
-        v = self.tables.villages
-        return v[v["village_id"].astype("str").isin(list(ids))]
+        """The reference rows of these villages (those it has), in the order of `ids`."""
+        found = [self.by_village[v].villages for v in ids if v in self.by_village]
+        if not found:
+            return self.tables.villages.iloc[:0]
+        return found[0] if len(found) == 1 else pd.concat(found, ignore_index=True)
 
     def slices(self, village_ids) -> list[Tables]:
         return [self.by_village[v] for v in village_ids if v in self.by_village]
@@ -89,54 +93,81 @@ class Reference:
 
 @dataclass
 class RawRequest:
-    """The request's rows as raw tables, and where each row came from in the request."""
+    """The request's records as contract tables, typed, and where each row came from."""
 
-    raw: dict[str, pd.DataFrame | None]
+    raw: dict[str, pd.DataFrame | None]  # None: a table the request does not give
     origin: dict[str, list[tuple]]  # table -> per row, the loc prefix in the request
     extracted_on: pd.Timestamp
 
+    def tables(self) -> Tables:
+        """As a `Tables` (absent tables empty, subsidy policies from the reference)."""
+        raw = {n: (df if df is not None else _typed(n, {})) for n, df in self.raw.items()}
+        return Tables(**raw, extracted_on=self.extracted_on)
 
-def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=columns)
+
+_EPOCH = date(1970, 1, 1)
+
+
+def _column(kind: str, nullable: bool, values: list) -> object:
+    """One column typed as `validate_raw` types it: int64 / Int64, float64, str, datetime64[ns]."""
+    if kind == "date":
+        days = np.array([(v - _EPOCH).days if v is not None else 0 for v in values], dtype=np.int64)
+        out = days.astype("datetime64[D]").astype("datetime64[ns]")
+        if nullable:
+            out[np.array([v is None for v in values], dtype=bool)] = np.datetime64("NaT")
+        return out
+    if kind == "int":
+        return pd.array(values, dtype="Int64") if nullable else np.array(values, dtype=np.int64)
+    if kind == "float":
+        return np.array(values, dtype=np.float64)
+    return pd.array(values, dtype="str")
+
+
+def _typed(table: str, columns: dict[str, list]) -> pd.DataFrame:
+    spec = contract()[table]
+    return pd.DataFrame({c: _column(col.kind, col.nullable, columns.get(c, [])) for c, col in spec.items()})
 
 
 def request_tables(request: ScoreRequest, reference: Reference, today: date | None = None) -> RawRequest:
-    """The request's records as contract tables (not yet validated)."""
-    from dropout.schema import contract
+    """The request's records as typed contract tables (checked by nothing yet).
 
+    Raises:
+        RequestError: a person's village is neither in the request nor in the reference data.
+    """
     spec = contract()
-    rows: dict[str, list[dict]] = {n: [] for n in TABLE_NAMES}
+    cols: dict[str, dict[str, list]] = {n: {c: [] for c in spec[n]} for n in TABLE_NAMES}
     origin: dict[str, list[tuple]] = {n: [] for n in TABLE_NAMES}
+
+    def add(table: str, where: tuple, **values) -> None:
+        for c, v in values.items():
+            cols[table][c].append(v)
+        origin[table].append(where)
+
     seen_spells: set[tuple] = set()
     for i, rec in enumerate(request.participants):
         p = rec.participant
-        rows["participants"].append(p.model_dump())
-        origin["participants"].append(("participants", i, "participant"))
+        add("participants", ("participants", i, "participant"), **dict(p))
         for j, inst in enumerate(rec.installments):
-            rows["installments"].append({"participant_id": p.participant_id, **inst.model_dump()})
-            origin["installments"].append(("participants", i, "installments", j))
+            add("installments", ("participants", i, "installments", j), participant_id=p.participant_id, **dict(inst))
         for j, spell in enumerate(rec.poverty):
-            row = {"household_id": p.household_id, **spell.model_dump()}
-            key = tuple(row.values())
+            key = (p.household_id, spell.status, spell.valid_from, spell.valid_to)
             if key in seen_spells:  # people of one household each send its spells
                 continue
             seen_spells.add(key)
-            rows["poverty"].append(row)
-            origin["poverty"].append(("participants", i, "poverty", j))
+            add("poverty", ("participants", i, "poverty", j), household_id=p.household_id, **dict(spell))
         for j, visit in enumerate(rec.visits):
-            home = visit.kind == "home_visit"
-            rows["visits"].append({
-                "visit_id": len(rows["visits"]) + 1, "participant_id": p.participant_id if home else None,
-                "village_id": p.village_id, "visited_on": visit.visited_on, "kind": visit.kind,
-                "language": visit.language, "outcome_note": None,
-            })
-            origin["visits"].append(("participants", i, "visits", j))
+            add("visits", ("participants", i, "visits", j), visit_id=len(cols["visits"]["visit_id"]) + 1,
+                participant_id=p.participant_id if visit.kind == "home_visit" else None,
+                village_id=p.village_id, outcome_note=None, **dict(visit))
         if rec.withdrawn_on is not None:
-            rows["withdrawals"].append({"participant_id": p.participant_id, "claimed_on": rec.withdrawn_on})
-            origin["withdrawals"].append(("participants", i, "withdrawn_on"))
+            add("withdrawals", ("participants", i, "withdrawn_on"), participant_id=p.participant_id,
+                claimed_on=rec.withdrawn_on)
+    raw: dict[str, pd.DataFrame | None] = {n: _typed(n, cols[n]) for n in
+                                           ("participants", "installments", "poverty", "visits", "withdrawals")}
     if request.villages is not None:
-        rows["villages"] = [v.model_dump() for v in request.villages]
-        origin["villages"] = [("villages", k) for k in range(len(rows["villages"]))]
+        for k, v in enumerate(request.villages):
+            add("villages", ("villages", k), **dict(v))
+        raw["villages"] = _typed("villages", cols["villages"])
     else:
         wanted = {rec.participant.village_id for rec in request.participants}
         known = reference.villages(wanted)
@@ -148,61 +179,17 @@ def request_tables(request: ScoreRequest, reference: Reference, today: date | No
                  "type": "unknown_village"}
                 for i, rec in enumerate(request.participants) if rec.participant.village_id in unknown
             ], "unknown village")
+        raw["villages"] = known.reset_index(drop=True)
         origin["villages"] = [("reference", "villages")] * len(known)
     if request.disasters is not None:
-        rows["disasters"] = [d.model_dump() for d in request.disasters]
-        origin["disasters"] = [("disasters", k) for k in range(len(rows["disasters"]))]
-
-    raw: dict[str, pd.DataFrame | None] = {}
-    for name in TABLE_NAMES:
-        columns = list(spec[name])
-        if name == "subsidy_policies":
-            raw[name] = reference.tables.subsidy_policies
-        elif name == "villages" and request.villages is None:
-            raw[name] = known.reset_index(drop=True)
-        elif name in ("disasters",) and request.disasters is None:
-            raw[name] = None
-        else:
-            raw[name] = _frame(rows[name], columns)
-    for name in ("installments", "poverty", "visits", "withdrawals", "participants", "villages", "disasters"):
-        df = raw[name]
-        if df is None or (name == "villages" and request.villages is None):
-            continue
-        for c, col in spec[name].items():
-            if col.kind == "date":
-                df[c] = pd.to_datetime(df[c]).astype("datetime64[ns]")
-            elif col.kind == "int" and col.nullable:
-                df[c] = df[c].astype("Int64")
-    if request.extracted_on is not None:
-        extracted = pd.Timestamp(request.extracted_on)
+        for k, d in enumerate(request.disasters):
+            add("disasters", ("disasters", k), **dict(d))
+        raw["disasters"] = _typed("disasters", cols["disasters"])
     else:
-        extracted = pd.Timestamp(today or date.today())
+        raw["disasters"] = None
+    raw["subsidy_policies"] = reference.tables.subsidy_policies
+    extracted = pd.Timestamp(request.extracted_on if request.extracted_on is not None else (today or date.today()))
     return RawRequest(raw, origin, extracted)
-
-
-def typed_tables(req: RawRequest) -> Tables:
-    """The request's raw tables typed as `validate_raw` types them (int64, Int64, str, datetime64[ns])."""
-    from dropout.schema import contract
-
-    dtypes = {"int": "int64", "float": "float64", "date": "datetime64[ns]"}
-    out = {}
-    for name, cols in contract().items():
-        df = req.raw[name]
-        if name == "subsidy_policies":
-            out[name] = df
-            continue
-        df = pd.DataFrame({c: [] for c in cols}) if df is None else df
-        typed = {}
-        for c, col in cols.items():
-            s = df[c]
-            if col.kind == "str":
-                typed[c] = s.astype("str").where(s.notna()) if len(s) else s.astype("str")
-            elif col.kind == "int" and col.nullable:
-                typed[c] = s.astype("Int64")
-            else:
-                typed[c] = s.astype(dtypes[col.kind])
-        out[name] = pd.DataFrame(typed)
-    return Tables(**out, extracted_on=req.extracted_on)
 
 
 def validate_request(request: ScoreRequest, reference: Reference, today: date | None = None) -> Tables:
@@ -222,21 +209,25 @@ def validate_request(request: ScoreRequest, reference: Reference, today: date | 
                               set(villages["commune"].astype("str")), req.extracted_on.date())
     if errors:
         raise RequestError(errors)
-    return typed_tables(req)
+    return req.tables()
 
 
 # ---------------------------------------------------------------- join with the reference
 
 
 def scoring_tables(request: ScoreRequest, reference: Reference, today: date | None = None) -> Tables:
-    """The request's validated records joined with the neighbours from the reference data.
+    """The request's checked records joined with the neighbours from the reference data."""
+    return join_reference(request, validate_request(request, reference, today), reference)
+
+
+def join_reference(request: ScoreRequest, own: Tables, reference: Reference) -> Tables:
+    """The request's checked records (`own`) joined with the neighbours from the reference data.
 
     The reference rows kept are those of the villages the request's people live in,
     minus everything about the request's people and their households (their records in
     the request replace them). Disasters: the request's when given, else the reference's
     for those villages' communes.
     """
-    own = validate_request(request, reference, today)
     if request.villages is not None and not any(v.village_id in reference.by_village for v in request.villages):
         return own
     village_ids = sorted(set(own.participants["village_id"].astype("str")))

@@ -170,8 +170,9 @@ def config_from_dict(raw: dict, target: str | None = None, source: str = "<dict>
     except ValidationError as exc:
         lines = [f"{source}: invalid experiment config"]
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            lines.append(f"- {where}: {err['msg']} (got {err.get('input')!r})")
+            where = ".".join(str(p) for p in err["loc"])
+            got = f" (got {err.get('input')!r})" if where else ""
+            lines.append(f"- {where or 'config'}: {err['msg']}{got}")
         raise ConfigError("\n".join(lines)) from None
 
 

@@ -1,0 +1,89 @@
+"""Household poverty status as dated events, and the status known at an as-of date.
+
+Each spell starts an event at valid_from; a spell that ends (valid_to) with no spell
+starting the next day adds a 'none' event at valid_to + 1. A status change is an event
+whose status differs from the household's previous one (before the first: 'none').
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from dropout.features._time import NEVER, AsOf, SortedEvents, entity_index, last_true, prefix_sum, range_sum, to_days
+
+if TYPE_CHECKING:
+    from dropout.features._context import Context
+
+# Ordinal poverty rank: the higher, the more state support.
+POVERTY_RANK = {"none": 0, "near_poor": 1, "poor": 2}
+
+
+@dataclass
+class PovertyState:
+    """Per participant, the household's poverty status as known at as_of."""
+
+    rank: np.ndarray  # 0 none, 1 near-poor, 2 poor
+    known: np.ndarray  # any status spell started by as_of
+    status_since: np.ndarray  # day the current status began (NEVER if unknown)
+    last_change_day: np.ndarray  # NEVER if never changed
+    last_change_direction: np.ndarray  # +1 moved out of poverty (lost support), -1 into, 0 none
+    left_list_12m: np.ndarray  # bool: moved to less support within the last 12 months
+
+
+def poverty_events(ctx: Context) -> tuple[SortedEvents, np.ndarray]:
+    """Status events per household, and each participant's household index (-1 if unlisted)."""
+    pov = ctx.tables.poverty
+    households = np.unique(pov["household_id"].to_numpy(np.int64))
+    hh = entity_index(pov["household_id"].to_numpy(np.int64), households)
+    rank = pov["status"].astype("str").map(POVERTY_RANK).fillna(0).to_numpy(np.int64)
+    start = to_days(pov["valid_from"])
+    end = to_days(pov["valid_to"])
+    ended = end < NEVER
+    starts = pd.MultiIndex.from_arrays([hh, start])
+    gap = ~pd.MultiIndex.from_arrays([hh[ended], end[ended] + 1]).isin(starts)
+    events = SortedEvents(
+        np.concatenate([hh, hh[ended][gap]]),
+        np.concatenate([start, end[ended][gap] + 1]),
+        len(households),
+        rank=np.concatenate([rank, np.zeros(int(gap.sum()), dtype=np.int64)]),
+    )
+    r = events["rank"]
+    prev = np.where(events.prev_same_entity, np.roll(r, 1), 0)
+    events.columns["change"] = r != prev
+    events.columns["direction"] = np.sign(prev - r)
+    events.columns["loss_prefix"] = prefix_sum(r < prev)
+    events.columns["last_change"] = last_true(events["change"])
+    return events, entity_index(ctx.household_id, households)
+
+
+def poverty_state(ctx: Context, asof: AsOf) -> PovertyState:
+    events, hh = ctx.poverty_events
+    n = ctx.n
+    rank = np.zeros(n, dtype=np.int64)
+    known = np.zeros(n, dtype=bool)
+    since = np.full(n, NEVER, dtype=np.int64)
+    change_day = np.full(n, NEVER, dtype=np.int64)
+    direction = np.zeros(n, dtype=np.int64)
+    left = np.zeros(n, dtype=bool)
+    if len(events):
+        pos, has = events.last_on_or_before(asof.day)
+        lc = events["last_change"][pos]
+        has_change = has & (lc >= events.start)
+        lc = np.maximum(lc, 0)
+        losses = range_sum(events["loss_prefix"], events.through(asof.months_back(12)), events.through(asof.day))
+        first = events.day[np.minimum(events.start, len(events) - 1)]
+        h_rank = np.where(has, events["rank"][pos], 0)
+        # No change yet: the status (none) has held since the first recorded spell.
+        h_since = np.where(has_change, events.day[lc], np.where(has, first, NEVER))
+        h_change_day = np.where(has_change, events.day[lc], NEVER)
+        h_dir = np.where(has_change, events["direction"][lc], 0)
+        found = hh >= 0
+        i = hh[found]
+        rank[found], known[found] = h_rank[i], has[i]
+        since[found], change_day[found] = h_since[i], h_change_day[i]
+        direction[found], left[found] = h_dir[i], losses[i] > 0
+    return PovertyState(rank, known, since, change_day, direction, left)
