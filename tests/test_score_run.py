@@ -12,6 +12,7 @@ from dropout.cli import app
 from dropout.excel import header_for
 from dropout.features import build_features
 from dropout.features.catalog import reason_sentence
+from dropout.score.core import RISK_BANDS
 from dropout.labels import next_installment
 from dropout.score import (
     OUTPUT_COLUMNS,
@@ -56,8 +57,10 @@ def test_ranks_follow_risk_within_district_and_commune(scores):
             assert g[col].tolist() == list(range(1, len(g) + 1))
             assert g["risk"].is_monotonic_decreasing
     assert set(scores["risk_band"]) <= {"high", "medium", "low"}
-    assert (scores.loc[scores["risk"] >= 0.5, "risk_band"] == "high").all()
-    assert (scores.loc[scores["risk"] < 0.25, "risk_band"] == "low").all()
+    (high, _), (medium, _), _ = RISK_BANDS
+    assert (scores.loc[scores["risk"] >= high, "risk_band"] == "high").all()
+    assert (scores.loc[scores["risk"].between(medium, high, inclusive="left"), "risk_band"] == "medium").all()
+    assert (scores.loc[scores["risk"] < medium, "risk_band"] == "low").all()
     # the canonical order: district, then rank
     assert scores[["district", "rank_in_district"]].equals(
         scores[["district", "rank_in_district"]].sort_values(["district", "rank_in_district"]).reset_index(drop=True))
