@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 OUT ?= out/demo
 
-.PHONY: demo test bootstrap sync bench clean
+.PHONY: demo test bootstrap sync browser bench clean
 
 bootstrap:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -15,7 +15,13 @@ sync: bootstrap
 demo: sync
 	$(UV) run --frozen dropout demo --out $(OUT)
 
-test: sync
+# The browser tests drive Debian's Chromium (Playwright's own download is not reachable).
+browser:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+		echo "warning: install Debian's chromium (apt-get install chromium) for the browser tests"; }
+
+test: sync browser
 	$(UV) run --frozen pytest -q
 
 bench: sync

@@ -115,3 +115,25 @@ def test_the_mlflow_model_file_is_the_lightgbm_text_model(setup, tmp_path):
                                                 tracking_uri=uri)
     assert registry.model_file_sha256(local) == good.sha256
     assert (tmp_path / "model.lgb").read_text().startswith("tree\n")
+
+
+def test_load_by_alias_in_a_fresh_process_uses_the_given_store(setup, tmp_path):
+    """A new process (as `dropout score --model champion` or the service start) finds the
+    alias in the store it is given, and creates no ./mlflow.db in its working folder."""
+    import os
+    import subprocess
+    import sys
+
+    tmp, uri, ds, (_, good), _ = setup
+    if registry.current_champion(NAME, uri) is None:
+        _log(tmp, uri, *setup[3], "fresh")
+    champion = registry.current_champion(NAME, uri).version
+    expected = registry.load_model(NAME, "champion", tracking_uri=uri).sha256
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    code = ("from dropout.train.registry import load_model; "
+            f"print(load_model({NAME!r}, 'champion', tracking_uri={uri!r}).sha256)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == expected, f"champion v{champion}"
+    assert not (tmp_path / "mlflow.db").exists()

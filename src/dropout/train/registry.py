@@ -20,6 +20,7 @@ import math
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -312,6 +313,26 @@ def model_uri(name_or_uri: str, alias: str = CHAMPION) -> str:
     return f"models:/{name_or_uri}@{alias}"
 
 
+@contextmanager
+def _mlflow_uris(uri: str):
+    """Point MLflow's process-wide tracking and registry URIs at `uri`, then restore them.
+
+    MLflow 3 resolves `models:/NAME@alias` through the global registry URI even when
+    download_artifacts is given registry_uri, so a fresh process would look in
+    ./mlflow.db (and create it) instead of the store asked for.
+    """
+    import mlflow
+
+    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(registry)
+
+
 def load_model(name_or_uri: str, alias: str = CHAMPION, tracking_uri: str | None = None,
                dst_path: str | os.PathLike | None = None) -> DropoutModel:
     """Load a DropoutModel from the registry (`NAME` + alias, or any MLflow model URI) or a folder.
@@ -329,7 +350,9 @@ def load_model(name_or_uri: str, alias: str = CHAMPION, tracking_uri: str | None
     dst = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="dropout-model-"))
     dst.mkdir(parents=True, exist_ok=True)
     try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=target, dst_path=str(dst), tracking_uri=uri, registry_uri=uri)
+        with _mlflow_uris(uri):
+            local = mlflow.artifacts.download_artifacts(artifact_uri=target, dst_path=str(dst),
+                                                        tracking_uri=uri, registry_uri=uri)
     except MlflowException as exc:
         raise RegistryError(f"cannot load {target} from {uri}: {exc.message if hasattr(exc, 'message') else exc}") from None
     model = DropoutModel.load(local)
