@@ -1,12 +1,15 @@
-"""The dropout risk service (BentoML 1.4): score, explain, ranked lists, model card, health.
+"""The dropout risk service (BentoML 1.4): score, explain, ranked lists, model card, health,
+and the officers' web pages under /web.
 
     bentoml serve service.service:RiskService --host 127.0.0.1 --port 3000   # from the repo root
     dropout serve                                                           # the same, configured
 
-The work is done by `dropout.service` (a plain library, tested without a server); this
-file only wires it into BentoML: the APIs, the guard middleware (API keys, body limits,
-content types, readiness), the GET routes and the corrected OpenAPI document. Settings
-are environment variables (see `dropout/service/settings.py`).
+The work is done by `dropout.service` and `dropout.web` (plain libraries, tested without
+a server); this file only wires them into BentoML: the APIs, the guard middleware (API
+keys, body limits, content types, readiness), the GET routes, the corrected OpenAPI
+document, and the officers' pages (`dropout.web.create_app`) mounted under /web with
+their own log-in, which the guard lets through untouched. Settings are environment
+variables (see `dropout/service/settings.py` and `dropout/web/settings.py`).
 """
 
 from __future__ import annotations
@@ -33,12 +36,29 @@ with bentoml.importing():
     )
     from dropout.service.openapi import build_spec, route_methods
     from dropout.service.routes import error_response, make_app
-    from dropout.service.settings import ServiceSettings
+    from dropout.service.settings import WEB_PATH, ServiceSettings
     from dropout.service.state import ServiceState
+    from dropout.web import WebSettings, create_app
 
 SETTINGS = ServiceSettings.from_env()
 STATE = ServiceState(SETTINGS)
 API_PATHS = frozenset({"/score", "/score_ids", "/ranked", "/model"})
+# The officers' pages: built now (reads no data until the first page asks; a bad
+# DROPOUT_WEB_SECRET stops the start here), mounted below.
+WEB_APP = create_app(WebSettings.from_env()) if SETTINGS.web_enabled else None
+
+
+def _whole(app):
+    """`app` as a bare ASGI callable. BentoML mounts Starlette apps "passively" (a path the
+    app has no route for falls through to the service's other routes); bare, the mount
+    owns every path under its prefix: /web/anything is the pages' own answer (their 404
+    page, their security headers), never another route's. The pages have no lifespan
+    handlers, so nothing is lost by BentoML not running them."""
+
+    async def asgi(scope, receive, send):
+        await app(scope, receive, send)
+
+    return asgi
 
 
 @bentoml.service(
@@ -96,7 +116,10 @@ class RiskService:
         return STATE.engine.info
 
 
+if WEB_APP is not None:
+    RiskService.mount_asgi_app(_whole(WEB_APP), path=WEB_PATH, name="web")
 RiskService.mount_asgi_app(make_app(STATE), path="/")
 RiskService.add_asgi_middleware(Guard, state=STATE, api_paths=API_PATHS, methods=route_methods(),
-                                max_body_bytes=SETTINGS.max_body_bytes)
+                                max_body_bytes=SETTINGS.max_body_bytes,
+                                own_auth_prefixes=(WEB_PATH,) if WEB_APP is not None else ())
 STATE._openapi_factory = build_spec

@@ -90,6 +90,7 @@ def server(world):
         "DROPOUT_SERVICE_THREADS": "2",
         "BENTOML_HOME": str(root / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "true",
+        "DROPOUT_WEB_ENABLED": "0",  # the pages under /web are tested in test_service_web.py
     }
     cmd = [sys.executable, "-m", "dropout.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
            "--model", str(root / "run" / "model"), "--data", str(root / "data"), "--store", world["store"]]

@@ -1,4 +1,5 @@
-"""`dropout serve`: start the risk service (BentoML) on 127.0.0.1:3000 by default."""
+"""`dropout serve`: start the risk service (BentoML) on 127.0.0.1:3000 by default, with the
+officers' web pages under /web when a store or data folder is given."""
 
 from __future__ import annotations
 
@@ -23,11 +24,17 @@ def serve(
     tracking_uri: str = typer.Option(None, help="MLflow tracking URI of the registry [default: the project's]."),
     workers: int = typer.Option(None, min=1, max=64, help="Worker processes [default: 2]."),
     threads: int = typer.Option(None, min=1, max=64, help="Threads per worker [default: 2]."),
+    web: bool = typer.Option(None, "--web/--no-web", help="Serve the officers' pages under /web "
+                                                          "[default: $DROPOUT_WEB_ENABLED, else on when "
+                                                          "a store or data folder is given]."),
     new_key: bool = typer.Option(False, "--new-key", help="Print a new API key and its keys-file line, then exit."),
 ) -> None:
-    """Serve /score, /score_ids, /ranked, /model and the health probes (API key required).
+    """Serve /score, /score_ids, /ranked, /model and the health probes (API key required),
+    and the officers' pages under /web (their own log-in: dropout users add).
 
     Keys: DROPOUT_API_KEYS (comma-separated) or DROPOUT_API_KEYS_FILE (hashed lines).
+    Pages: DROPOUT_WEB_SECRET(_FILE), DROPOUT_PLAN_PATH, DROPOUT_PLAN_CAPACITY,
+    DROPOUT_WEB_HTTPS_ONLY, as for `dropout web`.
     """
     from dropout.errors import ConfigError
     from dropout.paths import project_root
@@ -49,12 +56,18 @@ def serve(
                         ("DROPOUT_SERVICE_THREADS", threads)):
         if value is not None:
             env[name] = str(Path(value).resolve()) if isinstance(value, Path) else str(value)
+    if web is not None:
+        env["DROPOUT_WEB_ENABLED"] = "1" if web else "0"
     env.setdefault("BENTOML_DO_NOT_TRACK", "true")
     try:
         settings = ServiceSettings.from_env(env)
         load_keys(env)
+        if settings.web_enabled:  # a bad page secret fails here, not in every worker
+            from dropout.web.settings import WebSettings
+
+            WebSettings.from_env(env).resolve_secret(env)
         service_dir = project_root() / "service"
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, FileNotFoundError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)
         raise typer.Exit(2) from err
     if settings.data_dir is not None and not settings.data_dir.is_dir():
@@ -63,6 +76,9 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]listening on {host}: reachable from the network; put TLS in front[/yellow]")
     console.print(f"dropout risk service on http://{host}:{port} (model {settings.model})", highlight=False)
+    if settings.web_enabled:
+        console.print(f"officers' pages on http://{host}:{port}/web/  (accounts: dropout users add --help)",
+                      highlight=False)
     argv = [sys.executable, "-m", "bentoml", "serve", "service:RiskService", "--working-dir", str(service_dir),
             "--host", host, "--port", str(port)]
     sys.stdout.flush()

@@ -1,4 +1,10 @@
-"""`dropout web`: the officers' web pages on their own (the service mounts the same app)."""
+"""`dropout web`: the officers' web pages on their own, under uvicorn.
+
+`dropout serve` mounts the same app (`dropout.web.create_app`) under /web of the risk
+service, configured from the same environment variables (DROPOUT_STORE_URL,
+DROPOUT_DATA_DIR, DROPOUT_PLAN_PATH, DROPOUT_PLAN_CAPACITY, DROPOUT_WEB_SECRET(_FILE),
+DROPOUT_WEB_HTTPS_ONLY; DROPOUT_WEB_ENABLED=0 leaves it out), behind the same log-ins.
+"""
 
 from __future__ import annotations
 

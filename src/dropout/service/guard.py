@@ -2,6 +2,10 @@
 
 In this order, for every HTTP request:
 
+0. A path under one of `own_auth_prefixes` (the officers' pages, `/web` and `/web/...`)
+   goes to the app mounted there untouched: that app has its own log-in (session
+   cookie), CSRF tokens, form bodies and size limits. The API key is neither asked
+   for nor honoured there, and nothing below applies.
 1. `/healthz`, `/livez`, `/readyz` pass freely (probes carry no key).
 2. Without a valid API key: 401 `{"error": "unauthorized"}`, nothing more said.
 3. A method a known path does not take: 405 with `Allow`; a query string longer than
@@ -52,13 +56,20 @@ class Guard:
         api_paths: paths that need the model (503 while it loads).
         methods: path -> the HTTP methods it takes (others get 405).
         max_body_bytes, max_query_bytes: request size limits.
+        own_auth_prefixes: mount paths of apps that authenticate their own users
+            (e.g. "/web"): requests for the prefix itself or below it pass through.
     """
 
     def __init__(self, app, state, api_paths: frozenset[str] = frozenset(), methods: dict | None = None,
-                 max_body_bytes: int = 2 * 2**20, max_query_bytes: int = 2048):
+                 max_body_bytes: int = 2 * 2**20, max_query_bytes: int = 2048,
+                 own_auth_prefixes: tuple[str, ...] = ()):
         from dropout.service.auth import presented_key
 
+        for prefix in own_auth_prefixes:
+            if not prefix.startswith("/") or prefix.endswith("/") or len(prefix) < 2:
+                raise ValueError(f"own_auth_prefixes: {prefix!r} is not a path like '/web'")
         self.app = app
+        self.own_auth_prefixes = tuple(own_auth_prefixes)
         self.state = state
         self.api_paths = frozenset(api_paths)
         self.methods = {}
@@ -77,6 +88,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
+        if self._own_auth(path):
+            await self.app(scope, receive, send)
+            return
         if path in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
@@ -123,6 +137,11 @@ class Guard:
             await send_json(send, 200, self.state.openapi())
             return
         await self.app(scope, receive, send)
+
+    def _own_auth(self, path: str) -> bool:
+        """Whether `path` is a mount with its own log-in: the prefix itself or a path below it
+        (`/web`, `/web/...`; not `/website`)."""
+        return any(path == p or path.startswith(p + "/") for p in self.own_auth_prefixes)
 
 
 def _header(headers, name: bytes) -> bytes | None:

@@ -11,6 +11,13 @@
 | DROPOUT_SERVICE_WORKERS, DROPOUT_SERVICE_THREADS | 2, 2 | BentoML worker processes and threads each |
 | DROPOUT_ACCESS_LOG | 1 | BentoML access log (method, path, status, latency; never bodies) |
 | DROPOUT_SERVICE_LOAD_DELAY | 0 | seconds to wait before loading the model (tests of readiness) |
+| DROPOUT_WEB_ENABLED | on when DROPOUT_STORE_URL or DROPOUT_DATA_DIR is set | mount the officers' pages under `/web` |
+
+The officers' pages mounted under `/web` read their own settings with
+`dropout.web.settings.WebSettings.from_env` from the same environment: the same
+DROPOUT_STORE_URL and DROPOUT_DATA_DIR, and DROPOUT_PLAN_PATH, DROPOUT_PLAN_CAPACITY,
+DROPOUT_WEB_SECRET(_FILE), DROPOUT_WEB_HTTPS_ONLY. They keep their own log-in (session
+cookie, CSRF tokens); the API key neither is needed for them nor opens them.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from dropout.errors import ConfigError
 
 DEFAULT_MODEL = "champion"
 DEFAULT_MAX_BODY_BYTES = 2 * 2**20
+WEB_PATH = "/web"  # where the service mounts the officers' pages
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 
 def _env_int(env, name: str, default: int, low: int, high: int) -> int:
@@ -51,6 +61,17 @@ def _env_float(env, name: str, default: float) -> float:
     return value
 
 
+def _env_bool(env, name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not one of {'/'.join(TRUE_WORDS)} or {'/'.join(FALSE_WORDS)}")
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
     model: str = DEFAULT_MODEL
@@ -62,20 +83,23 @@ class ServiceSettings:
     threads: int = 2
     access_log: bool = True
     load_delay_seconds: float = 0.0
+    web_enabled: bool = False
 
     @classmethod
     def from_env(cls, env=None) -> "ServiceSettings":
         """Read the DROPOUT_* variables (see the module docstring); raise ConfigError on a bad value."""
         env = os.environ if env is None else env
         data_dir = env.get("DROPOUT_DATA_DIR", "").strip()
+        store_url = env.get("DROPOUT_STORE_URL", "").strip() or None
         return cls(
             model=env.get("DROPOUT_MODEL", "").strip() or DEFAULT_MODEL,
             tracking_uri=env.get("DROPOUT_TRACKING_URI", "").strip() or None,
             data_dir=Path(data_dir) if data_dir else None,
-            store_url=env.get("DROPOUT_STORE_URL", "").strip() or None,
+            store_url=store_url,
             max_body_bytes=_env_int(env, "DROPOUT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 64 * 2**20),
             workers=_env_int(env, "DROPOUT_SERVICE_WORKERS", 2, 1, 64),
             threads=_env_int(env, "DROPOUT_SERVICE_THREADS", 2, 1, 64),
             access_log=env.get("DROPOUT_ACCESS_LOG", "1").strip().lower() not in ("0", "false", "no", "off"),
             load_delay_seconds=_env_float(env, "DROPOUT_SERVICE_LOAD_DELAY", 0.0),
+            web_enabled=_env_bool(env, "DROPOUT_WEB_ENABLED", bool(store_url or data_dir)),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,29 +66,32 @@ class WebSettings:
     test_data: bool = False
 
     @classmethod
-    def from_env(cls, **overrides) -> "WebSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "WebSettings":
         """Settings from DROPOUT_STORE_URL, DROPOUT_DATA_DIR, DROPOUT_PLAN_PATH,
-        DROPOUT_PLAN_CAPACITY, DROPOUT_WEB_SECRET(_FILE), DROPOUT_WEB_HTTPS_ONLY;
-        keyword arguments win."""
+        DROPOUT_PLAN_CAPACITY, DROPOUT_WEB_SECRET(_FILE), DROPOUT_WEB_HTTPS_ONLY of `env`
+        (default: os.environ); keyword arguments win."""
+        env = os.environ if env is None else env
         values: dict = {}
-        if os.environ.get(ENV_STORE):
-            values["store_url"] = os.environ[ENV_STORE]
-        if os.environ.get(ENV_DATA):
-            values["data_dir"] = Path(os.environ[ENV_DATA])
-        if os.environ.get(ENV_PLAN):
-            values["plan_path"] = Path(os.environ[ENV_PLAN])
-        if os.environ.get(ENV_CAPACITY):
-            values["plan_capacity"] = os.environ[ENV_CAPACITY]
-        if os.environ.get(ENV_SECRET_FILE):
-            values["secret_file"] = Path(os.environ[ENV_SECRET_FILE])
-        if os.environ.get(ENV_HTTPS_ONLY):
-            values["https_only"] = os.environ[ENV_HTTPS_ONLY].lower() in ("1", "true", "yes")
+        if env.get(ENV_STORE):
+            values["store_url"] = env[ENV_STORE]
+        if env.get(ENV_DATA):
+            values["data_dir"] = Path(env[ENV_DATA])
+        if env.get(ENV_PLAN):
+            values["plan_path"] = Path(env[ENV_PLAN])
+        if env.get(ENV_CAPACITY):
+            values["plan_capacity"] = env[ENV_CAPACITY]
+        if env.get(ENV_SECRET_FILE):
+            values["secret_file"] = Path(env[ENV_SECRET_FILE])
+        if env.get(ENV_HTTPS_ONLY):
+            values["https_only"] = env[ENV_HTTPS_ONLY].lower() in ("1", "true", "yes", "on")
         values.update(overrides)
         return cls(**values)
 
-    def resolve_secret(self) -> str:
-        """The signing secret: explicit, else DROPOUT_WEB_SECRET, else the secret file."""
-        secret = self.secret or os.environ.get(ENV_SECRET)
+    def resolve_secret(self, env: Mapping[str, str] | None = None) -> str:
+        """The signing secret: explicit, else DROPOUT_WEB_SECRET of `env` (default:
+        os.environ), else the secret file."""
+        env = os.environ if env is None else env
+        secret = self.secret or env.get(ENV_SECRET)
         if secret:
             if len(secret) < MIN_SECRET_LENGTH:
                 raise ValueError(
