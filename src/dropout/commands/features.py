@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from dropout.commands.score import with_store_visits
 from dropout.errors import DataContractError
 from dropout.features import FAMILIES, InvalidAsOfError, build_features
 from dropout.io import load_tables, write_parquet
@@ -18,6 +19,11 @@ def features(
     out: Path = typer.Option(..., "--out", help="Parquet file to write (written atomically)."),
     family: list[str] = typer.Option(None, "--family", help=f"Only these families (repeat): {', '.join(FAMILIES)}."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    store: str = typer.Option(None, "--store", help="Store of the web pages' recorded visits "
+                              "(default sqlite:///out/scores.db)."),
+    recorded_visits: bool = typer.Option(None, "--recorded-visits/--no-recorded-visits",
+                                         help="Add the visits recorded on the web pages (in --store) to the "
+                                              "data's visits. Default: when the store has them."),
 ) -> None:
     """Build one row per (participant, as-of date) with the features of the catalog (features/catalog.yaml)."""
     try:
@@ -29,6 +35,7 @@ def features(
         console.print(f"[red]{data}: the data does not meet the contract (docs/data.md)[/red]")
         console.print(str(err), markup=False, highlight=False)
         raise typer.Exit(1) from err
+    tables = with_store_visits(tables, store, recorded_visits)
     families = list(family) if family else None
     try:
         with progress_bar(disable=quiet) as bars:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from dropout.errors import DataContractError
+from dropout.errors import DataContractError, format_problems
 from dropout.progress import console, progress_bar
 
 
@@ -28,6 +28,9 @@ def score(
                                    "each chunk is committed on its own."),
     replace: bool = typer.Option(False, "--replace", help="Start the run over even if it was interrupted."),
     excel: bool = typer.Option(True, "--excel/--no-excel", help="Write one Excel workbook per district."),
+    recorded_visits: bool = typer.Option(None, "--recorded-visits/--no-recorded-visits",
+                                         help="Add the visits recorded on the web pages (in --store) to the "
+                                              "data's visits before the features. Default: when the store has them."),
 ) -> None:
     """Score everyone whose next installment falls due in the window: risk, ranks, reasons."""
     from dropout.io import load_tables
@@ -43,6 +46,7 @@ def score(
         console.print(f"[red]{data}: the data does not meet the contract (docs/data.md)[/red]")
         console.print(str(err), markup=False, highlight=False)
         raise typer.Exit(1) from err
+    tables = with_store_visits(tables, store, recorded_visits)
     try:
         check_job(tables, as_of, window)  # cheap: refuse a wrong date before loading the model
         model_ref = resolve_model(model, model_name=model_name, tracking_uri=tracking_uri)
@@ -81,6 +85,27 @@ def score(
     for name, path in result.files.items():
         console.print(f"{name}: {path}")
     console.print(f"{run.n_scored:,} people scored in {result.seconds:.1f} s")
+
+
+def with_store_visits(tables, store: str | None, use: bool | None):
+    """The tables with the store's recorded visits merged (`dropout.recorded_visits`); exits on a refusal."""
+    from dropout.recorded_visits import NoRecordedVisitsError, RecordedVisitsError, merge_store_visits
+
+    try:
+        merged = merge_store_visits(tables, store, use)
+    except NoRecordedVisitsError as err:
+        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
+        console.print("nothing was written")
+        raise typer.Exit(2) from err
+    except RecordedVisitsError as err:
+        console.print("[red]the store's recorded visits do not meet the data contract (docs/data.md)[/red]")
+        console.print(format_problems(err.problems), markup=False, highlight=False)
+        console.print("nothing was written")
+        raise typer.Exit(1) from err
+    if merged is None:
+        return tables
+    console.print(merged.summary(), markup=False, highlight=False)
+    return merged.tables
 
 
 def register(app: typer.Typer) -> None:

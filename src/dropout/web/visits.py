@@ -1,8 +1,9 @@
 """Visits officers record on the web pages: the store's `visits` table.
 
 `recorded_visits(store_url)` hands them back in the data contract's visits columns
-(docs/data.md) so the next feature build can append them to the raw `visits` table and
-the outreach features see them: this closes the loop for retraining.
+(docs/data.md); `dropout.recorded_visits.with_recorded_visits` appends them to the raw
+`visits` table before a feature build (`dropout features`, `dropout score`), so the
+outreach features see them from their day on: this closes the loop for retraining.
 
 Their `visit_id` is `WEB_VISIT_ID_OFFSET` + the row id, so they never collide with the
 ids of an office export (which count up from 1).
