@@ -76,7 +76,11 @@ def test_every_feature_has_a_sentence_for_its_values(built):
             for lang in ("en", "vi"):
                 text = reason_sentence(spec.name, value, lang)
                 assert "{" not in text and "nan" not in text.lower().split(), (spec.name, value, text)
-                if not (isinstance(value, float) and math.isnan(value)) and spec.format != "label":
+                if isinstance(value, float) and math.isnan(value) or spec.format == "label":
+                    continue
+                if spec.reason_en_zero is not None and value == 0:
+                    assert text == getattr(spec, f"reason_{lang}_zero"), (spec.name, text)
+                else:
                     assert any(ch.isdigit() for ch in text) or spec.format == "month", (spec.name, text)
 
 

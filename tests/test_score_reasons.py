@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dropout.score.reasons import explain, reason_columns, top_features
+from dropout.score.reasons import explain, reason_columns, top_features, top_reasons
 
 
 def fake_sentence(feature: str, value, lang: str) -> str:
@@ -85,3 +85,43 @@ def test_explain_with_the_real_catalog_fills_in_values():
 def test_explain_refuses_misaligned_inputs():
     with pytest.raises(ValueError, match="bias"):
         explain(np.zeros((2, 4)), np.zeros((2, 3)), ["a", "b", "c"], fake_sentence)
+
+
+def test_a_reason_group_is_named_once_by_its_strongest_feature():
+    groups = ["routine", "routine", "routine", "cost", "visits"]
+    contrib = np.array([
+        [0.3, 0.25, 0.2, 0.5, 0.1],    # routine sums to 0.75 > cost 0.5 > visits 0.1; routine by f0
+        [0.4, -0.5, 0.0, 0.2, 0.15],   # routine sums to -0.1: not a reason, though f0 alone is +0.4
+        [-0.1, 0.05, 0.3, 0.0, 0.0],   # routine 0.25, named by f2 (its largest)
+    ])
+    idx, valid = top_reasons(contrib, 4, groups)
+    assert idx[0, :3].tolist() == [0, 3, 4] and valid[0].tolist() == [True, True, True, False]
+    assert idx[1, :2].tolist() == [3, 4] and valid[1].tolist() == [True, True, False, False]
+    assert idx[2, 0] == 2 and valid[2].tolist() == [True, False, False, False]
+    # without groups, every feature is its own reason
+    plain, _ = top_reasons(contrib, 4)
+    assert plain[0].tolist() == top_features(contrib, 4)[0][0].tolist() == [3, 0, 1, 2]
+
+
+def test_grouped_reasons_equal_a_row_by_row_reference():
+    rng = np.random.default_rng(5)
+    n, f = 300, 10
+    groups = list("aabbbcdeef")
+    contrib = rng.normal(0, 1, (n, f))
+    idx, valid = top_reasons(contrib, 4, groups)
+    for i in range(n):
+        sums = {g: contrib[i, [j for j in range(f) if groups[j] == g]].sum() for g in dict.fromkeys(groups)}
+        ranked = [g for g in sorted(sums, key=lambda g: -sums[g]) if sums[g] > 0][:4]
+        expected = [max((j for j in range(f) if groups[j] == g), key=lambda j: contrib[i, j]) for g in ranked]
+        assert idx[i, : len(expected)].tolist() == expected and valid[i].sum() == len(expected)
+
+
+def test_catalog_reasons_for_a_new_member_are_not_four_ways_of_saying_zero():
+    from dropout.features.catalog import load_catalog, reason_sentence
+
+    catalog = load_catalog()
+    assert "0" not in reason_sentence("on_time_streak", 0, "en")
+    assert "0" not in reason_sentence("paid_on_time_12m", 0, "vi")
+    assert reason_sentence("paid_on_time_12m", 2, "en") == "Paid 2 installment(s) on time in the last 12 months"
+    routine = {"on_time_streak", "paid_on_time_12m", "installments_due_12m", "tenure_months"}
+    assert len({g for n, g in zip(catalog.names(), catalog.reason_groups()) if n in routine}) == 1

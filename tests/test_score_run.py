@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from dropout.cli import app
 from dropout.excel import header_for
 from dropout.features import build_features
-from dropout.features.catalog import reason_sentence
+from dropout.features.catalog import load_catalog, reason_sentence
 from dropout.score.core import RISK_BANDS
 from dropout.labels import next_installment
 from dropout.score import (
@@ -67,29 +67,40 @@ def test_ranks_follow_risk_within_district_and_commune(scores):
 
 
 def test_reasons_name_only_risk_raising_features_with_actual_values(scores, model):
+    """Each reason is a catalog group pushing risk up (its features' contributions summed),
+    strongest first, written with its strongest feature and that person's value."""
     feats = build_features(small_world(), [AS_OF]).set_index("participant_id").loc[scores["participant_id"]]
     X = feats[model.feature_names].reset_index(drop=True)
     contrib = model.contributions(X)
+    group_of = dict(zip(model.feature_names, load_catalog().reason_groups(list(model.feature_names))))
+    by_group = contrib[list(model.feature_names)].T.groupby(group_of).sum().T
     n_reasons = 0
     for i, row in scores.iterrows():
-        previous = np.inf
+        previous, named = np.inf, set()
         for k in range(1, 5):
             feature = row[f"reason_{k}_feature"]
             if pd.isna(feature):
                 assert pd.isna(row[f"reason_{k}_vi"]) and pd.isna(row[f"reason_{k}_en"])
                 continue
-            c = contrib.loc[i, feature]
-            assert c > 0, f"reason {feature} lowers the risk of {row.participant_id}"
+            group = group_of[feature]
+            assert group not in named, f"group {group} named twice for {row.participant_id}"
+            named.add(group)
+            c = by_group.loc[i, group]
+            assert c > 0 and contrib.loc[i, feature] > 0, f"reason {feature} lowers the risk of {row.participant_id}"
             assert c <= previous  # largest push first
             previous = c
+            in_group = [f for f in model.feature_names if group_of[f] == group]
+            assert contrib.loc[i, feature] == contrib.loc[i, in_group].max()
             value = X.loc[i, feature]
             value = int(value) if pd.notna(value) and float(value).is_integer() else value
             assert row[f"reason_{k}_en"] == reason_sentence(feature, value, "en")
             assert row[f"reason_{k}_vi"] == reason_sentence(feature, value, "vi")
             n_reasons += 1
-        # no risk-raising feature was left out in favour of a weaker one
-        positive = contrib.loc[i, model.feature_names]
-        assert (positive > 0).sum() >= sum(pd.notna(row[f"reason_{k}_feature"]) for k in range(1, 5))
+        # no risk-raising group was left out in favour of a weaker one
+        left_out = by_group.loc[i, [g for g in by_group.columns if g not in named]]
+        assert len(named) == 4 or (left_out <= 0).all()
+        if len(named) == 4:
+            assert (left_out <= previous).all()
     assert n_reasons > len(scores)  # most people have several reasons
 
 

@@ -22,7 +22,8 @@ DIRECTIONS = ("up", "down", "unknown")
 FORMATS = ("integer", "decimal", "percent", "signed_percent_points", "vnd", "signed_vnd", "month", "label")
 LANGS = ("en", "vi")
 REQUIRED = ("name", "family", "meaning", "unit", "kind", "direction", "monotone", "format", "reason_en", "reason_vi")
-OPTIONAL = ("reason_en_missing", "reason_vi_missing", "labels_en", "labels_vi")
+OPTIONAL = ("reason_en_missing", "reason_vi_missing", "reason_en_zero", "reason_vi_zero", "reason_group",
+            "labels_en", "labels_vi")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _VI_LETTERS = re.compile("[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]", re.I)
 MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -50,6 +51,12 @@ class FeatureSpec:
     reason_vi: str
     reason_en_missing: str | None = None
     reason_vi_missing: str | None = None
+    # A sentence for the value 0, where "Paid 0 installment(s) on time" reads badly.
+    reason_en_zero: str | None = None
+    reason_vi_zero: str | None = None
+    # Features that tell an officer the same thing share a group: a person's reasons name
+    # each group once (e.g. one sentence for "new to paying", not four). Default: the name.
+    reason_group: str | None = None
     labels_en: dict = field(default_factory=dict)
     labels_vi: dict = field(default_factory=dict)
 
@@ -87,6 +94,10 @@ class Catalog:
         """Features that are codes, not amounts (for a model's categorical_feature)."""
         return [f.name for f in self.features if f.kind == "category"]
 
+    def reason_groups(self, names: list[str] | None = None) -> list[str]:
+        """The reason group of each of `names` (default: all, catalog order)."""
+        return [self[n].reason_group or n if n in self else n for n in (names if names is not None else self.names())]
+
     def monotone_constraints(self, names: list[str] | None = None) -> list[int]:
         """LightGBM monotone constraints for `names` (default: all, catalog order)."""
         return [self[n].monotone_constraint for n in (names if names is not None else self.names())]
@@ -111,7 +122,9 @@ def _check_entry(i: int, raw: dict, families: tuple[str, ...]) -> FeatureSpec:
         raise CatalogError(f"{where}: monotone must be true or false, got {raw['monotone']!r}")
     if raw["monotone"] and raw["direction"] == "unknown":
         raise CatalogError(f"{where}: monotone is true but direction is 'unknown'")
-    for key in ("reason_en", "reason_vi", "reason_en_missing", "reason_vi_missing"):
+    if ("reason_en_zero" in raw) != ("reason_vi_zero" in raw):
+        raise CatalogError(f"{where}: give reason_en_zero and reason_vi_zero together")
+    for key in ("reason_en", "reason_vi", "reason_en_missing", "reason_vi_missing", "reason_en_zero", "reason_vi_zero"):
         text = raw.get(key)
         if text is None:
             continue
@@ -199,7 +212,8 @@ def format_value(spec: FeatureSpec, value, lang: str) -> str:
 def reason_sentence(feature: str, value, lang: str = "en", catalog: Catalog | None = None) -> str:
     """The officer's sentence for `feature` at `value`, in `lang` ('vi' or 'en').
 
-    An empty value (None/NaN: "never happened") uses the feature's *_missing sentence.
+    An empty value (None/NaN: "never happened") uses the feature's *_missing sentence, a
+    zero its *_zero sentence when the catalog has one.
     """
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {list(LANGS)}, got {lang!r}")
@@ -214,4 +228,7 @@ def reason_sentence(feature: str, value, lang: str = "en", catalog: Catalog | No
         if text:
             return text
         return getattr(spec, f"reason_{lang}").replace("{value}", UNKNOWN[lang])
+    zero = getattr(spec, f"reason_{lang}_zero")
+    if zero and spec.format != "label" and float(value) == 0:
+        return zero.replace("{value}", format_value(spec, value, lang))
     return getattr(spec, f"reason_{lang}").replace("{value}", format_value(spec, value, lang))

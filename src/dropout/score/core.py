@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dropout.errors import DropoutError
+from dropout.features.catalog import load_catalog
 from dropout.io import Tables
 from dropout.score.reasons import LANGS, N_REASONS, explain, reason_columns
 
@@ -254,7 +255,7 @@ def score_matrix(X: pd.DataFrame, due: pd.DataFrame, model, sentence=None) -> pd
     risk = np.asarray(model.predict_proba(values), dtype=np.float64)
     contrib = model.contributions(values)
     contrib_values = contrib[names].to_numpy() if isinstance(contrib, pd.DataFrame) else np.asarray(contrib)[:, : len(names)]
-    reasons = explain(contrib_values, values, names, sentence)
+    reasons = explain(contrib_values, values, names, sentence, groups=load_catalog().reason_groups(names))
     out = due[["participant_id", "village_id", "commune", "district", "due_on", "amount_due"]].reset_index(drop=True)
     out["risk"] = risk
     out["risk_band"] = risk_band(risk)

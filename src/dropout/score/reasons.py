@@ -55,6 +55,31 @@ def top_features(contributions: np.ndarray, n: int = N_REASONS) -> tuple[np.ndar
     return index, valid
 
 
+def top_reasons(contributions: np.ndarray, n: int = N_REASONS,
+                groups: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Like `top_features`, but each reason group of features is named at most once.
+
+    A group's contribution is the sum of its features' (SHAP values add up), so four
+    ways of saying "new to paying" count as one reason; the group is then written with
+    its feature that pushes risk up most. Without `groups` every feature is its own.
+    """
+    c = np.asarray(contributions, dtype=np.float64)
+    if groups is None:
+        return top_features(c, n)
+    if len(groups) != c.shape[1]:
+        raise ValueError(f"{len(groups)} reason groups for {c.shape[1]} features")
+    codes, uniques = pd.factorize(pd.Series(list(groups), dtype=object))
+    onehot = np.zeros((c.shape[1], len(uniques)))
+    onehot[np.arange(c.shape[1]), codes] = 1.0
+    group_index, valid = top_features(c @ onehot, n)
+    # Per group, the feature with the largest contribution (a loop over groups, not rows).
+    best = np.empty((c.shape[0], len(uniques)), dtype=np.int64)
+    for g in range(len(uniques)):
+        cols = np.flatnonzero(codes == g)
+        best[:, g] = cols[np.argmax(c[:, cols], axis=1)]
+    return np.take_along_axis(best, group_index, axis=1), valid
+
+
 def reason_columns(n: int = N_REASONS, langs: Sequence[str] = LANGS) -> list[str]:
     """Output column names: reason_1_vi..reason_n_vi, reason_1_en.., reason_1_feature.."""
     return [*(f"reason_{k}_{lang}" for lang in langs for k in range(1, n + 1)),
@@ -69,6 +94,7 @@ def explain(
     n: int = N_REASONS,
     langs: Sequence[str] = LANGS,
     index: pd.Index | None = None,
+    groups: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Top `n` reasons per row as sentences in each language, plus the feature names.
 
@@ -77,6 +103,8 @@ def explain(
             order of `feature_names`.
         values: (rows, features) the feature values the model saw.
         sentence: `sentence(feature, value, lang) -> str` (the catalog's reason sentence).
+        groups: each feature's reason group (catalog `reason_group`); a group is named
+            at most once per row (see `top_reasons`).
     Returns:
         One row per input row with `reason_columns(n, langs)` as categorical columns;
         missing (null) where a row has fewer than k reasons pushing risk up.
@@ -90,7 +118,7 @@ def explain(
             "names do not line up (give pred_contrib without its bias column)"
         )
     rows = contributions.shape[0]
-    idx, valid = top_features(contributions, n)
+    idx, valid = top_reasons(contributions, n, groups)
     r, j = np.nonzero(valid)
     feat = idx[r, j]
     val = values[r, feat]
