@@ -51,6 +51,8 @@ def test_payment_history_at_july_first(ledger):
         "makeup_payments_12m": 1,  # Feb's, received 03-03
         "suspensions_total": 2,  # Feb-Mar in a row, then May
         "paid_months_total": 5,  # Jan, Feb, Apr, Jun, Jul
+        # a woman of 45 (pension age 56: 11 years) with 5 of the 180 required months paid: 14.6 years
+        "years_to_pension": 14.6,
     }
     for name, value in expected.items():
         assert f[name] == pytest.approx(value), name
@@ -105,3 +107,14 @@ def test_vectorised_equals_naive_reference(seed):
         ref = payment_history_reference(tables, pd.Timestamp(as_of)).set_index("participant_id")
         got = ours.loc[ref.index, ref.columns].astype(float)
         np.testing.assert_allclose(got.to_numpy(), ref.astype(float).to_numpy(), rtol=1e-6, err_msg=as_of)
+
+
+def test_years_to_pension_takes_the_later_of_age_and_paid_years():
+    from dropout.features.payment_history import years_to_pension
+    from dropout.reference import contribution_rules
+
+    rules = contribution_rules()  # pension age F 56, M 61; 15 years of contributions
+    got = years_to_pension(rules, np.array([True, False, False, True]), np.array([50, 50, 70, 30]),
+                           np.array([170, 170, 180, 0]))
+    # F 50: 6 to age, 10/12 to paid -> 6; M 50: 11; M 70 with 15 years paid -> 0; F 30: 26 vs 15 -> 26
+    np.testing.assert_allclose(got, [6.0, 11.0, 0.0, 26.0])

@@ -37,7 +37,7 @@ CENTRAL = "*"
 
 NEEDED_COLUMNS = {
     "villages": ["village_id", "commune", "province", "travel_minutes", "ethnic_language"],
-    "participants": ["participant_id", "household_id", "village_id", "birth_year", "ethnicity",
+    "participants": ["participant_id", "household_id", "village_id", "birth_year", "sex", "ethnicity",
                      "occupation", "enrolled_on", "payment_mode", "income_base"],
     "installments": ["participant_id", "period_start", "due_on", "months_covered", "income_base",
                      "amount_due", "paid_on"],
@@ -81,6 +81,7 @@ class Context:
         self.n = len(self.participant_id)
         self.enrolled = to_days(parts["enrolled_on"])
         self.birth_year = parts["birth_year"].to_numpy(np.int64)
+        self.female = parts["sex"].astype("str").to_numpy() == "F"
         self.household_id = parts["household_id"].to_numpy(np.int64)
         self.ethnicity = parts["ethnicity"].astype("str").to_numpy()
         self.occupation = parts["occupation"].astype("str").to_numpy()

@@ -74,6 +74,9 @@ def _one(inst: pd.DataFrame, as_of: pd.Timestamp, person: pd.Series, rules) -> p
     lapses = (~past_on_time).tolist()
     out["suspensions_total"] = sum(1 for i, x in enumerate(lapses) if x and (i == 0 or not lapses[i - 1]))
     out["paid_months_total"] = int(inst.loc[paid_by, "months_covered"].sum())
+    pension_age = rules.pension_age["F" if person["sex"] == "F" else "M"]
+    out["years_to_pension"] = round(max(pension_age - out["age_years"],
+                                        rules.pension_years_required - out["paid_months_total"] / 12, 0.0), 1)
     return pd.Series(out)
 
 

@@ -121,7 +121,18 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
     out["makeup_payments_12m"] = range_sum(P["late_prefix"], makeup_from, paid_end).astype(np.int16)
     out["suspensions_total"] = range_sum(static.suspension_prefix, L.start, hi).astype(np.int16)
     out["paid_months_total"] = range_sum(P["months_prefix"], P.start, paid_end).astype(np.int32)
+    out["years_to_pension"] = years_to_pension(ctx.rules, ctx.female, out["age_years"], out["paid_months_total"])
     return out
+
+
+def years_to_pension(rules, female: np.ndarray, age_years: np.ndarray, paid_months: np.ndarray) -> np.ndarray:
+    """Years until a pension is earned: both the pension age (by sex) and the years of
+    contributions the law requires must be reached (features/contribution_rules.yaml);
+    0 once both are. Close to a pension, stopping throws the paid years away."""
+    pension_age = np.where(female, rules.pension_age["F"], rules.pension_age["M"])
+    to_age = pension_age - age_years.astype(np.float64)
+    to_paid = (12 * rules.pension_years_required - paid_months.astype(np.float64)) / 12.0
+    return np.round(np.clip(np.maximum(to_age, to_paid), 0.0, None), 1).astype(np.float32)
 
 
 def build(tables, as_of_dates) -> pd.DataFrame:
