@@ -33,6 +33,7 @@ FAMILY_MODULES = {
 }
 FAMILIES = tuple(FAMILY_MODULES)
 KEY_COLUMNS = ["participant_id", "as_of"]
+SMALL_FRAME_ROWS = 10_000  # build_features consolidates its output up to this many rows
 
 Progress = Callable[[str, int, int], None]
 """Called as progress(family, as_of_dates_done, as_of_dates_total) after each family and date."""
@@ -132,4 +133,6 @@ def _build_features(ctx: Context, dates: list[pd.Timestamp], families, progress:
         ctx.forget()
     data = {k: data[k] for k in KEY_COLUMNS + names}
     # copy=False: one block per column, no consolidation copy of a frame that can be GBs.
-    return pd.DataFrame(data, copy=False)
+    # A small frame (the service's few people) is consolidated instead: the copy is cheap
+    # and every later take or to_numpy then works on a few blocks, not one per column.
+    return pd.DataFrame(data, copy=total <= SMALL_FRAME_ROWS)

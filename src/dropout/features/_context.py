@@ -24,6 +24,7 @@ from dropout.features._time import (
     prefix_sum,
     range_sum,
     require_columns,
+    str_values,
     to_days,
 )
 from dropout.features._poverty import POVERTY_RANK, PovertyState, poverty_events, poverty_state
@@ -76,29 +77,37 @@ class Context:
             require_columns(getattr(tables, table), table, cols)
         self.tables = tables
         self.rules = contribution_rules()
-        parts = tables.participants.sort_values("participant_id", kind="stable")
-        self.participant_id = parts["participant_id"].to_numpy(np.int64)
-        self.n = len(self.participant_id)
-        self.enrolled = to_days(parts["enrolled_on"])
-        self.birth_year = parts["birth_year"].to_numpy(np.int64)
-        self.female = parts["sex"].astype("str").to_numpy() == "F"
-        self.household_id = parts["household_id"].to_numpy(np.int64)
-        self.ethnicity = parts["ethnicity"].astype("str").to_numpy()
-        self.occupation = parts["occupation"].astype("str").to_numpy()
-        self.payment_mode = parts["payment_mode"].astype("str").to_numpy()
-        self.registered_income_base = parts["income_base"].to_numpy(np.int64)
+        # Participants sorted by participant_id (a stable sort, as sort_values would), taken
+        # column by column from numpy arrays: cheaper than sorting the frame when it is small.
+        parts = tables.participants
+        pid = parts["participant_id"].to_numpy(np.int64)
+        order = np.argsort(pid, kind="stable") if len(pid) > 1 and (pid[1:] < pid[:-1]).any() else None
 
-        villages = tables.villages.sort_values("village_id", kind="stable")
-        self.village_ids = villages["village_id"].astype("str").to_numpy()
-        self.village_idx = entity_index(parts["village_id"].astype("str").to_numpy(), self.village_ids)
+        def sort(values: np.ndarray) -> np.ndarray:
+            return values if order is None else values[order]
+
+        self.participant_id = sort(pid)
+        self.n = len(self.participant_id)
+        self.enrolled = sort(to_days(parts["enrolled_on"]))
+        self.birth_year = sort(parts["birth_year"].to_numpy(np.int64))
+        self.female = sort(str_values(parts["sex"])) == "F"
+        self.household_id = sort(parts["household_id"].to_numpy(np.int64))
+        self.ethnicity = sort(str_values(parts["ethnicity"]))
+        self.occupation = sort(str_values(parts["occupation"]))
+        self.payment_mode = sort(str_values(parts["payment_mode"]))
+        self.registered_income_base = sort(parts["income_base"].to_numpy(np.int64))
+
+        villages = tables.villages
+        if not villages["village_id"].is_monotonic_increasing:
+            villages = villages.sort_values("village_id", kind="stable")
+        self.village_ids = str_values(villages["village_id"])
+        self.village_idx = entity_index(sort(str_values(parts["village_id"])), self.village_ids)
         self.n_villages = len(self.village_ids)
         self.village_travel_minutes = villages["travel_minutes"].to_numpy(np.float64)
-        self.village_language = villages["ethnic_language"].astype("str").to_numpy()
-        communes, self.village_commune_idx = np.unique(villages["commune"].astype("str").to_numpy(),
-                                                       return_inverse=True)
+        self.village_language = str_values(villages["ethnic_language"])
+        communes, self.village_commune_idx = np.unique(str_values(villages["commune"]), return_inverse=True)
         self.commune_names = communes
-        provinces, self.village_province_idx = np.unique(villages["province"].astype("str").to_numpy(),
-                                                         return_inverse=True)
+        provinces, self.village_province_idx = np.unique(str_values(villages["province"]), return_inverse=True)
         self.province_names = provinces
 
         w = tables.withdrawals
@@ -261,7 +270,8 @@ class Context:
     def registered_months(self) -> np.ndarray:
         modes = self.rules.payment_modes
         lookup = {name: m.months_covered for name, m in modes.items()}
-        return pd.Series(self.payment_mode).map(lookup).fillna(1).to_numpy(np.int64)
+        codes, names = pd.factorize(self.payment_mode)
+        return np.append([lookup.get(m, 1) for m in names], 1).astype(np.int64)[codes]  # unknown: monthly
 
     def next_installment(self, asof: AsOf) -> NextInstallment:
         return self._cached("next_installment", asof, self._next_installment)
@@ -326,15 +336,13 @@ class Context:
         return self._cached("subsidy_rates", asof, self._subsidy_rates)
 
     def _subsidy_rates(self, asof: AsOf) -> tuple[np.ndarray, np.ndarray]:
-        pol = self.tables.subsidy_policies
-        valid_from, valid_to = to_days(pol["valid_from"]), to_days(pol["valid_to"])
-        in_force = pol[(valid_from <= asof.day) & (valid_to >= asof.day)]
+        pol = self.once("subsidy_policies", self._policy_arrays)
+        in_force = np.flatnonzero((pol["valid_from"] <= asof.day) & (pol["valid_to"] >= asof.day))
         group_pos = {g: i for i, g in enumerate(SUBSIDY_GROUPS)}
         n_prov = len(self.province_names)
         table = np.zeros((n_prov + 1, len(SUBSIDY_GROUPS)))  # last row: central
         prov_pos = {p: i for i, p in enumerate(self.province_names)}
-        for prov, group, rate in zip(in_force["province"].astype("str"), in_force["group"].astype("str"),
-                                     in_force["rate"].to_numpy(np.float64)):
+        for prov, group, rate in zip(pol["province"][in_force], pol["group"][in_force], pol["rate"][in_force]):
             row = n_prov if prov == CENTRAL else prov_pos.get(prov)
             if row is not None and group in group_pos:
                 table[row, group_pos[group]] = max(table[row, group_pos[group]], rate)
@@ -351,6 +359,12 @@ class Context:
                 rate = np.where(has_prov, table[:n_prov, g][prov_i], 0.0)
                 provincial = np.maximum(provincial, np.where(is_member, rate, 0.0))
         return central, provincial
+
+    def _policy_arrays(self) -> dict[str, np.ndarray]:
+        pol = self.tables.subsidy_policies
+        return {"valid_from": to_days(pol["valid_from"]), "valid_to": to_days(pol["valid_to"]),
+                "province": str_values(pol["province"]), "group": str_values(pol["group"]),
+                "rate": pol["rate"].to_numpy(np.float64)}
 
     @cached_property
     def ethnic_minority(self) -> np.ndarray:

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from dropout.features._time import NEVER, AsOf, SortedEvents, entity_index, last_true, prefix_sum, range_sum, to_days
+from dropout.features._time import (
+    NEVER, AsOf, SortedEvents, entity_index, last_true, prefix_sum, range_sum, str_values, to_days,
+)
 
 if TYPE_CHECKING:
     from dropout.features._context import Context
@@ -39,12 +41,13 @@ def poverty_events(ctx: Context) -> tuple[SortedEvents, np.ndarray]:
     pov = ctx.tables.poverty
     households = np.unique(pov["household_id"].to_numpy(np.int64))
     hh = entity_index(pov["household_id"].to_numpy(np.int64), households)
-    rank = pov["status"].astype("str").map(POVERTY_RANK).fillna(0).to_numpy(np.int64)
+    codes, statuses = pd.factorize(str_values(pov["status"]))
+    rank = np.append([POVERTY_RANK.get(s, 0) for s in statuses], 0).astype(np.int64)[codes]  # unknown/missing: 0
     start = to_days(pov["valid_from"])
     end = to_days(pov["valid_to"])
     ended = end < NEVER
-    starts = pd.MultiIndex.from_arrays([hh, start])
-    gap = ~pd.MultiIndex.from_arrays([hh[ended], end[ended] + 1]).isin(starts)
+    # (household, day) pairs as one int64 key each (days lie within +-10**7 of 1970).
+    gap = ~np.isin(_day_key(hh[ended], end[ended] + 1), _day_key(hh, start))
     events = SortedEvents(
         np.concatenate([hh, hh[ended][gap]]),
         np.concatenate([start, end[ended][gap] + 1]),
@@ -58,6 +61,10 @@ def poverty_events(ctx: Context) -> tuple[SortedEvents, np.ndarray]:
     events.columns["loss_prefix"] = prefix_sum(r < prev)
     events.columns["last_change"] = last_true(events["change"])
     return events, entity_index(ctx.household_id, households)
+
+
+def _day_key(entity: np.ndarray, day: np.ndarray) -> np.ndarray:
+    return entity.astype(np.int64) * np.int64(1 << 32) + (day + np.int64(10**8))
 
 
 def poverty_state(ctx: Context, asof: AsOf) -> PovertyState:

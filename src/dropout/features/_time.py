@@ -18,7 +18,7 @@ Conventions (docs/data.md, DESIGN.md "Point in time"):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -68,7 +68,18 @@ def to_timestamps(days: np.ndarray) -> np.ndarray:
 
 def months_back(as_of: pd.Timestamp, months: int) -> np.int64:
     """The day `months` calendar months before `as_of` (clipped to month ends)."""
-    return day_of(pd.Timestamp(as_of) - pd.DateOffset(months=months))
+    return _months_back(pd.Timestamp(as_of), int(months))
+
+
+@lru_cache(maxsize=4096)
+def _months_back(as_of: pd.Timestamp, months: int) -> np.int64:
+    # Cached: a DateOffset step costs more than a small request's whole family.
+    return day_of(as_of - pd.DateOffset(months=months))
+
+
+def str_values(column: pd.Series) -> np.ndarray:
+    """A column's values as Python strings (`astype("str").to_numpy()`, no copy when already str)."""
+    return column.to_numpy() if column.dtype == "str" else column.astype("str").to_numpy()
 
 
 class _Calendar:

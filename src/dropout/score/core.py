@@ -97,37 +97,66 @@ def check_job(tables: Tables, as_of, window_days) -> Job:
     return Job(ts, days)
 
 
-def due_participants(tables: Tables, job: Job) -> pd.DataFrame:
+def feature_context(tables: Tables):
+    """The features' sorted arrays of `tables`, to share between `due_participants` and
+    `feature_matrix` (the ledger is then sorted once; the service's path for few people)."""
+    from dropout.features._context import Context
+
+    return Context(tables)
+
+
+def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
     """Everyone whose next installment falls due within the window, with their place.
 
-    Columns: participant_id, village_id, commune, district, due_on, amount_due (gross),
-    months_covered; sorted by participant_id.
-
+    Args:
+        context: `feature_context(tables)`, when the caller also builds features from it.
+    Returns:
+        participant_id, village_id, commune, district, due_on, amount_due (gross),
+        months_covered; sorted by participant_id.
     Raises:
         EmptyWindowError: when nobody is due.
     """
-    from dropout.labels import next_installment
+    from dropout.labels import NEXT_COLUMNS, _next_frame, next_installment
 
-    nxt = next_installment(tables, [job.as_of], job.window_days)
+    if context is None:
+        nxt = next_installment(tables, [job.as_of], job.window_days)
+    else:  # what next_installment does, on the caller's Context
+        nxt = _next_frame(context, [job.as_of], job.window_days)[NEXT_COLUMNS]
     nxt = nxt[pd.to_datetime(nxt["as_of"]) == job.as_of] if "as_of" in nxt.columns else nxt
     if nxt.empty:
         raise EmptyWindowError(
             f"nobody's next installment falls due between {job.as_of.date()} and {job.window_end.date()} "
             f"(window {job.window_days} days): nothing to score; try a later as-of or a longer window"
         )
-    place = tables.participants[["participant_id", "village_id"]].merge(
-        tables.villages[["village_id", "commune", "district"]], on="village_id", how="left", validate="many_to_one"
-    )
-    due = nxt[["participant_id", "due_on", "amount_due", "months_covered"]].merge(
-        place, on="participant_id", how="left", validate="one_to_one"
-    )
-    due["participant_id"] = due["participant_id"].astype(np.int64)
-    due["due_on"] = pd.to_datetime(due["due_on"]).astype("datetime64[ns]")
-    due["amount_due"] = due["amount_due"].astype(np.int64)
+    # Each person's village, commune and district by position (a left join on unique keys,
+    # without pandas' merge machinery, which costs more than the rest for a few people).
+    parts, villages = tables.participants, tables.villages
+    pid = nxt["participant_id"].to_numpy(np.int64)
+    person = _unique_index(parts["participant_id"].to_numpy(np.int64), "participants", "participant_id")
+    at = person.get_indexer(pid)
+    village_id = parts["village_id"].array.take(at, allow_fill=True)
+    at_village = _unique_index(villages["village_id"].array, "villages", "village_id").get_indexer(village_id)
+    order = np.argsort(pid, kind="stable")
+    due = pd.DataFrame({
+        "participant_id": pid,
+        "village_id": village_id,
+        "commune": villages["commune"].array.take(at_village, allow_fill=True),
+        "district": villages["district"].array.take(at_village, allow_fill=True),
+        "due_on": pd.to_datetime(nxt["due_on"]).astype("datetime64[ns]").to_numpy(),
+        "amount_due": nxt["amount_due"].to_numpy(np.int64),
+        "months_covered": nxt["months_covered"].to_numpy(),
+    })
     for c in ("village_id", "commune", "district"):
         due[c] = due[c].astype("str")
-    cols = ["participant_id", "village_id", "commune", "district", "due_on", "amount_due", "months_covered"]
-    return due[cols].sort_values("participant_id", kind="stable").reset_index(drop=True)
+    return due.take(order).reset_index(drop=True)
+
+
+def _unique_index(keys, table: str, column: str) -> pd.Index:
+    index = pd.Index(keys)
+    if not index.is_unique:
+        dup = index[index.duplicated()].unique()[:5].tolist()
+        raise ScoringInputError(f"{table}.{column} is not unique, e.g. {dup}: validate the tables first")
+    return index
 
 
 def plan_chunks(due: pd.DataFrame, chunk_size: int) -> list[list[str]]:
@@ -211,30 +240,42 @@ def _groups(df: pd.DataFrame, label: np.ndarray, n: int) -> list[pd.DataFrame]:
 
 
 def feature_matrix(tables: Tables, job: Job, due: pd.DataFrame, feature_names: list[str],
-                   progress=None) -> pd.DataFrame:
-    """The model's features for the people in `due`, in `due`'s order."""
-    from dropout.features import FAMILIES, build_features
+                   progress=None, context=None) -> pd.DataFrame:
+    """The model's features for the people in `due`, in `due`'s order.
+
+    Args:
+        context: `feature_context(tables)`, shared with `due_participants`.
+    """
+    from dropout.features import FAMILIES, _build_features, build_features
 
     callback = None
     if progress is not None:
         task = progress.add_task("features", total=len(FAMILIES))
         callback = lambda family, done, total: progress.advance(task)  # noqa: E731
-    feats = build_features(tables, [job.as_of], progress=callback)
+    if context is None:
+        feats = build_features(tables, [job.as_of], progress=callback)
+    else:  # what build_features does, on the caller's Context
+        from dropout.features._time import normalize_as_of_dates
+
+        feats = _build_features(context, normalize_as_of_dates([job.as_of], tables.extracted_on), None, callback)
     if "participant_id" not in feats.columns:
         feats = feats.reset_index()
+    # Rows of this as-of, then the people of `due`: positions first, one take at the end
+    # (each intermediate frame would copy every feature column).
+    rows = np.arange(len(feats))
     if "as_of" in feats.columns:
-        feats = feats[pd.to_datetime(feats["as_of"]) == job.as_of]
+        rows = rows[(pd.to_datetime(feats["as_of"]) == job.as_of).to_numpy()]
     missing = [f for f in feature_names if f not in feats.columns]
     if missing:
         raise ScoringInputError(
             f"the model needs {len(missing)} feature(s) the feature code does not build: {missing[:10]}; "
             "was the model trained on another version of the features?"
         )
-    pos = pd.Index(feats["participant_id"].to_numpy(np.int64)).get_indexer(due["participant_id"].to_numpy())
+    pos = pd.Index(feats["participant_id"].to_numpy(np.int64)[rows]).get_indexer(due["participant_id"].to_numpy())
     if (pos < 0).any():
         absent = due["participant_id"].to_numpy()[pos < 0][:5].tolist()
         raise ScoringInputError(f"no feature row for participants due in the window, e.g. {absent}")
-    return feats.iloc[pos][feature_names].reset_index(drop=True)
+    return feats.iloc[rows[pos], feats.columns.get_indexer(feature_names)].reset_index(drop=True)
 
 
 def score_frame(tables: Tables, job: Job, due: pd.DataFrame, model, sentence=None, progress=None) -> pd.DataFrame:
@@ -251,19 +292,41 @@ def score_matrix(X: pd.DataFrame, due: pd.DataFrame, model, sentence=None) -> pd
     if sentence is None:
         sentence = catalog_sentence()
     names = list(model.feature_names)
-    values = X[names].to_numpy(dtype=np.float64, na_value=np.nan)
+    values = (X if list(X.columns) == names else X[names]).to_numpy(dtype=np.float64, na_value=np.nan)
     risk = np.asarray(model.predict_proba(values), dtype=np.float64)
     contrib = model.contributions(values)
-    contrib_values = contrib[names].to_numpy() if isinstance(contrib, pd.DataFrame) else np.asarray(contrib)[:, : len(names)]
-    reasons = explain(contrib_values, values, names, sentence, groups=load_catalog().reason_groups(names))
-    out = due[["participant_id", "village_id", "commune", "district", "due_on", "amount_due"]].reset_index(drop=True)
+    if isinstance(contrib, pd.DataFrame):
+        head = contrib.columns[: len(names)]
+        contrib_values = contrib.to_numpy()[:, : len(names)] if list(head) == names else contrib[names].to_numpy()
+    else:
+        contrib_values = np.asarray(contrib)[:, : len(names)]
+    reasons = explain(contrib_values, values, names, sentence, groups=_reason_groups(tuple(names)))
+    # One frame built at once, in OUTPUT_COLUMNS order: adding columns one by one costs a
+    # copy each, more than the rest of the work for the few rows of a service request.
+    out = {c: due[c].array for c in PLACE_COLUMNS}
     out["risk"] = risk
     out["risk_band"] = risk_band(risk)
-    out = add_ranks(out)
-    out["expected_lapse"] = risk  # each person adds their probability to the expected count
+    out.update(_ranks(pd.DataFrame(out, copy=False)) if len(risk) > 1 else  # one person: first in both
+               {"rank_in_district": np.ones(len(risk), np.int64), "rank_in_commune": np.ones(len(risk), np.int64)})
+    out["expected_lapse"] = risk.copy()  # each person adds their probability to the expected count
     for c in reasons.columns:
         out[c] = reasons[c].array
-    return order_rows(out[OUTPUT_COLUMNS])
+    return order_rows(pd.DataFrame(out, copy=False))
+
+
+PLACE_COLUMNS = ["participant_id", "village_id", "commune", "district", "due_on", "amount_due"]
+
+
+def _reason_groups(names: tuple[str, ...]) -> list[str]:
+    catalog = load_catalog()
+    key = (id(catalog), names)
+    if key not in _REASON_GROUPS:
+        _REASON_GROUPS.clear()  # one model at a time: keep only the latest
+        _REASON_GROUPS[key] = (catalog, list(catalog.reason_groups(list(names))))
+    return _REASON_GROUPS[key][1]
+
+
+_REASON_GROUPS: dict[tuple, tuple] = {}  # (catalog, groups): holding the catalog keeps its id unique
 
 
 def risk_band(risk: np.ndarray) -> np.ndarray:
@@ -277,19 +340,52 @@ def risk_band(risk: np.ndarray) -> np.ndarray:
 
 def add_ranks(df: pd.DataFrame) -> pd.DataFrame:
     """rank_in_district and rank_in_commune: 1 = highest risk; ties by participant_id."""
+    return df.assign(**_ranks(df))
+
+
+def _ranks(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """add_ranks' two columns: a cumcount per group over the rows in risk order."""
     order = np.lexsort((df["participant_id"].to_numpy(), -df["risk"].to_numpy()))
-    ranked = df.iloc[order]
-    df = df.copy()
-    for column, keys in (("rank_in_district", ["district"]), ("rank_in_commune", ["district", "commune"])):
-        rank = np.empty(len(df), dtype=np.int64)
-        rank[order] = ranked.groupby(keys, sort=False).cumcount().to_numpy() + 1
-        df[column] = rank
-    return df
+    district, commune = df["district"], df["commune"]
+    if district.isna().any() or commune.isna().any():  # groupby drops missing keys: leave it to pandas
+        ranked = df.iloc[order]
+        out = {}
+        for column, keys in (("rank_in_district", ["district"]), ("rank_in_commune", ["district", "commune"])):
+            rank = np.empty(len(df), dtype=np.int64)
+            rank[order] = ranked.groupby(keys, sort=False).cumcount().to_numpy() + 1
+            out[column] = rank
+        return out
+    d_codes = pd.factorize(district)[0].astype(np.int64)
+    c_codes = pd.factorize(commune)[0].astype(np.int64)
+    return {"rank_in_district": _rank_within(d_codes, order),
+            "rank_in_commune": _rank_within(d_codes * (int(c_codes.max(initial=0)) + 1) + c_codes, order)}
+
+
+def _rank_within(group: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """1 + the position of each row among its group's rows taken in `order` (groupby cumcount + 1)."""
+    ranked = group[order]
+    by_group = np.argsort(ranked, kind="stable")  # within a group, still in `order`
+    sorted_groups = ranked[by_group]
+    first = np.searchsorted(sorted_groups, sorted_groups, side="left")
+    within = np.empty(len(order), dtype=np.int64)
+    within[by_group] = np.arange(len(order), dtype=np.int64) - first
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = within + 1
+    return rank
 
 
 def order_rows(df: pd.DataFrame) -> pd.DataFrame:
     """The canonical row order of every output: district, then rank in district."""
-    return df.sort_values(["district", "rank_in_district"], kind="stable").reset_index(drop=True)
+    if len(df) <= 1:
+        return df.reset_index(drop=True)
+    district = df["district"]
+    if district.isna().any():  # sort_values puts missing districts last: leave it to pandas
+        return df.sort_values(["district", "rank_in_district"], kind="stable").reset_index(drop=True)
+    codes = pd.factorize(district, sort=True)[0]  # codes in the districts' sorted order
+    order = np.lexsort((df["rank_in_district"].to_numpy(), codes))  # stable, as sort_values(kind="stable")
+    if len(order) and (order == np.arange(len(order))).all():
+        return df.reset_index(drop=True)
+    return df.take(order).reset_index(drop=True)
 
 
 def catalog_sentence():

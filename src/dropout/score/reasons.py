@@ -138,7 +138,7 @@ def explain(
         for lang in langs:
             texts[lang].extend(sentence(names[f], _plain(v), lang) for v in uniq)
 
-    out = {}
+    out = {}  # in reason_columns order
     for lang in langs:
         cats, remap = _dedupe(texts[lang])
         codes = remap[pair_code] if len(pair_code) else pair_code
@@ -146,13 +146,12 @@ def explain(
             slot = np.full(rows, -1, dtype=np.int64)
             sel = j == k
             slot[r[sel]] = codes[sel]
-            out[f"reason_{k + 1}_{lang}"] = pd.Categorical.from_codes(slot, categories=cats)
-    feature_cats = pd.Index(names)
+            out[f"reason_{k + 1}_{lang}"] = pd.Categorical.from_codes(slot, dtype=pd.CategoricalDtype(cats))
+    feature_dtype = pd.CategoricalDtype(pd.Index(names))
     for k in range(n):
         slot = np.where(valid[:, k], idx[:, k], -1)
-        out[f"reason_{k + 1}_feature"] = pd.Categorical.from_codes(slot, categories=feature_cats)
-    frame = pd.DataFrame(out, index=index if index is not None else pd.RangeIndex(rows))
-    return frame[reason_columns(n, langs)]
+        out[f"reason_{k + 1}_feature"] = pd.Categorical.from_codes(slot, dtype=feature_dtype)
+    return pd.DataFrame(out, index=index if index is not None else pd.RangeIndex(rows), copy=False)
 
 
 def _plain(v: float):

@@ -107,7 +107,7 @@ class RiskEngine:
                 cannot answer (field paths in `.errors`).
         """
         from dropout.score import EmptyWindowError, ScoringInputError, check_job, due_participants
-        from dropout.score.core import score_frame
+        from dropout.score.core import feature_context, feature_matrix, score_matrix
 
         window = request.window_days or self.horizon_days
         own = validate_request(request, self.reference, today)
@@ -117,17 +117,25 @@ class RiskEngine:
         except ScoringInputError as err:
             raise RequestError([{"loc": ["as_of"], "msg": str(err), "type": "as_of"}],
                                "the as-of date cannot be scored") from None
+        tables = join_reference(request, own, self.reference)
+        # One feature Context for who is due and their features: the ledger is sorted once.
+        # A person's next installment is theirs alone, so it is the same among the
+        # neighbours as in the request's records; the neighbours' own rows are dropped.
+        context = feature_context(tables)
         try:
-            due = due_participants(own, job)  # a person's next installment is theirs alone
+            due = due_participants(tables, job, context=context)
         except EmptyWindowError:
             due = None
+        if due is not None:
+            due = due[due["participant_id"].isin(ids).to_numpy()].reset_index(drop=True)
         rows = pd.DataFrame()
         if due is not None and len(due):
-            tables = join_reference(request, own, self.reference)
-            # score_frame is the batch scorer's per-chunk core; `finalize` only fixes row order
-            # and dtypes across chunks, which one small request does not need.
-            rows = score_frame(tables, job, due, self.model, sentence=self._sentence)
-        by_id = {int(r["participant_id"]): r for r in rows.to_dict("records")} if len(rows) else {}
+            # score_frame's two steps (the batch scorer's per-chunk core) on the shared Context;
+            # `finalize` only fixes row order and dtypes across chunks, which one small
+            # request does not need.
+            X = feature_matrix(tables, job, due, list(self.model.feature_names), context=context)
+            rows = score_matrix(X, due, self.model, sentence=self._sentence)
+        by_id = _records(rows, request.lang) if len(rows) else {}
         results = []
         for pid in ids:
             r = by_id.get(pid)
@@ -196,6 +204,16 @@ class RiskEngine:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _records(rows: pd.DataFrame, lang: str) -> dict[int, dict]:
+    """participant_id -> the row's fields a response uses (only those: `to_dict` of every
+    column costs more than the scoring of one person)."""
+    wanted = ["participant_id", "risk", "risk_band", "due_on", "amount_due",
+              *(f"reason_{k}_{lang}" for k in range(1, N_REASONS + 1)),
+              *(f"reason_{k}_feature" for k in range(1, N_REASONS + 1))]
+    columns = {c: rows[c].tolist() for c in wanted}
+    return {int(pid): {c: columns[c][i] for c in wanted} for i, pid in enumerate(columns["participant_id"])}
 
 
 def _reasons(row: dict, lang: str) -> list[Reason]:

@@ -38,10 +38,16 @@ class RequestError(DropoutError, ValueError):
 
 @dataclass
 class Reference:
-    """Validated reference tables, split by village once so a request takes only its part."""
+    """Validated reference tables, split by village once so a request takes only its part.
+
+    Each village's part is ready to join at start-up: its frames have a fresh row index,
+    and `keys` holds, per table, the person (or household, for poverty) of each row, so
+    a request drops its own people's rows with one `np.isin` and no pandas filtering.
+    """
 
     tables: Tables
     by_village: dict[str, Tables] = field(default_factory=dict, repr=False)
+    keys: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_tables(cls, tables: Tables) -> "Reference":
@@ -54,11 +60,13 @@ class Reference:
         # poverty by household, disasters by commune) one village at a time. The real
         # village row is put back afterwards.
         relabelled = tables.replace(villages=villages.assign(district=villages["village_id"].astype("str")))
-        by_village = {
-            v: part.replace(villages=villages.iloc[[i]])
-            for i, (v, part) in enumerate(zip(ids, split_tables(relabelled, [[v] for v in ids])))
-        }
-        return cls(tables, by_village)
+        by_village, keys = {}, {}
+        for i, (v, part) in enumerate(zip(ids, split_tables(relabelled, [[v] for v in ids]))):
+            part = part.replace(villages=villages.iloc[[i]].reset_index(drop=True),
+                                **{n: getattr(part, n).reset_index(drop=True) for n in (*_JOINED, "disasters")})
+            by_village[v] = part
+            keys[v] = {n: _key_values(getattr(part, n)[c]) for n, c in _JOINED.items()}
+        return cls(tables, by_village, keys)
 
     @classmethod
     def empty(cls) -> "Reference":
@@ -86,6 +94,16 @@ class Reference:
 
     def slices(self, village_ids) -> list[Tables]:
         return [self.by_village[v] for v in village_ids if v in self.by_village]
+
+
+# The reference tables a request's records replace rows of, and the key of a row's owner.
+_JOINED = {"participants": "participant_id", "installments": "participant_id", "withdrawals": "participant_id",
+           "poverty": "household_id", "visits": "participant_id"}
+_NO_KEY = np.iinfo(np.int64).min  # an evening session's missing participant: nobody's id (ids are > 0)
+
+
+def _key_values(column: pd.Series) -> np.ndarray:
+    return column.to_numpy(dtype=np.int64, na_value=_NO_KEY)
 
 
 # ---------------------------------------------------------------- request -> raw tables
@@ -125,7 +143,14 @@ def _column(kind: str, nullable: bool, values: list) -> object:
 
 def _typed(table: str, columns: dict[str, list]) -> pd.DataFrame:
     spec = contract()[table]
+    if not any(columns.get(c) for c in spec):  # most requests leave some tables empty
+        if table not in _EMPTY:
+            _EMPTY[table] = pd.DataFrame({c: _column(col.kind, col.nullable, []) for c, col in spec.items()})
+        return _EMPTY[table].copy(deep=False)  # copy-on-write: nobody changes the shared one
     return pd.DataFrame({c: _column(col.kind, col.nullable, columns.get(c, [])) for c, col in spec.items()})
+
+
+_EMPTY: dict[str, pd.DataFrame] = {}
 
 
 def request_tables(request: ScoreRequest, reference: Reference, today: date | None = None) -> RawRequest:
@@ -226,68 +251,102 @@ def join_reference(request: ScoreRequest, own: Tables, reference: Reference) -> 
     The reference rows kept are those of the villages the request's people live in,
     minus everything about the request's people and their households (their records in
     the request replace them). Disasters: the request's when given, else the reference's
-    for those villages' communes.
+    for those villages' communes (each commune's once).
     """
     if request.villages is not None and not any(v.village_id in reference.by_village for v in request.villages):
         return own
-    village_ids = sorted(set(own.participants["village_id"].astype("str")))
-    parts = reference.slices(village_ids)
-    if not parts:
+    village_ids = sorted({rec.participant.village_id for rec in request.participants})
+    found = [v for v in village_ids if v in reference.by_village]
+    if not found:
         return own
-    pids = own.participants["participant_id"].to_numpy(np.int64)
-    households = own.participants["household_id"].to_numpy(np.int64)
+    people = own.participants
+    drop = {"household_id": people["household_id"].to_numpy(np.int64),
+            "participant_id": people["participant_id"].to_numpy(np.int64)}
 
-    def ref(name: str) -> pd.DataFrame:
-        return pd.concat([getattr(t, name) for t in parts], ignore_index=True) if len(parts) > 1 \
-            else getattr(parts[0], name)
+    def ref(name: str) -> list[tuple[pd.DataFrame, np.ndarray | None]]:
+        """Each village's rows of table `name`, as (frame, rows to keep or None for all).
 
-    participants = ref("participants")
-    participants = participants[~participants["participant_id"].isin(pids)]
-    installments = ref("installments")
-    installments = installments[~installments["participant_id"].isin(pids)]
-    withdrawals = ref("withdrawals")
-    withdrawals = withdrawals[~withdrawals["participant_id"].isin(pids)]
-    poverty = ref("poverty")
-    poverty = poverty[~poverty["household_id"].isin(households)]
+        A household with members in two of the villages has its spells in both parts:
+        they are kept once, from the first.
+        """
+        out, seen = [], []
+        for v in found:
+            df, keys = getattr(reference.by_village[v], name), reference.keys[v][name]
+            if not len(df):
+                continue
+            mine = np.isin(keys, np.concatenate([drop[_JOINED[name]], *seen]) if seen else drop[_JOINED[name]])
+            out.append((df, ~mine if mine.any() else None))
+            if name == "poverty":
+                seen.append(keys)
+        return out
+
     visits = ref("visits")
-    visits = visits[~visits["participant_id"].isin(pids)]
-    # An evening session the caller also sent (same village, day, kind) counts once.
     own_visits = own.visits
-    if len(own_visits) and len(visits):
-        key = ["village_id", "visited_on", "kind"]
-        dup = own_visits[key].merge(visits[key].drop_duplicates(), on=key, how="left", indicator=True)
-        own_visits = own_visits[(dup["_merge"].to_numpy() == "left_only") | own_visits["participant_id"].notna().to_numpy()]
-    visits_all = _concat(visits, own_visits)
+    # An evening session the caller also sent (same village, day, kind) counts once. Only
+    # rows without a participant (sessions) can be dropped, so without any the check is moot.
+    if visits and len(own_visits) and own_visits["participant_id"].isna().any():
+        theirs = _stack(visits)
+        if len(theirs):
+            key = ["village_id", "visited_on", "kind"]
+            dup = own_visits[key].merge(theirs[key].drop_duplicates(), on=key, how="left", indicator=True)
+            own_visits = own_visits[(dup["_merge"].to_numpy() == "left_only")
+                                    | own_visits["participant_id"].notna().to_numpy()]
+    visits_all = _stack([*visits, (own_visits, None)])
     if len(visits_all):
         visits_all = visits_all.assign(visit_id=np.arange(1, len(visits_all) + 1, dtype=np.int64))
-    villages = own.villages if request.villages is not None else ref("villages")
-    disasters = own.disasters if request.disasters is not None else ref("disasters")
+    if request.villages is not None:
+        villages = own.villages
+    else:
+        villages = _stack([(reference.by_village[v].villages, None) for v in found])
+    if request.disasters is not None:
+        disasters = own.disasters
+    else:
+        communes: dict[str, str] = {}  # villages of one commune share its disasters: take them once
+        for v in found:
+            communes.setdefault(str(reference.by_village[v].villages["commune"].iloc[0]), v)
+        disasters = _stack([(reference.by_village[v].disasters, None) for v in communes.values()])
     return Tables(
         villages=villages,
-        participants=_concat(participants, own.participants),
-        installments=_concat(installments, own.installments),
-        poverty=_concat(poverty, own.poverty),
+        participants=_stack([*ref("participants"), (own.participants, None)]),
+        installments=_stack([*ref("installments"), (own.installments, None)]),
+        poverty=_stack([*ref("poverty"), (own.poverty, None)]),
         disasters=disasters,
         subsidy_policies=own.subsidy_policies,
         visits=visits_all,
-        withdrawals=_concat(withdrawals, own.withdrawals),
+        withdrawals=_stack([*ref("withdrawals"), (own.withdrawals, None)]),
         extracted_on=own.extracted_on,
     )
 
 
-def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    if not len(a):
-        return b.reset_index(drop=True)
-    if not len(b):
-        return a.reset_index(drop=True)
-    out = pd.concat([a, b[a.columns]], ignore_index=True)
-    for c in a.columns:  # keep the contract dtypes (concat may widen Int64 + int64 to object)
-        if out[c].dtype != a[c].dtype:
-            try:
-                out[c] = out[c].astype(a[c].dtype)
-            except (TypeError, ValueError):
-                pass
-    return out
+def _stack(pieces: list[tuple[pd.DataFrame, np.ndarray | None]]) -> pd.DataFrame:
+    """The kept rows of each piece, one piece after another, with a fresh row index.
+
+    Columns and dtypes are the first non-empty piece's (the reference's), as the contract
+    types them all. Built column by column: a request joins a few dozen rows, where
+    pandas' concat and boolean indexing cost far more than the copying.
+    """
+    kept = [(df, m) for df, m in pieces if len(df) and (m is None or m.any())]
+    if not kept:
+        return pieces[-1][0].reset_index(drop=True)
+    if len(kept) == 1 and kept[0][1] is None:
+        return kept[0][0].reset_index(drop=True)
+    first = kept[0][0]
+    same = all(list(df.columns) == list(first.columns) and df.dtypes.equals(first.dtypes) for df, _ in kept[1:])
+    if not same:  # a request frame typed differently: pandas' concat, then the first's dtypes
+        out = pd.concat([df if m is None else df[m] for df, m in kept], ignore_index=True)
+        out = out[list(first.columns)]
+        for c in first.columns:
+            if out[c].dtype != first[c].dtype:
+                try:
+                    out[c] = out[c].astype(first[c].dtype)
+                except (TypeError, ValueError):
+                    pass
+        return out
+    columns = {}
+    for c in first.columns:
+        arrays = [df[c].array if m is None else df[c].array[m] for df, m in kept]
+        columns[c] = arrays[0] if len(arrays) == 1 else type(arrays[0])._concat_same_type(arrays)
+    return pd.DataFrame(columns, copy=False)
 
 
 # ---------------------------------------------------------------- Tables -> request
