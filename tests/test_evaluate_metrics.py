@@ -84,6 +84,12 @@ def test_group_metrics_by_sensitive_column():
     mask = sens["sex"].to_numpy() == "F"
     assert f.loc["F", "n"] == mask.sum()
     assert f.loc["F", "precision"] == pytest.approx(y[mask & sel].mean())
+    from sklearn.metrics import roc_auc_score
+
+    assert f.loc["M", "auc"] == pytest.approx(roc_auc_score(y[~mask], p[~mask]))
+    assert f.loc["M", "brier"] == pytest.approx(np.mean((p[~mask] - y[~mask]) ** 2))
+    assert f.loc["M", "selection_rate"] == pytest.approx(sel[~mask].mean())
+    assert f.loc["F", "base_rate"] == pytest.approx(y[mask].mean())
 
 
 def test_oracle_fraction():

@@ -183,6 +183,10 @@ def _selection_rate(y, s):
     return float(np.mean(s)) if len(s) else float("nan")
 
 
+GROUP_COLUMNS = ["n", "base_rate", "mean_pred", "auc", "pr_auc", "brier", "ece", "precision", "recall",
+                 "selection_rate"]
+
+
 def group_metrics(y, p, selected, sensitive: pd.DataFrame, n_bins: int = 10) -> dict[str, pd.DataFrame]:
     """Per sensitive column, a fairlearn MetricFrame of score and selection metrics by group.
 
@@ -196,23 +200,24 @@ def group_metrics(y, p, selected, sensitive: pd.DataFrame, n_bins: int = 10) -> 
     from fairlearn.metrics import MetricFrame
 
     y = np.asarray(y, dtype=float)
-    p = np.asarray(p, dtype=float)
-    selected = np.asarray(selected, dtype=bool)
+    # Probability and selection travel together as one 2-column y_pred, and one metric
+    # function returns all ten numbers: fairlearn re-stacks its inputs row by row for
+    # every metric it calls, which at millions of rows cost more than the metrics.
+    both = np.column_stack([np.asarray(p, dtype=float), np.asarray(selected, dtype=bool).astype(float)])
+
+    def all_metrics(y_true, pred):
+        score, chosen = pred[:, 0], pred[:, 1] > 0.5
+        prec, rec = precision_recall(y_true, chosen)
+        return (_count(y_true, score), _base_rate(y_true, score), _mean_pred(y_true, score),
+                safe_auc(y_true, score), safe_pr_auc(y_true, score), _brier(y_true, score),
+                ece(y_true, score, n_bins), prec, rec, _selection_rate(y_true, chosen))
+
     out = {}
     for col in sensitive.columns:
-        groups = sensitive[col].astype(str).to_numpy()
-        score_frame = MetricFrame(
-            metrics={
-                "n": _count, "base_rate": _base_rate, "mean_pred": _mean_pred, "auc": safe_auc,
-                "pr_auc": safe_pr_auc, "brier": _brier, "ece": lambda a, b: ece(a, b, n_bins),
-            },
-            y_true=y, y_pred=p, sensitive_features=pd.Series(groups, name=col),
-        )
-        sel_frame = MetricFrame(
-            metrics={"precision": _precision, "recall": _recall, "selection_rate": _selection_rate},
-            y_true=y, y_pred=selected, sensitive_features=pd.Series(groups, name=col),
-        )
-        out[col] = pd.concat([score_frame.by_group, sel_frame.by_group], axis=1).astype(float)
+        groups = pd.Series(sensitive[col].astype(str).to_numpy(), name=col)
+        frame = MetricFrame(metrics={"all": all_metrics}, y_true=y, y_pred=both, sensitive_features=groups)
+        values = frame.by_group["all"]
+        out[col] = pd.DataFrame(values.tolist(), index=values.index, columns=GROUP_COLUMNS).astype(float)
     return out
 
 
