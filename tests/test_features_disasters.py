@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from factories import TablesBuilder, features_of
 
 
@@ -26,8 +27,12 @@ def test_counts_severity_and_days_since():
     assert f["severe_disasters_365d"] == 1
     assert (f["disaster_max_severity_90d"], f["disaster_max_severity_365d"]) == (3, 3)
     assert f["days_since_disaster"] == 11
+    # impact: severity halving every 45 days over the last year:
+    # 1 x 2^(-11/45) + 3 x 2^(-61/45) + 2 x 2^(-289/45); the 2024-06-01 event is over a year old
+    expected = 1 * 2 ** (-11 / 45) + 3 * 2 ** (-61 / 45) + 2 * 2 ** (-289 / 45)
+    assert f["disaster_impact"] == pytest.approx(expected, rel=1e-6)
     g = features_of(tables, "2025-07-01", c, families=["disasters"])
-    assert (g["disasters_365d"], g["disaster_max_severity_365d"]) == (0, 0)
+    assert (g["disasters_365d"], g["disaster_max_severity_365d"], g["disaster_impact"]) == (0, 0, 0)
     assert np.isnan(g["days_since_disaster"])
     # An event dated on as_of counts.
     assert features_of(tables, "2025-07-05", a, families=["disasters"])["days_since_disaster"] == 0

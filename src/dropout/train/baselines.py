@@ -139,7 +139,7 @@ class RecencyFrequency:
 
     name = "recency_frequency"
 
-    def __init__(self, max_rows: int = 100_000, seed: int = 1):
+    def __init__(self, max_rows: int = 200_000, seed: int = 1):
         self.max_rows = max_rows
         self.seed = seed
 
