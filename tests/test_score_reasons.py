@@ -125,3 +125,17 @@ def test_catalog_reasons_for_a_new_member_are_not_four_ways_of_saying_zero():
     assert reason_sentence("paid_on_time_12m", 2, "en") == "Paid 2 installment(s) on time in the last 12 months"
     routine = {"on_time_streak", "paid_on_time_12m", "installments_due_12m", "tenure_months"}
     assert len({g for n, g in zip(catalog.names(), catalog.reason_groups()) if n in routine}) == 1
+
+
+def test_an_empty_value_counts_toward_its_missing_group():
+    groups = ["routine", "late", "cost"]
+    missing = [None, "routine", None]  # no lateness recorded yet = new to paying
+    contrib = np.array([[0.3, 0.25, 0.4],
+                        [0.3, 0.25, 0.4]])
+    values = np.array([[0.0, np.nan, 1.0],   # late is empty: routine 0.55 > cost 0.4
+                       [0.0, 3.0, 1.0]])     # late has a value: cost 0.4 > routine 0.3 > late 0.25
+    idx, valid = top_reasons(contrib, 4, groups, values, missing)
+    assert idx[0, :2].tolist() == [0, 2] and valid[0].tolist() == [True, True, False, False]
+    assert idx[1, :3].tolist() == [2, 0, 1] and valid[1].tolist() == [True, True, True, False]
+    # without values the groups stay as given
+    assert top_reasons(contrib, 4, groups)[0][0, :3].tolist() == [2, 0, 1]

@@ -72,8 +72,13 @@ def test_reasons_name_only_risk_raising_features_with_actual_values(scores, mode
     feats = build_features(small_world(), [AS_OF]).set_index("participant_id").loc[scores["participant_id"]]
     X = feats[model.feature_names].reset_index(drop=True)
     contrib = model.contributions(X)
-    group_of = dict(zip(model.feature_names, load_catalog().reason_groups(list(model.feature_names))))
-    by_group = contrib[list(model.feature_names)].T.groupby(group_of).sum().T
+    names = list(model.feature_names)
+    catalog = load_catalog()
+    usual = np.array(catalog.reason_groups(names), dtype=object)
+    when_empty = np.array([g or u for g, u in zip(catalog.reason_groups(names, missing=True), usual)], dtype=object)
+    group_matrix = np.where(X[names].isna().to_numpy(), when_empty, usual)  # (person, feature) -> group
+    c = contrib[names].to_numpy()
+    by_group = pd.DataFrame({g: np.where(group_matrix == g, c, 0.0).sum(axis=1) for g in np.unique(group_matrix)})
     n_reasons = 0
     for i, row in scores.iterrows():
         previous, named = np.inf, set()
@@ -82,15 +87,15 @@ def test_reasons_name_only_risk_raising_features_with_actual_values(scores, mode
             if pd.isna(feature):
                 assert pd.isna(row[f"reason_{k}_vi"]) and pd.isna(row[f"reason_{k}_en"])
                 continue
-            group = group_of[feature]
+            j = names.index(feature)
+            group = group_matrix[i, j]
             assert group not in named, f"group {group} named twice for {row.participant_id}"
             named.add(group)
-            c = by_group.loc[i, group]
-            assert c > 0 and contrib.loc[i, feature] > 0, f"reason {feature} lowers the risk of {row.participant_id}"
-            assert c <= previous  # largest push first
-            previous = c
-            in_group = [f for f in model.feature_names if group_of[f] == group]
-            assert contrib.loc[i, feature] == contrib.loc[i, in_group].max()
+            push = by_group.loc[i, group]
+            assert push > 0 and c[i, j] > 0, f"reason {feature} lowers the risk of {row.participant_id}"
+            assert push <= previous  # largest push first
+            previous = push
+            assert c[i, j] == c[i, group_matrix[i] == group].max()
             value = X.loc[i, feature]
             value = int(value) if pd.notna(value) and float(value).is_integer() else value
             assert row[f"reason_{k}_en"] == reason_sentence(feature, value, "en")

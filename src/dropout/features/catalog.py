@@ -23,7 +23,7 @@ FORMATS = ("integer", "decimal", "percent", "signed_percent_points", "vnd", "sig
 LANGS = ("en", "vi")
 REQUIRED = ("name", "family", "meaning", "unit", "kind", "direction", "monotone", "format", "reason_en", "reason_vi")
 OPTIONAL = ("reason_en_missing", "reason_vi_missing", "reason_en_zero", "reason_vi_zero", "reason_group",
-            "labels_en", "labels_vi")
+            "reason_group_missing", "labels_en", "labels_vi")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _VI_LETTERS = re.compile("[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]", re.I)
 MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -57,6 +57,9 @@ class FeatureSpec:
     # Features that tell an officer the same thing share a group: a person's reasons name
     # each group once (e.g. one sentence for "new to paying", not four). Default: the name.
     reason_group: str | None = None
+    # The group an empty value belongs to, where "never happened" says something else
+    # than the value does (no lateness recorded yet = new to paying).
+    reason_group_missing: str | None = None
     labels_en: dict = field(default_factory=dict)
     labels_vi: dict = field(default_factory=dict)
 
@@ -94,9 +97,13 @@ class Catalog:
         """Features that are codes, not amounts (for a model's categorical_feature)."""
         return [f.name for f in self.features if f.kind == "category"]
 
-    def reason_groups(self, names: list[str] | None = None) -> list[str]:
-        """The reason group of each of `names` (default: all, catalog order)."""
-        return [self[n].reason_group or n if n in self else n for n in (names if names is not None else self.names())]
+    def reason_groups(self, names: list[str] | None = None, missing: bool = False) -> list[str | None]:
+        """The reason group of each of `names` (default: all, catalog order); with
+        `missing`, the group of an empty value (None where it is the usual group)."""
+        names = names if names is not None else self.names()
+        if missing:
+            return [self[n].reason_group_missing if n in self else None for n in names]
+        return [self[n].reason_group or n if n in self else n for n in names]
 
     def monotone_constraints(self, names: list[str] | None = None) -> list[int]:
         """LightGBM monotone constraints for `names` (default: all, catalog order)."""

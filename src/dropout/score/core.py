@@ -300,7 +300,8 @@ def score_matrix(X: pd.DataFrame, due: pd.DataFrame, model, sentence=None) -> pd
         contrib_values = contrib.to_numpy()[:, : len(names)] if list(head) == names else contrib[names].to_numpy()
     else:
         contrib_values = np.asarray(contrib)[:, : len(names)]
-    reasons = explain(contrib_values, values, names, sentence, groups=_reason_groups(tuple(names)))
+    groups, groups_missing = _reason_groups(tuple(names))
+    reasons = explain(contrib_values, values, names, sentence, groups=groups, groups_missing=groups_missing)
     # One frame built at once, in OUTPUT_COLUMNS order: adding columns one by one costs a
     # copy each, more than the rest of the work for the few rows of a service request.
     out = {c: due[c].array for c in PLACE_COLUMNS}
@@ -317,12 +318,14 @@ def score_matrix(X: pd.DataFrame, due: pd.DataFrame, model, sentence=None) -> pd
 PLACE_COLUMNS = ["participant_id", "village_id", "commune", "district", "due_on", "amount_due"]
 
 
-def _reason_groups(names: tuple[str, ...]) -> list[str]:
+def _reason_groups(names: tuple[str, ...]) -> tuple[list[str], list[str | None]]:
+    """The catalog's reason groups of `names`, and the groups of their empty values."""
     catalog = load_catalog()
     key = (id(catalog), names)
     if key not in _REASON_GROUPS:
         _REASON_GROUPS.clear()  # one model at a time: keep only the latest
-        _REASON_GROUPS[key] = (catalog, list(catalog.reason_groups(list(names))))
+        _REASON_GROUPS[key] = (catalog, (list(catalog.reason_groups(list(names))),
+                                         list(catalog.reason_groups(list(names), missing=True))))
     return _REASON_GROUPS[key][1]
 
 

@@ -55,28 +55,39 @@ def top_features(contributions: np.ndarray, n: int = N_REASONS) -> tuple[np.ndar
     return index, valid
 
 
-def top_reasons(contributions: np.ndarray, n: int = N_REASONS,
-                groups: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def top_reasons(contributions: np.ndarray, n: int = N_REASONS, groups: Sequence[str] | None = None,
+                values: np.ndarray | None = None,
+                groups_missing: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Like `top_features`, but each reason group of features is named at most once.
 
     A group's contribution is the sum of its features' (SHAP values add up), so four
     ways of saying "new to paying" count as one reason; the group is then written with
     its feature that pushes risk up most. Without `groups` every feature is its own.
+    Where `values` is empty (NaN) and `groups_missing` names a group for that feature,
+    the contribution counts toward that group instead.
     """
     c = np.asarray(contributions, dtype=np.float64)
     if groups is None:
         return top_features(c, n)
     if len(groups) != c.shape[1]:
         raise ValueError(f"{len(groups)} reason groups for {c.shape[1]} features")
-    codes, uniques = pd.factorize(pd.Series(list(groups), dtype=object))
-    onehot = np.zeros((c.shape[1], len(uniques)))
-    onehot[np.arange(c.shape[1]), codes] = 1.0
-    group_index, valid = top_features(c @ onehot, n)
-    # Per group, the feature with the largest contribution (a loop over groups, not rows).
+    names = list(groups) + [g for g in (groups_missing or []) if g is not None]
+    codes_of, uniques = pd.factorize(pd.Series(names, dtype=object))
+    base = codes_of[: len(groups)]
+    code = np.broadcast_to(base, c.shape)
+    if groups_missing is not None and values is not None:
+        lookup = dict(zip(uniques, range(len(uniques))))
+        alt = np.array([lookup[g] if g is not None else -1 for g in groups_missing], dtype=np.int64)
+        moves = (alt >= 0)[None, :] & np.isnan(np.asarray(values, dtype=np.float64))
+        code = np.where(moves, alt[None, :], base[None, :])
+    # Per group (a loop over groups, not rows): its summed contribution and strongest feature.
+    group_sum = np.empty((c.shape[0], len(uniques)))
     best = np.empty((c.shape[0], len(uniques)), dtype=np.int64)
     for g in range(len(uniques)):
-        cols = np.flatnonzero(codes == g)
-        best[:, g] = cols[np.argmax(c[:, cols], axis=1)]
+        member = code == g
+        group_sum[:, g] = np.where(member, c, 0.0).sum(axis=1)
+        best[:, g] = np.argmax(np.where(member, c, -np.inf), axis=1)
+    group_index, valid = top_features(group_sum, n)
     return np.take_along_axis(best, group_index, axis=1), valid
 
 
@@ -95,6 +106,7 @@ def explain(
     langs: Sequence[str] = LANGS,
     index: pd.Index | None = None,
     groups: Sequence[str] | None = None,
+    groups_missing: Sequence[str | None] | None = None,
 ) -> pd.DataFrame:
     """Top `n` reasons per row as sentences in each language, plus the feature names.
 
@@ -104,7 +116,8 @@ def explain(
         values: (rows, features) the feature values the model saw.
         sentence: `sentence(feature, value, lang) -> str` (the catalog's reason sentence).
         groups: each feature's reason group (catalog `reason_group`); a group is named
-            at most once per row (see `top_reasons`).
+            at most once per row (see `top_reasons`); `groups_missing`: the group of
+            an empty value (catalog `reason_group_missing`), None to keep `groups`.
     Returns:
         One row per input row with `reason_columns(n, langs)` as categorical columns;
         missing (null) where a row has fewer than k reasons pushing risk up.
@@ -118,7 +131,7 @@ def explain(
             "names do not line up (give pred_contrib without its bias column)"
         )
     rows = contributions.shape[0]
-    idx, valid = top_reasons(contributions, n, groups)
+    idx, valid = top_reasons(contributions, n, groups, values, groups_missing)
     r, j = np.nonzero(valid)
     feat = idx[r, j]
     val = values[r, feat]
