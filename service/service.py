@@ -41,7 +41,7 @@ with bentoml.importing():
     from dropout.web import WebSettings, create_app
 
 SETTINGS = ServiceSettings.from_env()
-STATE = ServiceState(SETTINGS)
+STATE = ServiceState(SETTINGS, tune_gc=True)  # this process only serves: see state.py
 API_PATHS = frozenset({"/score", "/score_ids", "/ranked", "/model"})
 # The officers' pages: built now (reads no data until the first page asks; a bad
 # DROPOUT_WEB_SECRET stops the start here), mounted below.
@@ -66,6 +66,7 @@ def _whole(app):
     workers=SETTINGS.workers,
     threads=SETTINGS.threads,
     traffic={"timeout": 30, "max_concurrency": 256},
+    tracing={} if SETTINGS.tracing else {"excluded_urls": ".*"},  # see DROPOUT_TRACING in settings.py
     logging={"access": {"enabled": SETTINGS.access_log, "request_content_length": True,
                         "response_content_length": True}},
 )
