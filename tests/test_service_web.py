@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_service_http import KEY, START_TIMEOUT_S, free_port, world  # noqa: E402,F401  (world: a fixture)
+from test_service_http import KEY, START_TIMEOUT_S, free_port, stop_server, world  # noqa: E402,F401  (world: a fixture)
 from test_service_unit import _call, _State  # noqa: E402
 
 from dropout.errors import ConfigError  # noqa: E402
@@ -112,12 +111,7 @@ def server(world, officer):
             assert c.get("/readyz").status_code == 200, log_path.read_text(errors="replace")[-3000:]
         yield {"url": url, "log": log_path}
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_server(proc)
 
 
 def browser(server, **headers) -> httpx.Client:
