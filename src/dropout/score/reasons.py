@@ -73,20 +73,38 @@ def top_reasons(contributions: np.ndarray, n: int = N_REASONS, groups: Sequence[
         raise ValueError(f"{len(groups)} reason groups for {c.shape[1]} features")
     names = list(groups) + [g for g in (groups_missing or []) if g is not None]
     codes_of, uniques = pd.factorize(pd.Series(names, dtype=object))
-    base = codes_of[: len(groups)]
-    code = np.broadcast_to(base, c.shape)
-    if groups_missing is not None and values is not None:
-        lookup = dict(zip(uniques, range(len(uniques))))
-        alt = np.array([lookup[g] if g is not None else -1 for g in groups_missing], dtype=np.int64)
+    n_features, n_groups = c.shape[1], len(uniques)
+    base = codes_of[:n_features]
+    lookup = dict(zip(uniques, range(n_groups)))
+    alt = np.array([-1 if g is None else lookup[g] for g in (groups_missing or [None] * n_features)], dtype=np.int64)
+    moves = None
+    if values is not None and (alt >= 0).any():
         moves = (alt >= 0)[None, :] & np.isnan(np.asarray(values, dtype=np.float64))
-        code = np.where(moves, alt[None, :], base[None, :])
-    # Per group (a loop over groups, not rows): its summed contribution and strongest feature.
-    group_sum = np.empty((c.shape[0], len(uniques)))
-    best = np.empty((c.shape[0], len(uniques)), dtype=np.int64)
-    for g in range(len(uniques)):
-        member = code == g
-        group_sum[:, g] = np.where(member, c, 0.0).sum(axis=1)
-        best[:, g] = np.argmax(np.where(member, c, -np.inf), axis=1)
+        if not moves.any():
+            moves = None
+    # Group sums as matrix products (one pass each; this runs for every person scored).
+    onehot = np.zeros((n_features, n_groups))
+    onehot[np.arange(n_features), base] = 1.0
+    if moves is None:
+        group_sum = c @ onehot
+    else:
+        moved = np.where(moves, c, 0.0)
+        onehot_alt = np.zeros((n_features, n_groups))
+        has_alt = np.flatnonzero(alt >= 0)
+        onehot_alt[has_alt, alt[has_alt]] = 1.0
+        group_sum = (c - moved) @ onehot + moved @ onehot_alt
+    # Each group's strongest feature, looking only at the columns that can belong to it.
+    best = np.empty((c.shape[0], n_groups), dtype=np.int64)
+    for g in range(n_groups):
+        cols = np.flatnonzero((base == g) | ((alt == g) if moves is not None else False))
+        if len(cols) == 0:  # a group only empty values join, and none is empty here
+            best[:, g] = 0
+            continue
+        sub = c[:, cols]
+        if moves is not None:
+            member = np.where(moves[:, cols], alt[cols] == g, base[cols] == g)
+            sub = np.where(member, sub, -np.inf)
+        best[:, g] = cols[np.argmax(sub, axis=1)]
     group_index, valid = top_features(group_sum, n)
     return np.take_along_axis(best, group_index, axis=1), valid
 
