@@ -24,7 +24,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from dropout.plan import enrolled_per_village, load_plan_config
+from dropout.plan import load_plan_config, villages_with_enrolled
 from dropout.plan.evaluate import compare_targeting, reach_from_truth, to_markdown
 from dropout.plan.optimise import logit, sigmoid
 
@@ -77,8 +77,7 @@ def one_seed(preset: str, seed: int, args, model, model_text: str) -> tuple[dict
     source = source + f" ({model_text})" if source else model_text
     scores = due.assign(risk=risk)
     config = load_plan_config(args.config)
-    enrolled = enrolled_per_village(tables.participants, tables.withdrawals, as_of)
-    villages = tables.villages.assign(enrolled=tables.villages["village_id"].astype(str).map(enrolled).fillna(0))
+    villages = villages_with_enrolled(tables, as_of)
     tables_out = {}
     for capacity in args.capacity:
         t = compare_targeting(scores, villages, capacity, config, reach, seed=seed)

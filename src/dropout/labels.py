@@ -74,13 +74,15 @@ def _next_frame(ctx: Context, dates: list[pd.Timestamp], horizon_days: int) -> p
     return pd.concat(parts, ignore_index=True)
 
 
-def next_installment(tables: Tables, as_of_dates, horizon_days: int = DEFAULT_HORIZON_DAYS) -> pd.DataFrame:
+def next_installment(tables: Tables, as_of_dates, horizon_days: int = DEFAULT_HORIZON_DAYS,
+                     context: Context | None = None) -> pd.DataFrame:
     """The installment each active participant must pay next, if it falls due within the horizon.
 
     Args:
         tables: validated raw tables.
         as_of_dates: one or several dates (none after tables.extracted_on).
         horizon_days: keep installments with as_of < due_on <= as_of + horizon_days.
+        context: a `Context(tables)` shared with the caller's feature build; default: a new one.
 
     Returns:
         participant_id, as_of, period_start, due_on, months_covered, amount_due, income_base;
@@ -89,7 +91,7 @@ def next_installment(tables: Tables, as_of_dates, horizon_days: int = DEFAULT_HO
     _check_tables(tables)
     horizon_days = _check_horizon(horizon_days)
     dates = normalize_as_of_dates(as_of_dates, tables.extracted_on)
-    return _next_frame(Context(tables), dates, horizon_days)[NEXT_COLUMNS]
+    return _next_frame(context if context is not None else Context(tables), dates, horizon_days)[NEXT_COLUMNS]
 
 
 def _labels(ctx: Context, tables: Tables, dates, target: str, horizon_days: int) -> pd.DataFrame:

@@ -52,7 +52,7 @@ def run_demo(out: Path, preset: str = "a-luoi", participants: int | None = None,
     Returns:
         DemoResult with row counts, output paths and the headline numbers.
     """
-    from dropout.plan import enrolled_per_village, load_plan_config, parse_capacity, plan_visits, write_plan
+    from dropout.plan import load_plan_config, parse_capacity, plan_visits, villages_with_enrolled, write_plan
     from dropout.score.run import ModelRef, run_scoring
     from dropout.simulate import simulate, write_simulation
     from dropout.train.config import load_config
@@ -83,9 +83,7 @@ def run_demo(out: Path, preset: str = "a-luoi", participants: int | None = None,
     scored = run_scoring(tables, as_of, window, model_ref, store_url=f"sqlite:///{out / 'scores.db'}",
                          out_dir=out / "score", progress=progress)
 
-    enrolled = enrolled_per_village(tables.participants, tables.withdrawals, as_of)
-    villages = tables.villages.assign(enrolled=tables.villages["village_id"].astype(str).map(enrolled).fillna(0))
-    plan = plan_visits(scored.scores, villages, cap, load_plan_config())
+    plan = plan_visits(scored.scores, villages_with_enrolled(tables, as_of), cap, load_plan_config())
     plan_files = write_plan(plan, out / "plan" / scored.run.run_id)
 
     headline = summary_numbers(trained.backtest)

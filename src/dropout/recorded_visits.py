@@ -209,17 +209,11 @@ def merge_store_visits(tables: Tables, store_url: str | None, use: bool | None =
     recorded = store_recorded_visits(store_url)
     if recorded is None:
         if use:
-            from dropout.store import DEFAULT_STORE_URL
+            from dropout.store import shown_url
 
             raise NoRecordedVisitsError(
-                f"--recorded-visits: the store {_shown(store_url or DEFAULT_STORE_URL)} has no visits table "
+                f"--recorded-visits: the store {shown_url(store_url)} has no visits table "
                 "(no visit was ever recorded on the web pages there); give the web pages' store with --store"
             )
         return None
     return merge_recorded_visits(tables, recorded)
-
-
-def _shown(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -50,7 +50,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from dropout.errors import DropoutError
 
@@ -179,6 +179,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def shown_url(url: str | None) -> str:
+    """The store URL as it may be printed: the default filled in, any password hidden."""
+    return make_url(url or DEFAULT_STORE_URL).render_as_string(hide_password=True)
 
 
 def make_engine(url: str | None = None, schema: str | None = None) -> Engine:

@@ -32,7 +32,7 @@ def plan(
 ) -> None:
     """Plan home visits and evening sessions that fit the officers' hours, by village and officer-day."""
     from dropout.io import load_tables
-    from dropout.plan import enrolled_per_village, load_plan_config, parse_capacity, plan_visits, write_plan
+    from dropout.plan import load_plan_config, parse_capacity, plan_visits, villages_with_enrolled, write_plan
 
     try:
         cap = parse_capacity(capacity).scaled(weeks)  # refuse bad text before touching anything
@@ -57,9 +57,7 @@ def plan(
                 f"--data {data} is not the data run {record.run_id} scored (fingerprint "
                 f"{fingerprint[:12]} != {record.data_fingerprint[:12]}); pass the folder the run used"
             )
-        enrolled = enrolled_per_village(tables.participants, tables.withdrawals, record.as_of)
-        villages = tables.villages.assign(enrolled=tables.villages["village_id"].astype(str).map(enrolled).fillna(0))
-        result = plan_visits(scores, villages, cap, config)
+        result = plan_visits(scores, villages_with_enrolled(tables, record.as_of), cap, config)
     except FileNotFoundError as err:
         _fail(err)
     except DataContractError as err:

@@ -76,12 +76,9 @@ def score(
     console.print(table)
     if result.chunks_resumed:
         console.print(f"resumed: {result.chunks_resumed} of {result.chunks_total} chunks were already in the store")
-    from sqlalchemy.engine import make_url
+    from dropout.store import shown_url
 
-    from dropout.store import DEFAULT_STORE_URL
-
-    shown = make_url(store or DEFAULT_STORE_URL).render_as_string(hide_password=True)
-    console.print(f"store: {shown} (run {run.run_id}, status {run.status})")
+    console.print(f"store: {shown_url(store)} (run {run.run_id}, status {run.status})")
     for name, path in result.files.items():
         console.print(f"{name}: {path}")
     console.print(f"{run.n_scored:,} people scored in {result.seconds:.1f} s")

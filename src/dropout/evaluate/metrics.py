@@ -171,14 +171,6 @@ def _brier(y, p):
     return float(np.mean((np.asarray(p, float) - np.asarray(y, float)) ** 2)) if len(y) else float("nan")
 
 
-def _precision(y, s):
-    return precision_recall(y, s)[0]
-
-
-def _recall(y, s):
-    return precision_recall(y, s)[1]
-
-
 def _selection_rate(y, s):
     return float(np.mean(s)) if len(s) else float("nan")
 

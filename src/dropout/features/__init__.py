@@ -79,6 +79,7 @@ def build_features(
     as_of_dates,
     families: Iterable[str] | None = None,
     progress: Progress | None = None,
+    context: Context | None = None,
 ) -> pd.DataFrame:
     """Features of every participant in the cohort at each as-of date.
 
@@ -88,6 +89,8 @@ def build_features(
             `tables.extracted_on`.
         families: names of feature families (default: all, see `FAMILIES`).
         progress: optional callback progress(family, done, total).
+        context: a `Context(tables)` the caller shares with other work on the same
+            tables (the ledger is then sorted once); default: a new one.
 
     Returns:
         DataFrame with participant_id (int64), as_of (datetime64[ns]) and the features in
@@ -97,7 +100,7 @@ def build_features(
     if not isinstance(tables, Tables):
         raise TypeError(f"tables must be a dropout.io.Tables bundle, got {type(tables).__name__}")
     dates = normalize_as_of_dates(as_of_dates, tables.extracted_on)
-    return _build_features(Context(tables), dates, families, progress)
+    return _build_features(context if context is not None else Context(tables), dates, families, progress)
 
 
 def _build_features(ctx: Context, dates: list[pd.Timestamp], families, progress: Progress | None) -> pd.DataFrame:

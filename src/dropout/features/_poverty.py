@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from dropout.features._time import (
-    NEVER, AsOf, SortedEvents, entity_index, last_true, prefix_sum, range_sum, str_values, to_days,
+    NEVER, AsOf, SortedEvents, entity_day_key, entity_index, last_true, prefix_sum, range_sum, str_values,
+    to_days,
 )
 
 if TYPE_CHECKING:
@@ -46,8 +47,7 @@ def poverty_events(ctx: Context) -> tuple[SortedEvents, np.ndarray]:
     start = to_days(pov["valid_from"])
     end = to_days(pov["valid_to"])
     ended = end < NEVER
-    # (household, day) pairs as one int64 key each (days lie within +-10**7 of 1970).
-    gap = ~np.isin(_day_key(hh[ended], end[ended] + 1), _day_key(hh, start))
+    gap = ~np.isin(entity_day_key(hh[ended], end[ended] + 1), entity_day_key(hh, start))
     events = SortedEvents(
         np.concatenate([hh, hh[ended][gap]]),
         np.concatenate([start, end[ended][gap] + 1]),
@@ -61,10 +61,6 @@ def poverty_events(ctx: Context) -> tuple[SortedEvents, np.ndarray]:
     events.columns["loss_prefix"] = prefix_sum(r < prev)
     events.columns["last_change"] = last_true(events["change"])
     return events, entity_index(ctx.household_id, households)
-
-
-def _day_key(entity: np.ndarray, day: np.ndarray) -> np.ndarray:
-    return entity.astype(np.int64) * np.int64(1 << 32) + (day + np.int64(10**8))
 
 
 def poverty_state(ctx: Context, asof: AsOf) -> PovertyState:

@@ -200,6 +200,11 @@ def last_true(flags: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(idx) if len(idx) else idx
 
 
+def entity_day_key(entity: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """(entity, day) pairs as one sortable int64 each (days lie within +-10**7 of 1970)."""
+    return np.asarray(entity, dtype=np.int64) * _KEY_SHIFT + (np.asarray(day, dtype=np.int64) + _KEY_OFFSET)
+
+
 class SortedEvents:
     """Events grouped by an entity index (participant, village, household, commune), sorted by day.
 
@@ -210,7 +215,7 @@ class SortedEvents:
     def __init__(self, entity: np.ndarray, day: np.ndarray, n_entities: int, **columns: np.ndarray):
         entity = np.asarray(entity, dtype=np.int64)
         day = np.asarray(day, dtype=np.int64)
-        key = entity * _KEY_SHIFT + (day + _KEY_OFFSET)
+        key = entity_day_key(entity, day)
         if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):
             # Stable and fast on nearly sorted input (raw exports usually are).
             order = np.argsort(key, kind="stable")

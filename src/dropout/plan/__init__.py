@@ -30,6 +30,7 @@ from dropout.plan.output import PLAN_COLUMNS, Plan, day_label, expand_choice, pa
 
 __all__ = [
     "enrolled_per_village",
+    "villages_with_enrolled",
     "Capacity",
     "CapacityError",
     "Plan",
@@ -250,3 +251,10 @@ def enrolled_per_village(participants: pd.DataFrame, withdrawals: pd.DataFrame, 
     gone = withdrawals.loc[pd.to_datetime(withdrawals["claimed_on"]) <= as_of, "participant_id"]
     p = participants[(pd.to_datetime(participants["enrolled_on"]) <= as_of) & ~participants["participant_id"].isin(gone)]
     return p.groupby(p["village_id"].astype(str)).size().rename("enrolled")
+
+
+def villages_with_enrolled(tables, as_of) -> pd.DataFrame:
+    """`tables.villages` with `enrolled` (enrolled_per_village, 0 where none): what
+    `plan_visits` counts an evening session's unscored villagers from."""
+    enrolled = enrolled_per_village(tables.participants, tables.withdrawals, as_of)
+    return tables.villages.assign(enrolled=tables.villages["village_id"].astype(str).map(enrolled).fillna(0))

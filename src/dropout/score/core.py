@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterator
 
 import numpy as np
@@ -116,12 +117,9 @@ def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
     Raises:
         EmptyWindowError: when nobody is due.
     """
-    from dropout.labels import NEXT_COLUMNS, _next_frame, next_installment
+    from dropout.labels import next_installment
 
-    if context is None:
-        nxt = next_installment(tables, [job.as_of], job.window_days)
-    else:  # what next_installment does, on the caller's Context
-        nxt = _next_frame(context, [job.as_of], job.window_days)[NEXT_COLUMNS]
+    nxt = next_installment(tables, [job.as_of], job.window_days, context=context)
     nxt = nxt[pd.to_datetime(nxt["as_of"]) == job.as_of] if "as_of" in nxt.columns else nxt
     if nxt.empty:
         raise EmptyWindowError(
@@ -246,18 +244,13 @@ def feature_matrix(tables: Tables, job: Job, due: pd.DataFrame, feature_names: l
     Args:
         context: `feature_context(tables)`, shared with `due_participants`.
     """
-    from dropout.features import FAMILIES, _build_features, build_features
+    from dropout.features import FAMILIES, build_features
 
     callback = None
     if progress is not None:
         task = progress.add_task("features", total=len(FAMILIES))
         callback = lambda family, done, total: progress.advance(task)  # noqa: E731
-    if context is None:
-        feats = build_features(tables, [job.as_of], progress=callback)
-    else:  # what build_features does, on the caller's Context
-        from dropout.features._time import normalize_as_of_dates
-
-        feats = _build_features(context, normalize_as_of_dates([job.as_of], tables.extracted_on), None, callback)
+    feats = build_features(tables, [job.as_of], progress=callback, context=context)
     if "participant_id" not in feats.columns:
         feats = feats.reset_index()
     # Rows of this as-of, then the people of `due`: positions first, one take at the end
@@ -307,8 +300,7 @@ def score_matrix(X: pd.DataFrame, due: pd.DataFrame, model, sentence=None) -> pd
     out = {c: due[c].array for c in PLACE_COLUMNS}
     out["risk"] = risk
     out["risk_band"] = risk_band(risk)
-    out.update(_ranks(pd.DataFrame(out, copy=False)) if len(risk) > 1 else  # one person: first in both
-               {"rank_in_district": np.ones(len(risk), np.int64), "rank_in_commune": np.ones(len(risk), np.int64)})
+    out.update(_ranks(pd.DataFrame(out, copy=False)))
     out["expected_lapse"] = risk.copy()  # each person adds their probability to the expected count
     for c in reasons.columns:
         out[c] = reasons[c].array
@@ -318,18 +310,11 @@ def score_matrix(X: pd.DataFrame, due: pd.DataFrame, model, sentence=None) -> pd
 PLACE_COLUMNS = ["participant_id", "village_id", "commune", "district", "due_on", "amount_due"]
 
 
+@lru_cache(maxsize=8)
 def _reason_groups(names: tuple[str, ...]) -> tuple[list[str], list[str | None]]:
     """The catalog's reason groups of `names`, and the groups of their empty values."""
     catalog = load_catalog()
-    key = (id(catalog), names)
-    if key not in _REASON_GROUPS:
-        _REASON_GROUPS.clear()  # one model at a time: keep only the latest
-        _REASON_GROUPS[key] = (catalog, (list(catalog.reason_groups(list(names))),
-                                         list(catalog.reason_groups(list(names), missing=True))))
-    return _REASON_GROUPS[key][1]
-
-
-_REASON_GROUPS: dict[tuple, tuple] = {}  # (catalog, groups): holding the catalog keeps its id unique
+    return catalog.reason_groups(list(names)), catalog.reason_groups(list(names), missing=True)
 
 
 def risk_band(risk: np.ndarray) -> np.ndarray:
@@ -349,17 +334,9 @@ def add_ranks(df: pd.DataFrame) -> pd.DataFrame:
 def _ranks(df: pd.DataFrame) -> dict[str, np.ndarray]:
     """add_ranks' two columns: a cumcount per group over the rows in risk order."""
     order = np.lexsort((df["participant_id"].to_numpy(), -df["risk"].to_numpy()))
-    district, commune = df["district"], df["commune"]
-    if district.isna().any() or commune.isna().any():  # groupby drops missing keys: leave it to pandas
-        ranked = df.iloc[order]
-        out = {}
-        for column, keys in (("rank_in_district", ["district"]), ("rank_in_commune", ["district", "commune"])):
-            rank = np.empty(len(df), dtype=np.int64)
-            rank[order] = ranked.groupby(keys, sort=False).cumcount().to_numpy() + 1
-            out[column] = rank
-        return out
-    d_codes = pd.factorize(district)[0].astype(np.int64)
-    c_codes = pd.factorize(commune)[0].astype(np.int64)
+    # Places are never missing here: due_participants writes them as text.
+    d_codes = pd.factorize(df["district"])[0].astype(np.int64)
+    c_codes = pd.factorize(df["commune"])[0].astype(np.int64)
     return {"rank_in_district": _rank_within(d_codes, order),
             "rank_in_commune": _rank_within(d_codes * (int(c_codes.max(initial=0)) + 1) + c_codes, order)}
 
@@ -381,10 +358,7 @@ def order_rows(df: pd.DataFrame) -> pd.DataFrame:
     """The canonical row order of every output: district, then rank in district."""
     if len(df) <= 1:
         return df.reset_index(drop=True)
-    district = df["district"]
-    if district.isna().any():  # sort_values puts missing districts last: leave it to pandas
-        return df.sort_values(["district", "rank_in_district"], kind="stable").reset_index(drop=True)
-    codes = pd.factorize(district, sort=True)[0]  # codes in the districts' sorted order
+    codes = pd.factorize(df["district"], sort=True)[0]  # codes in the districts' sorted order
     order = np.lexsort((df["rank_in_district"].to_numpy(), codes))  # stable, as sort_values(kind="stable")
     if len(order) and (order == np.arange(len(order))).all():
         return df.reset_index(drop=True)

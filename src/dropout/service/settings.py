@@ -101,7 +101,7 @@ class ServiceSettings:
             max_body_bytes=_env_int(env, "DROPOUT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 64 * 2**20),
             workers=_env_int(env, "DROPOUT_SERVICE_WORKERS", 2, 1, 64),
             threads=_env_int(env, "DROPOUT_SERVICE_THREADS", 1, 1, 64),
-            access_log=env.get("DROPOUT_ACCESS_LOG", "1").strip().lower() not in ("0", "false", "no", "off"),
+            access_log=env.get("DROPOUT_ACCESS_LOG", "1").strip().lower() not in FALSE_WORDS,
             tracing=_env_bool(env, "DROPOUT_TRACING", False),
             load_delay_seconds=_env_float(env, "DROPOUT_SERVICE_LOAD_DELAY", 0.0),
             web_enabled=_env_bool(env, "DROPOUT_WEB_ENABLED", bool(store_url or data_dir)),

@@ -132,10 +132,9 @@ def read_plan(path: Path) -> pd.DataFrame:
 
 def plan_in_process(scores: pd.DataFrame, runs: pd.DataFrame, tables: Tables, capacity: str) -> pd.DataFrame:
     """The visits table of `dropout.plan.plan_visits` for these scores, as `dropout plan` makes it."""
-    from dropout.plan import enrolled_per_village, load_plan_config, plan_visits
+    from dropout.plan import load_plan_config, plan_visits, villages_with_enrolled
 
-    enrolled = enrolled_per_village(tables.participants, tables.withdrawals, runs["as_of"].max())
-    villages = tables.villages.assign(enrolled=tables.villages["village_id"].astype(str).map(enrolled).fillna(0))
+    villages = villages_with_enrolled(tables, runs["as_of"].max())
     return plan_visits(scores, villages, capacity, load_plan_config()).visits
 
 
