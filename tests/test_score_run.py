@@ -12,7 +12,7 @@ from dropout.cli import app
 from dropout.excel import header_for
 from dropout.features import build_features
 from dropout.features.catalog import load_catalog, reason_sentence
-from dropout.score.core import RISK_BANDS
+from dropout.score.output import band_thresholds
 from dropout.labels import next_installment
 from dropout.score import (
     OUTPUT_COLUMNS,
@@ -20,7 +20,8 @@ from dropout.score import (
     ScoringInputError,
     score_participants,
 )
-from dropout.score.run import EXCEL_COLUMNS, ModelRef, resolve_model, run_scoring
+from dropout.score.output import EXCEL_COLUMNS
+from dropout.score.run import ModelRef, resolve_model, run_scoring
 from dropout.store import open_store
 from test_score_world import AS_OF, WINDOW, load_model, small_world, write_world
 
@@ -57,7 +58,7 @@ def test_ranks_follow_risk_within_district_and_commune(scores):
             assert g[col].tolist() == list(range(1, len(g) + 1))
             assert g["risk"].is_monotonic_decreasing
     assert set(scores["risk_band"]) <= {"high", "medium", "low"}
-    (high, _), (medium, _), _ = RISK_BANDS
+    (high, _), (medium, _), _ = band_thresholds()
     assert (scores.loc[scores["risk"] >= high, "risk_band"] == "high").all()
     assert (scores.loc[scores["risk"].between(medium, high, inclusive="left"), "risk_band"] == "medium").all()
     assert (scores.loc[scores["risk"] < medium, "risk_band"] == "low").all()

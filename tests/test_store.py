@@ -38,6 +38,7 @@ def score_rows(pids, district="A Luoi", seed=0) -> pd.DataFrame:
         "district": district,
         "due_on": pd.to_datetime("2025-07-31"),
         "amount_due": np.full(n, 330_000, dtype=np.int64),
+        "net_amount": np.full(n, 264_000.0),
         "risk": risk,
         "risk_band": np.where(risk >= 0.5, "high", "low"),
         "rank_in_district": np.argsort(np.argsort(-risk)) + 1,

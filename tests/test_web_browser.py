@@ -46,7 +46,7 @@ def write_store(tables, url: str) -> None:
     from dropout.store import open_store
     from dropout.web.fake import fake_scores
 
-    scores = fake_scores(tables).drop(columns=["run_id", "net_amount"])
+    scores = fake_scores(tables).drop(columns=["run_id"])
     store = open_store(url)
     store.begin_run({"run_id": "browser-run", "as_of": tables.extracted_on, "window_days": 30, "model_name": "fake",
                      "model_version": "1", "model_sha256": "0" * 64, "data_fingerprint": "f", "engine": "pandas",

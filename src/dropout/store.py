@@ -53,10 +53,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from dropout.errors import DropoutError
+from dropout.score.output import SCORE_ROW, ScoreColumn
 
 DEFAULT_STORE_URL = "sqlite:///out/scores.db"
-N_REASONS = 4
-LANGS = ("vi", "en")
 
 metadata = MetaData()
 
@@ -92,28 +91,25 @@ run_chunks = Table(
     ForeignKeyConstraint(["run_id"], ["runs.run_id"], ondelete="CASCADE"),
 )
 
-REASON_COLUMNS = [
-    *(f"reason_{k}_{lang}" for lang in LANGS for k in range(1, N_REASONS + 1)),
-    *(f"reason_{k}_feature" for k in range(1, N_REASONS + 1)),
-]
+def _sql_column(c: ScoreColumn) -> Column:
+    """The SQL column of one column of the score row (score/output.py)."""
+    if c.kind == "int":
+        kind = BigInteger if c.name in ("participant_id", "amount_due") else Integer
+    elif c.kind == "float":
+        kind = Float
+    elif c.kind == "date":
+        kind = Date
+    else:
+        kind = Text if c.text or c.length is None else String(c.length)
+    return Column(c.name, kind, nullable=c.nullable)
+
 
 scores = Table(
     "scores",
     metadata,
     Column("run_id", String(64), nullable=False),
-    Column("participant_id", BigInteger, nullable=False),
     Column("chunk_no", Integer, nullable=False),
-    Column("village_id", String(64), nullable=False),
-    Column("commune", String(200), nullable=False),
-    Column("district", String(200), nullable=False),
-    Column("due_on", Date, nullable=False),
-    Column("amount_due", BigInteger, nullable=False),
-    Column("risk", Float, nullable=False),
-    Column("risk_band", String(16), nullable=False),
-    Column("rank_in_district", Integer, nullable=False),
-    Column("rank_in_commune", Integer, nullable=False),
-    Column("expected_lapse", Float, nullable=False),
-    *(Column(c, Text if not c.endswith("_feature") else String(100)) for c in REASON_COLUMNS),
+    *(_sql_column(c) for c in SCORE_ROW),
     PrimaryKeyConstraint("run_id", "participant_id", name="scores_run_participant"),
     ForeignKeyConstraint(["run_id"], ["runs.run_id"], ondelete="CASCADE"),
     Index("scores_run_district_rank", "run_id", "district", "rank_in_district"),
@@ -121,8 +117,9 @@ scores = Table(
     Index("scores_participant", "participant_id"),
 )
 
-#: Columns of a scores DataFrame, in the order files and readers see them.
-SCORE_COLUMNS = [c.name for c in scores.columns if c.name not in ("run_id", "chunk_no")]
+#: Columns of a scores DataFrame, in the order files and readers see them (the score row).
+SCORE_COLUMNS = [c.name for c in SCORE_ROW]
+DATE_COLUMNS = {c.name for c in SCORE_ROW if c.kind == "date"}
 
 
 class StoreError(DropoutError):
@@ -226,10 +223,28 @@ class ScoreStore:
         self.engine.dispose()
 
     def create_all(self) -> None:
-        """Create every table of `metadata` that does not exist yet (idempotent)."""
+        """Create every table of `metadata` that does not exist yet (idempotent).
+
+        Raises:
+            StoreError: a table exists with columns missing (made by an older version).
+        """
+        from sqlalchemy import inspect
+
         with self.engine.begin() as conn:
             if self.schema and conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            inspector = inspect(conn)
+            for table in metadata.sorted_tables:
+                if not inspector.has_table(table.name, schema=self.schema):
+                    continue
+                have = {c["name"] for c in inspector.get_columns(table.name, schema=self.schema)}
+                missing = [c.name for c in table.columns if c.name not in have]
+                if missing:
+                    raise StoreError(
+                        f"the store {shown_url(self.url)} has a table {table.name!r} without the column(s) "
+                        f"{missing} this version writes: it was made by an older version of dropout. "
+                        "Use a new store URL (or move the old file away) and score again."
+                    )
             metadata.create_all(conn)
 
     # ------------------------------------------------------------------ runs
@@ -372,13 +387,14 @@ class ScoreStore:
 
 def _typed_scores(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
-    for c in SCORE_COLUMNS:
+    for col in SCORE_ROW:
+        c = col.name
         s = df[c] if c in df.columns else pd.Series([None] * len(df))
-        if c == "due_on":
+        if col.kind == "date":
             out[c] = pd.to_datetime(s).astype("datetime64[ns]")
-        elif c in ("participant_id", "amount_due", "rank_in_district", "rank_in_commune"):
+        elif col.kind == "int":
             out[c] = s.astype(np.int64)
-        elif c in ("risk", "expected_lapse"):
+        elif col.kind == "float":
             out[c] = s.astype(np.float64)
         else:
             out[c] = s.astype("str").where(s.notna(), None) if len(s) else s.astype("str")
@@ -391,7 +407,7 @@ def _python_columns(run_id: str, chunk_no: int, rows: pd.DataFrame, date_as_text
     cols: list[list] = [[run_id] * n, [int(chunk_no)] * n]
     for c in SCORE_COLUMNS:
         s = rows[c]
-        if c == "due_on":
+        if c in DATE_COLUMNS:
             d = pd.to_datetime(s)
             values = d.dt.strftime("%Y-%m-%d") if date_as_text else d.dt.date
             cols.append(values.astype(object).where(d.notna(), None).tolist())
@@ -440,7 +456,7 @@ def _copy_scores(conn: Connection, run_id: str, chunk_no: int, rows: pd.DataFram
     text = {"run_id": pd.Series(run_id, index=rows.index), "chunk_no": pd.Series(str(int(chunk_no)), index=rows.index)}
     for c in SCORE_COLUMNS:
         s = rows[c]
-        if c == "due_on":
+        if c in DATE_COLUMNS:
             t = pd.to_datetime(s).dt.strftime("%Y-%m-%d")
         elif pd.api.types.is_float_dtype(s):
             t = pd.Series(np.char.mod("%.17g", s.to_numpy(dtype=np.float64)), index=rows.index)

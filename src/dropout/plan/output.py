@@ -21,6 +21,7 @@ from dropout.excel import write_workbook
 from dropout.io import write_csv, write_parquet
 from dropout.plan.capacity import Capacity
 from dropout.plan.optimise import SESSION, VISITS, PlanConfig
+from dropout.score.output import band_label_bilingual
 
 HOME_VISIT, EVENING_SESSION, BOTH = "home_visit", "evening_session", "home_visit+evening_session"
 ACTION_LABELS = {
@@ -194,12 +195,8 @@ def workbook_sheets(plan: Plan) -> dict[str, pd.DataFrame]:
     v = plan.visits.copy()
     v["action"] = v["action"].map(ACTION_LABELS)
     v["expected_averted"] = v["expected_averted"].round(3)
-    try:
-        from dropout.score.run import RISK_BAND_LABELS
-
-        v["risk_band"] = v["risk_band"].map(RISK_BAND_LABELS).fillna(v["risk_band"])
-    except ImportError:  # the scoring stage is not installed: keep the codes
-        pass
+    if "risk_band" in v.columns:
+        v["risk_band"] = v["risk_band"].map(band_label_bilingual)
     sessions = plan.trips[plan.trips["session"].astype(bool)]
     session_rows = pd.DataFrame({
         "pool": sessions["pool"], "day": sessions["day"], "officer_day": sessions["officer_day"],

@@ -5,6 +5,7 @@ score/run.py) and the service call it or its per-chunk core (`score_frame`). It
 returns one row per person due, columns `OUTPUT_COLUMNS`, ordered by district and rank:
 
     participant_id, village_id, commune, district, due_on, amount_due (gross VND),
+    net_amount (VND after state and provincial support),
     risk (calibrated P(lapse)), risk_band (high/medium/low), rank_in_district,
     rank_in_commune (1 = highest risk), expected_lapse (the person's share of the
     expected lapse count, = risk), reason_1_vi..reason_4_vi, reason_1_en..reason_4_en
@@ -19,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from dropout.io import Tables
+from dropout.score.output import TEXT_COLUMNS
 from dropout.score.core import (
     OUTPUT_COLUMNS,
-    RISK_BANDS,
     EmptyWindowError,
     Job,
     ScoringInputError,
@@ -39,7 +40,7 @@ DEFAULT_CHUNK_SIZE = 50_000
 ENGINES = ("pandas", "dask")
 
 __all__ = [
-    "OUTPUT_COLUMNS", "RISK_BANDS", "EmptyWindowError", "Job", "ScoringInputError",
+    "OUTPUT_COLUMNS", "EmptyWindowError", "Job", "ScoringInputError",
     "check_job", "due_participants", "parse_window", "score_participants", "score_frame",
     "score_matrix", "finalize",
 ]
@@ -107,9 +108,8 @@ def finalize(parts: list[pd.DataFrame]) -> pd.DataFrame:
     chunk used, so the same people give equal frames from either engine.
     """
     out = pd.concat(parts, ignore_index=True) if len(parts) != 1 else parts[0].copy()
-    for c in OUTPUT_COLUMNS:
-        if c.startswith("reason_") or c in ("village_id", "commune", "district", "risk_band"):
-            out[c] = _as_str(out[c])
+    for c in TEXT_COLUMNS:
+        out[c] = _as_str(out[c])
     out["participant_id"] = out["participant_id"].astype(np.int64)
     out["amount_due"] = out["amount_due"].astype(np.int64)
     return order_rows(out[OUTPUT_COLUMNS])

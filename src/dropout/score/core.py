@@ -20,21 +20,12 @@ import pandas as pd
 from dropout.errors import DropoutError
 from dropout.features.catalog import load_catalog
 from dropout.io import Tables
-from dropout.score.reasons import LANGS, N_REASONS, explain, reason_columns
+from dropout.score.output import INSTALLMENT_COLUMNS, PLACE_COLUMNS, SCORE_COLUMNS, risk_band
+from dropout.score.reasons import explain
 
-#: Calibrated probability of lapse at or above which a person is in the band.
-# Calibrated probability that the installment due in the window goes unpaid. About 4 % of
-# installments lapse in the simulated mountain districts: "high" is five times that (in
-# A Luoi ~3 % of the people due), "medium" twice it (~12 %), so an officer's short list
-# is the high band and the medium band fills spare visits.
-RISK_BANDS: tuple[tuple[float, str], ...] = ((0.20, "high"), (0.08, "medium"), (0.0, "low"))
 MAX_WINDOW_DAYS = 366  # the schedule is known 12 months ahead (docs/data.md)
-
-OUTPUT_COLUMNS = [
-    "participant_id", "village_id", "commune", "district", "due_on", "amount_due",
-    "risk", "risk_band", "rank_in_district", "rank_in_commune", "expected_lapse",
-    *reason_columns(N_REASONS, LANGS),
-]
+#: The columns every scoring output has, in order (the score row, score/output.py).
+OUTPUT_COLUMNS = SCORE_COLUMNS
 
 
 class ScoringInputError(DropoutError, ValueError):
@@ -113,12 +104,15 @@ def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
         context: `feature_context(tables)`, when the caller also builds features from it.
     Returns:
         participant_id, village_id, commune, district, due_on, amount_due (gross),
-        months_covered; sorted by participant_id.
+        net_amount (after state and provincial support), months_covered; sorted by
+        participant_id.
     Raises:
         EmptyWindowError: when nobody is due.
     """
+    from dropout.features._time import AsOf
     from dropout.labels import next_installment
 
+    context = context if context is not None else feature_context(tables)
     nxt = next_installment(tables, [job.as_of], job.window_days, context=context)
     nxt = nxt[pd.to_datetime(nxt["as_of"]) == job.as_of] if "as_of" in nxt.columns else nxt
     if nxt.empty:
@@ -135,6 +129,7 @@ def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
     village_id = parts["village_id"].array.take(at, allow_fill=True)
     at_village = _unique_index(villages["village_id"].array, "villages", "village_id").get_indexer(village_id)
     order = np.argsort(pid, kind="stable")
+    net_amount = context.net_cost(AsOf.of(job.as_of))["net_amount"][np.searchsorted(context.participant_id, pid)]
     due = pd.DataFrame({
         "participant_id": pid,
         "village_id": village_id,
@@ -142,6 +137,7 @@ def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
         "district": villages["district"].array.take(at_village, allow_fill=True),
         "due_on": pd.to_datetime(nxt["due_on"]).astype("datetime64[ns]").to_numpy(),
         "amount_due": nxt["amount_due"].to_numpy(np.int64),
+        "net_amount": np.asarray(net_amount, dtype=np.float64),
         "months_covered": nxt["months_covered"].to_numpy(),
     })
     for c in ("village_id", "commune", "district"):
@@ -297,7 +293,7 @@ def score_matrix(X: pd.DataFrame, due: pd.DataFrame, model, sentence=None) -> pd
     reasons = explain(contrib_values, values, names, sentence, groups=groups, groups_missing=groups_missing)
     # One frame built at once, in OUTPUT_COLUMNS order: adding columns one by one costs a
     # copy each, more than the rest of the work for the few rows of a service request.
-    out = {c: due[c].array for c in PLACE_COLUMNS}
+    out = {c: due[c].array for c in (*PLACE_COLUMNS, *INSTALLMENT_COLUMNS)}
     out["risk"] = risk
     out["risk_band"] = risk_band(risk)
     out.update(_ranks(pd.DataFrame(out, copy=False)))
@@ -307,23 +303,11 @@ def score_matrix(X: pd.DataFrame, due: pd.DataFrame, model, sentence=None) -> pd
     return order_rows(pd.DataFrame(out, copy=False))
 
 
-PLACE_COLUMNS = ["participant_id", "village_id", "commune", "district", "due_on", "amount_due"]
-
-
 @lru_cache(maxsize=8)
 def _reason_groups(names: tuple[str, ...]) -> tuple[list[str], list[str | None]]:
     """The catalog's reason groups of `names`, and the groups of their empty values."""
     catalog = load_catalog()
     return catalog.reason_groups(list(names)), catalog.reason_groups(list(names), missing=True)
-
-
-def risk_band(risk: np.ndarray) -> np.ndarray:
-    """'high' / 'medium' / 'low' by the calibrated probability (RISK_BANDS)."""
-    risk = np.asarray(risk, dtype=np.float64)
-    out = np.full(len(risk), RISK_BANDS[-1][1], dtype=object)
-    for threshold, name in reversed(RISK_BANDS[:-1]):
-        out[risk >= threshold] = name
-    return out
 
 
 def add_ranks(df: pd.DataFrame) -> pd.DataFrame:

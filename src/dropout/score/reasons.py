@@ -18,8 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-N_REASONS = 4
-LANGS = ("vi", "en")
+from dropout.score.output import LANGS, N_REASONS, reason_columns
 
 SentenceFn = Callable[[str, float, str], str]
 
@@ -107,12 +106,6 @@ def top_reasons(contributions: np.ndarray, n: int = N_REASONS, groups: Sequence[
         best[:, g] = cols[np.argmax(sub, axis=1)]
     group_index, valid = top_features(group_sum, n)
     return np.take_along_axis(best, group_index, axis=1), valid
-
-
-def reason_columns(n: int = N_REASONS, langs: Sequence[str] = LANGS) -> list[str]:
-    """Output column names: reason_1_vi..reason_n_vi, reason_1_en.., reason_1_feature.."""
-    return [*(f"reason_{k}_{lang}" for lang in langs for k in range(1, n + 1)),
-            *(f"reason_{k}_feature" for k in range(1, n + 1))]
 
 
 def explain(

@@ -26,6 +26,7 @@ import pandas as pd
 
 from dropout.io import Tables, write_csv, write_json, write_parquet
 from dropout.score import DEFAULT_CHUNK_SIZE, ENGINES, finalize
+from dropout.score.output import EXCEL_COLUMNS, band_label_bilingual
 from dropout.score.core import (
     Job,
     ScoringInputError,
@@ -44,11 +45,6 @@ DEFAULT_MODEL_NAME = "dropout-lapse"
 #: test can kill the process while a chunk is half written.
 CHUNK_DELAY_ENV = "DROPOUT_SCORE_CHUNK_DELAY"
 
-EXCEL_COLUMNS = [
-    "rank_in_commune", "participant_id", "village_id", "due_on", "amount_due", "risk", "risk_band",
-    "rank_in_district", "reason_1_vi", "reason_2_vi", "reason_3_vi", "reason_4_vi",
-]
-RISK_BAND_LABELS = {"high": "Cao / High", "medium": "Trung bình / Medium", "low": "Thấp / Low"}
 
 
 @dataclass
@@ -227,7 +223,7 @@ def excel_sheets(district_scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
     sheets = {}
     for commune, rows in district_scores.groupby("commune", sort=True):
         sheet = rows.sort_values("rank_in_commune", kind="stable")[EXCEL_COLUMNS].reset_index(drop=True)
-        sheet["risk_band"] = sheet["risk_band"].map(RISK_BAND_LABELS).fillna(sheet["risk_band"])
+        sheet["risk_band"] = sheet["risk_band"].map(band_label_bilingual)
         sheets[str(commune)] = sheet
     return sheets
 

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from dropout.errors import DropoutError
+from dropout.score.output import reason_feature_columns, reason_text_columns
 from dropout.service.models import (
-    N_REASONS,
     FeatureInfo,
     ModelInfo,
     ModelRef,
@@ -148,7 +148,7 @@ class RiskEngine:
             results.append(ParticipantScore(
                 participant_id=pid, scored=True, risk=float(r["risk"]), risk_band=str(r["risk_band"]),
                 due_on=pd.Timestamp(r["due_on"]).date(), amount_due=int(r["amount_due"]),
-                reasons=_reasons(r, request.lang),
+                net_amount=float(r["net_amount"]), reasons=_reasons(r, request.lang),
             ))
         return ScoreResponse(model=self.model_ref(), as_of=request.as_of, window_days=job.window_days,
                              lang=request.lang, results=results)
@@ -209,17 +209,16 @@ class RiskEngine:
 def _records(rows: pd.DataFrame, lang: str) -> dict[int, dict]:
     """participant_id -> the row's fields a response uses (only those: `to_dict` of every
     column costs more than the scoring of one person)."""
-    wanted = ["participant_id", "risk", "risk_band", "due_on", "amount_due",
-              *(f"reason_{k}_{lang}" for k in range(1, N_REASONS + 1)),
-              *(f"reason_{k}_feature" for k in range(1, N_REASONS + 1))]
+    wanted = ["participant_id", "risk", "risk_band", "due_on", "amount_due", "net_amount",
+              *reason_text_columns(lang), *reason_feature_columns()]
     columns = {c: rows[c].tolist() for c in wanted}
     return {int(pid): {c: columns[c][i] for c in wanted} for i, pid in enumerate(columns["participant_id"])}
 
 
 def _reasons(row: dict, lang: str) -> list[Reason]:
     out = []
-    for k in range(1, N_REASONS + 1):
-        text, feature = row.get(f"reason_{k}_{lang}"), row.get(f"reason_{k}_feature")
+    for text_col, feature_col in zip(reason_text_columns(lang), reason_feature_columns()):
+        text, feature = row.get(text_col), row.get(feature_col)
         if _present(text) and _present(feature):
             out.append(Reason(feature=str(feature), text=str(text)))
     return out
@@ -246,7 +245,7 @@ def _stored(rows: pd.DataFrame, lang: str) -> list[StoredScore]:
         out.append(StoredScore(
             participant_id=int(r["participant_id"]), village_id=str(r["village_id"]), commune=str(r["commune"]),
             district=str(r["district"]), due_on=pd.Timestamp(r["due_on"]).date(), amount_due=int(r["amount_due"]),
-            risk=float(r["risk"]), risk_band=str(r["risk_band"]), rank_in_district=int(r["rank_in_district"]),
+            net_amount=float(r["net_amount"]), risk=float(r["risk"]), risk_band=str(r["risk_band"]), rank_in_district=int(r["rank_in_district"]),
             rank_in_commune=int(r["rank_in_commune"]), reasons=_reasons(r, lang),
         ))
     return out

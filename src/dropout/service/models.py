@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dropout.score.output import BANDS, LANGS, N_REASONS
+
 # ---------------------------------------------------------------- limits (one place)
 
 MAX_PARTICIPANTS = 50  # participants per /score request
@@ -35,9 +37,9 @@ MAX_ID = 9_999_999_999  # participant_id is the 10-digit social insurance number
 MAX_INT = 2**53  # other whole numbers: exact in JSON doubles and in int64
 FIRST_DAY = date(1990, 1, 1)  # voluntary SI started in 2008; nothing before 1990 is plausible
 LAST_DAY = date(2100, 12, 31)
-N_REASONS = 4
 
-Lang = Literal["vi", "en"]
+Lang = Literal[LANGS]
+Band = Literal[BANDS]
 Day = Annotated[
     date,
     Field(ge=FIRST_DAY, le=LAST_DAY, description=f"calendar day YYYY-MM-DD, {FIRST_DAY} to {LAST_DAY}"),
@@ -253,9 +255,10 @@ class ParticipantScore(Out):
     participant_id: int
     scored: bool
     risk: float | None = Field(default=None, ge=0.0, le=1.0)
-    risk_band: str | None = None
+    risk_band: Band | None = None
     due_on: date | None = None
     amount_due: int | None = None
+    net_amount: float | None = None
     reasons: list[Reason] = Field(default_factory=list, max_length=N_REASONS)
     note: str | None = None
 
@@ -286,8 +289,9 @@ class StoredScore(Out):
     district: str
     due_on: date
     amount_due: int
+    net_amount: float
     risk: float
-    risk_band: str
+    risk_band: Band
     rank_in_district: int
     rank_in_commune: int
     reasons: list[Reason] = Field(default_factory=list, max_length=N_REASONS)

@@ -9,8 +9,8 @@ Normalised shapes (what the loaders must hand in):
 
 - runs: one row per (run, district): run_id, district, as_of, window_days, model,
   finished_at.
-- scores: run_id plus SCORE_COLUMNS; reasons as reason_1_vi .. reason_4_en (empty
-  string where a person has fewer reasons).
+- scores: run_id plus the score row (`dropout.score.output.SCORE_COLUMNS`); reasons as
+  reason_1_vi .. reason_4_en (empty string where a person has fewer reasons).
 - plan: `dropout.plan`'s visits table, one row per contact: pool (whose officer-hours),
   officer_day (label), day (number within the pool), trip, visit_order, village_id,
   action (home_visit, evening_session or both joined by '+'), participant_id,
@@ -26,23 +26,10 @@ import numpy as np
 import pandas as pd
 
 from dropout.io import Tables
+from dropout.score.output import LANGS, N_REASONS, SCORE_COLUMNS, reason_text_columns
 
-N_REASONS = 4
-REASON_COLUMNS = [f"reason_{i}_{lang}" for lang in ("vi", "en") for i in range(1, N_REASONS + 1)]
-SCORE_COLUMNS = [
-    "participant_id",
-    "village_id",
-    "commune",
-    "district",
-    "due_on",
-    "amount_due",
-    "net_amount",
-    "risk",
-    "risk_band",
-    "rank_in_district",
-    "rank_in_commune",
-    *REASON_COLUMNS,
-]
+#: The sentence columns of both languages (empty string where a person has fewer reasons).
+REASON_COLUMNS = [c for lang in LANGS for c in reason_text_columns(lang)]
 RUN_COLUMNS = ["run_id", "district", "as_of", "window_days", "model", "finished_at"]
 PLAN_COLUMNS = [
     "pool",
@@ -157,7 +144,6 @@ class InMemoryData:
         rows = rows.copy()
         rows["participant_id"] = rows["participant_id"].astype("int64")
         rows["due_on"] = pd.to_datetime(rows["due_on"])
-        rows["net_amount"] = rows["net_amount"].where(rows["net_amount"].notna(), rows["amount_due"])
         for c in REASON_COLUMNS:
             rows[c] = rows[c].fillna("").astype(str)
         t = self.tables

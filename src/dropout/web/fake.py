@@ -12,7 +12,8 @@ import pandas as pd
 
 from dropout.io import Tables
 from dropout.reference import subsidy_policies
-from dropout.web.data import N_REASONS, InMemoryData
+from dropout.score.output import LANGS, N_REASONS, SCORE_COLUMNS, risk_band
+from dropout.web.data import InMemoryData
 
 EXTRACTED_ON = pd.Timestamp("2025-06-10")
 WINDOW_DAYS = 30
@@ -156,7 +157,7 @@ def fake_scores(tables: Tables, as_of: pd.Timestamp = EXTRACTED_ON, window_days:
     share = (rows["late"] + 2 * rows["unpaid"]) / rows["n"].clip(lower=1)
     logit = -2.2 + 2.5 * share + 1.2 * rows["poverty_loss"] + 0.8 * rows["disaster"] + rows["travel_minutes"] / 120
     rows["risk"] = 1 / (1 + np.exp(-logit))
-    rows["risk_band"] = np.select([rows["risk"] >= 0.5, rows["risk"] >= 0.25], ["high", "medium"], "low")
+    rows["risk_band"] = risk_band(rows["risk"].to_numpy())
     rows = rows.sort_values(["risk", "participant_id"], ascending=[False, True]).reset_index(drop=True)
     rows["rank_in_district"] = rows.groupby("district").cumcount() + 1
     rows["rank_in_commune"] = rows.groupby(["district", "commune"]).cumcount() + 1
@@ -164,15 +165,12 @@ def fake_scores(tables: Tables, as_of: pd.Timestamp = EXTRACTED_ON, window_days:
     rows["net_amount"] = (rows["amount_due"] - support * _RATE * _POVERTY_LINE * rows["months_covered"]).clip(lower=0).round().astype("int64")
     reasons = [_reasons_of(r) for r in rows.itertuples(index=False)]
     for i in range(N_REASONS):
-        for j, lang in enumerate(("vi", "en")):
+        for j, lang in enumerate(LANGS):
             rows[f"reason_{i + 1}_{lang}"] = [rs[i][j] if i < len(rs) else None for rs in reasons]
         rows[f"reason_{i + 1}_feature"] = [rs[i][2] if i < len(rs) else None for rs in reasons]
     rows["run_id"] = FAKE_RUN_ID
     rows["expected_lapse"] = rows["risk"]
-    keep = ["run_id", "participant_id", "village_id", "commune", "district", "due_on", "amount_due", "net_amount",
-            "risk", "risk_band", "rank_in_district", "rank_in_commune", "expected_lapse",
-            *[f"reason_{i}_{lang}" for lang in ("vi", "en", "feature") for i in range(1, N_REASONS + 1)]]
-    return rows[keep]
+    return rows[["run_id", *SCORE_COLUMNS]]
 
 
 def _reasons_of(r) -> list[tuple[str, str, str]]:

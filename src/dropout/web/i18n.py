@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dropout.score.output import BAND_LABELS, BANDS
+
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 
@@ -212,11 +214,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 # Translations of the data's code values, by kind of value.
 LABELS: dict[str, dict[str, dict[str, str]]] = {
-    "risk_band": {
-        "high": {"vi": "Cao", "en": "High"},
-        "medium": {"vi": "Trung bình", "en": "Medium"},
-        "low": {"vi": "Thấp", "en": "Low"},
-    },
+    "risk_band": BAND_LABELS,
     "payment_mode": {
         "monthly": {"vi": "Hằng tháng", "en": "Monthly"},
         "quarterly": {"vi": "3 tháng một lần", "en": "Every 3 months"},
@@ -259,7 +257,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
     },
 }
 
-RISK_BANDS = ("high", "medium", "low")
+RISK_BANDS = BANDS
 
 
 def normalize_language(value: str | None) -> str:

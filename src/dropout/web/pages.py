@@ -23,7 +23,8 @@ from dropout.web import visits as visit_store
 from dropout.web.accounts import User
 from dropout.web.auth import checked_form, ctx, language, login_required, require_district
 from dropout.web.charts import commune_risk_chart, payment_timeline
-from dropout.web.data import N_REASONS, filter_scores
+from dropout.score.output import reason_text_columns
+from dropout.web.data import filter_scores
 from dropout.web.i18n import LABELS, RISK_BANDS
 from dropout.web.urls import path_for
 
@@ -129,7 +130,7 @@ def commune_table(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
 
     Column names are the ones dropout.excel knows, so the workbook gets bilingual headers.
     """
-    reason_cols = [f"reason_{i}_{lang}" for i in range(1, N_REASONS + 1)]
+    reason_cols = reason_text_columns(lang)
     table = pd.DataFrame({
         "rank_in_commune": rows["rank_in_commune"].astype("int64"),
         "participant_id": rows["participant_id"].astype("int64"),
@@ -154,7 +155,7 @@ async def commune(request: Request, user: User) -> Response:
     return _render(
         request, "commune.html",
         district=district, commune=commune_name, villages=village_ids, filters=filters,
-        rows=table.to_dict("records"), reason_cols=[f"reason_{i}_{lang}" for i in range(1, N_REASONS + 1)],
+        rows=table.to_dict("records"), reason_cols=reason_text_columns(lang),
         bands=RISK_BANDS, modes=list(LABELS["payment_mode"]),
     )
 
@@ -231,7 +232,7 @@ async def _participant_page(request: Request, user: User, record, status_code=20
         if len(record.installments) else ""
     reasons = []
     if record.score is not None:
-        reasons = [record.score[f"reason_{i}_{lang}"] for i in range(1, N_REASONS + 1)]
+        reasons = [record.score[c] for c in reason_text_columns(lang)]
         reasons = [r for r in reasons if r]
     recent = record.installments[record.installments["due_on"] <= day + pd.Timedelta(days=62)].tail(12)[::-1] \
         if len(record.installments) else record.installments

@@ -83,36 +83,6 @@ def finished_runs_key(store_url: str) -> tuple:
     return tuple(sorted((r.run_id, str(r.finished_at)) for r in rows))
 
 
-def with_net_amounts(scores: pd.DataFrame, runs: pd.DataFrame, tables: Tables | None) -> pd.DataFrame:
-    """Add net_amount (the next installment after state support) from the subsidy features.
-
-    The same feature code as training and scoring (`next_net_amount_vnd`). Where it cannot
-    be computed (no data folder, or a run as-of after the data's extraction day) the
-    gross amount_due stands in, and the log says so.
-    """
-    out = scores.copy()
-    out["net_amount"] = pd.array([pd.NA] * len(out), dtype="Float64")
-    if tables is None or out.empty:
-        return out
-    from dropout.features import build_features
-
-    for as_of in sorted(runs["as_of"].unique()):
-        as_of = pd.Timestamp(as_of)
-        if as_of > tables.extracted_on:
-            log.warning("net amounts not computed: a run's as-of is after the data's extraction day")
-            continue
-        try:
-            feats = build_features(tables, as_of, families=["subsidy"])
-        except DropoutError as err:  # shown as gross amounts, never silently
-            log.warning("net amounts not computed: %s", type(err).__name__)
-            continue
-        net = feats.set_index("participant_id")["next_net_amount_vnd"]
-        districts = set(runs.loc[runs["as_of"] == as_of, "district"])
-        mask = out["district"].isin(districts)
-        out.loc[mask, "net_amount"] = out.loc[mask, "participant_id"].map(net).astype("Float64").to_numpy()
-    return out
-
-
 def read_plan(path: Path) -> pd.DataFrame:
     """A plan written by `dropout plan`: plan.parquet (or .csv), or the folder holding it."""
     path = Path(path)
@@ -182,7 +152,6 @@ class StoreData:
             self._tables = load_tables(self.data_dir)
         self._tables_loaded = True
         runs, scores = latest_runs_by_district(self.store_url)
-        scores = with_net_amounts(scores, runs, self._tables)
         plan = None
         if self.plan_path is not None:
             plan = read_plan(self.plan_path)
