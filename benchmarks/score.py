@@ -100,7 +100,7 @@ def train_model(tables, as_of: pd.Timestamp):
     from dropout.features import feature_names, load_catalog
     from dropout.labels import build_training_frame
     from dropout.train.config import load_model_params
-    from dropout.train.model import DropoutModel
+    from dropout.model.gbm import DropoutModel
 
     horizon = 60
     dates = pd.date_range(as_of - pd.DateOffset(months=18), as_of - pd.DateOffset(months=3), freq="MS")

@@ -38,7 +38,7 @@ def load_model(spec: str | None):
     if spec == "stand-in":
         return None, "asked for with --model stand-in"
     from dropout.score.core import ScoringInputError
-    from dropout.score.run import resolve_model
+    from dropout.registry.resolve import resolve_model
 
     try:
         ref = resolve_model(spec or "champion")

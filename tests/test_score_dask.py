@@ -7,7 +7,8 @@ import pytest
 
 from dropout.score import score_participants
 from dropout.score.engine_dask import dask_client
-from dropout.score.run import ModelRef, run_scoring
+from dropout.model import ModelRef
+from dropout.score.run import run_scoring
 from dropout.store import open_store
 from test_score_world import AS_OF, WINDOW, load_model, small_world
 

@@ -21,7 +21,9 @@ from dropout.score import (
     score_participants,
 )
 from dropout.score.output import EXCEL_COLUMNS
-from dropout.score.run import ModelRef, resolve_model, run_scoring
+from dropout.model import ModelRef
+from dropout.registry.resolve import ModelNotFoundError, resolve_model
+from dropout.score.run import run_scoring
 from dropout.store import open_store
 from test_score_world import AS_OF, WINDOW, load_model, small_world, write_world
 
@@ -165,9 +167,9 @@ def test_empty_window_is_its_own_error(model):
 
 
 def test_unknown_model_alias_is_refused(tmp_path):
-    with pytest.raises(ScoringInputError, match="no registered model 'dropout-lapse' with alias 'nightly'"):
+    with pytest.raises(ModelNotFoundError, match="no registered model 'dropout-lapse' with alias 'nightly'"):
         resolve_model("nightly", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    with pytest.raises(ScoringInputError, match="no such model folder"):
+    with pytest.raises(ModelNotFoundError, match="no such model folder"):
         resolve_model(str(tmp_path / "missing" / "model"))
 
 

@@ -40,7 +40,7 @@ def model_folder() -> Path:
     """A DropoutModel trained on small_world(), saved in a folder that lives for the process."""
     from dropout.features import feature_names
     from dropout.labels import build_training_frame
-    from dropout.train.model import DropoutModel
+    from dropout.model.gbm import DropoutModel
 
     tables = small_world()
     frame = build_training_frame(tables, pd.date_range("2022-01-01", "2025-08-01", freq="MS"), "lapse",
@@ -62,7 +62,7 @@ def model_folder() -> Path:
 
 
 def load_model():
-    from dropout.train.model import DropoutModel
+    from dropout.model.gbm import DropoutModel
 
     return DropoutModel.load(model_folder())
 

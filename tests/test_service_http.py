@@ -47,9 +47,10 @@ def world(tmp_path_factory):
     from dropout.features import load_catalog
     from dropout.io import load_tables, write_json
     from dropout.labels import build_training_frame
-    from dropout.score.run import resolve_model, run_scoring
+    from dropout.registry.resolve import resolve_model
+    from dropout.score.run import run_scoring
     from dropout.simulate import simulate, write_simulation
-    from dropout.train.model import DropoutModel
+    from dropout.model.gbm import DropoutModel
 
     root = tmp_path_factory.mktemp("service")
     write_simulation(simulate("a-luoi", participants=300, seed=11), root / "data")

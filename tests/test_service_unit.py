@@ -184,7 +184,7 @@ def trained(tmp_path_factory):
     """A small model trained on a random world (real features, few trees)."""
     from dropout.features import load_catalog
     from dropout.labels import build_training_frame
-    from dropout.train.model import DropoutModel
+    from dropout.model.gbm import DropoutModel
 
     tables = random_tables(seed=3, n_participants=150)
     frame = build_training_frame(tables, pd.date_range("2022-06-01", "2025-06-01", freq="MS"), "lapse")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from dropout.io import Tables
-from dropout.train.baselines import (
+from dropout.model.baselines import (
     LastInstallmentRule,
     LateCountRule,
     LogisticBaseline,
@@ -77,8 +77,8 @@ def test_group_columns_hand_computed():
 
 def test_rules_score_the_last_installments():
     ctx = pd.DataFrame({"last_missed_or_late": [0, 1, 1], "late_last_4": [0, 3, 1]})
-    assert LastInstallmentRule().fit(None, ctx, None).score(None, ctx).tolist() == [0.0, 1.0, 1.0]
-    assert LateCountRule().fit(None, ctx, None).score(None, ctx).tolist() == [0.0, 3.0, 1.0]
+    assert LastInstallmentRule().fit(None, None, context=ctx).score(None, context=ctx).tolist() == [0.0, 1.0, 1.0]
+    assert LateCountRule().fit(None, None, context=ctx).score(None, context=ctx).tolist() == [0.0, 3.0, 1.0]
 
 
 def _rf_context(n=3000, seed=0):
@@ -90,13 +90,13 @@ def _rf_context(n=3000, seed=0):
 
 
 def test_recency_frequency_p_alive_falls_with_recency_gap():
-    rf = RecencyFrequency().fit(None, _rf_context(), None)
+    rf = RecencyFrequency().fit(None, None, context=_rf_context())
     assert all(v > 0 for v in rf.params_.values())
     probe = pd.DataFrame({"n_payments": [20, 20, 20], "tenure_months": [24.0, 24.0, 24.0],
                           "months_to_last_payment": [23.5, 20.0, 12.0]})
     alive = rf.p_alive(probe)
     assert np.all(np.diff(alive) < 0) and np.all((alive > 0) & (alive <= 1))
-    assert np.all(np.diff(rf.score(None, probe)) > 0)
+    assert np.all(np.diff(rf.score(None, context=probe)) > 0)
 
 
 def test_logistic_baseline_handles_missing_values():
@@ -105,7 +105,7 @@ def test_logistic_baseline_handles_missing_values():
     y = (X["a"] + rng.normal(size=500) > 0).astype(int)
     X.loc[::7, "b"] = np.nan
     X.loc[::11, "a"] = np.inf
-    lr = LogisticBaseline(["a", "b"]).fit(X, None, y)
+    lr = LogisticBaseline(["a", "b"]).fit(X, y)
     s = lr.score(X)
     assert s.shape == (500,) and np.all((s >= 0) & (s <= 1))
     assert np.corrcoef(s[X["a"].abs() < 10], X.loc[X["a"].abs() < 10, "a"])[0, 1] > 0.5

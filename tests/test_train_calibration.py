@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dropout.train.calibration import Calibrator
+from dropout.model.calibration import Calibrator
 
 
 def _data(seed, n=2000):

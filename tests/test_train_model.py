@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dropout.train.config import DEFAULT_LGB_PARAMS
-from dropout.train.model import DropoutModel, ModelInputError, monotone_constraints
+from dropout.model.gbm import DropoutModel, ModelInputError, monotone_constraints
 from dropout.train.synthetic import CATALOG, synthetic_dataset
 
 PARAMS = {**DEFAULT_LGB_PARAMS, "learning_rate": 0.1, "min_data_in_leaf": 50}

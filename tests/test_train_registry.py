@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dropout.train import registry
+from dropout.registry import gate, log, tracking, versions
 from dropout.train.backtest import ModelSpec, fit_final, run_backtest
 from dropout.train.config import DEFAULT_LGB_PARAMS
 from dropout.train.synthetic import synthetic_dataset
@@ -26,13 +26,13 @@ def pickle_files(*roots):
 
 
 def test_decide_alias():
-    assert registry.decide_alias(0.3, None, "pr_auc")[0] == "champion"
-    assert registry.decide_alias(0.31, 0.30, "pr_auc")[0] == "champion"
-    assert registry.decide_alias(0.30, 0.30, "pr_auc")[0] == "challenger"  # a tie does not unseat
-    assert registry.decide_alias(0.29, 0.30, "pr_auc")[0] == "challenger"
-    assert registry.decide_alias(0.305, 0.30, "pr_auc", min_improvement=0.01)[0] == "challenger"
-    assert registry.decide_alias(0.09, 0.10, "brier")[0] == "champion"  # lower Brier is better
-    assert registry.decide_alias(float("nan"), 0.10, "auc")[0] == "challenger"
+    assert gate.decide_alias(0.3, None, "pr_auc")[0] == "champion"
+    assert gate.decide_alias(0.31, 0.30, "pr_auc")[0] == "champion"
+    assert gate.decide_alias(0.30, 0.30, "pr_auc")[0] == "challenger"  # a tie does not unseat
+    assert gate.decide_alias(0.29, 0.30, "pr_auc")[0] == "challenger"
+    assert gate.decide_alias(0.305, 0.30, "pr_auc", min_improvement=0.01)[0] == "challenger"
+    assert gate.decide_alias(0.09, 0.10, "brier")[0] == "champion"  # lower Brier is better
+    assert gate.decide_alias(float("nan"), 0.10, "auc")[0] == "challenger"
 
 
 def _train(ds, folds, params, rounds):
@@ -60,11 +60,11 @@ def _log(tmp, uri, res, model, tag):
     run_dir = tmp / f"run-{tag}"
     model.save(run_dir / "model")
     (run_dir / "report.html").write_text("<html></html>")
-    champ = registry.current_champion(NAME, uri)
+    champ = gate.current_champion(NAME, uri)
     value = None
     if champ is not None and champ.backtest_fingerprint == res.fingerprint:
         value = champ.gate_value("pr_auc")
-    return registry.log_training_run(
+    return log.log_training_run(
         uri=uri, experiment="test", run_name=tag, config={"name": "test", "backtest": {"folds": 2}},
         model=model, result=res, artifacts_dir=run_dir, register_as=NAME, gate_metric="pr_auc",
         champion_value=value, has_champion=champ is not None,
@@ -81,7 +81,7 @@ def test_register_gate_load_and_promote(setup):
 
     # the model comes back from the registry by alias and predicts the same numbers
     X = ds.frame[ds.feature_names].tail(500)
-    loaded = registry.load_model(NAME, "champion", tracking_uri=uri)
+    loaded = versions.load_model(NAME, "champion", tracking_uri=uri)
     assert np.array_equal(loaded.predict_proba(X), good.predict_proba(X))
     assert loaded.sha256 == good.sha256
     assert np.allclose(loaded.contributions(X.head(20)).to_numpy(), good.contributions(X.head(20)).to_numpy())
@@ -90,17 +90,17 @@ def test_register_gate_load_and_promote(setup):
     second = _log(tmp, uri, bad_res, bad, "bad")
     assert (second.version, second.alias) == ("2", "challenger")
     assert "does not beat" in second.reason
-    assert registry.current_champion(NAME, uri).version == "1"
-    assert registry.load_model(NAME, "challenger", tracking_uri=uri).feature_names == ["noise"]
+    assert gate.current_champion(NAME, uri).version == "1"
+    assert versions.load_model(NAME, "challenger", tracking_uri=uri).feature_names == ["noise"]
 
-    listing = registry.list_versions(NAME, uri)
+    listing = versions.list_versions(NAME, uri)
     assert listing[["version", "aliases"]].values.tolist() == [[1, "champion"], [2, "challenger"]]
 
     # a human override
-    assert registry.promote(NAME, 2, uri) == "1"
-    assert registry.current_champion(NAME, uri).version == "2"
-    with pytest.raises(registry.RegistryError, match="no version 9"):
-        registry.promote(NAME, 9, uri)
+    assert versions.promote(NAME, 2, uri) == "1"
+    assert gate.current_champion(NAME, uri).version == "2"
+    with pytest.raises(tracking.RegistryError, match="no version 9"):
+        versions.promote(NAME, 9, uri)
 
     # nothing pickled anywhere: run folders, MLflow artifacts, downloads
     assert pickle_files(tmp) == []
@@ -113,7 +113,7 @@ def test_the_mlflow_model_file_is_the_lightgbm_text_model(setup, tmp_path):
     mlflow.set_tracking_uri(uri)
     local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{NAME}/1", dst_path=str(tmp_path),
                                                 tracking_uri=uri)
-    assert registry.model_file_sha256(local) == good.sha256
+    assert versions.model_file_sha256(local) == good.sha256
     assert (tmp_path / "model.lgb").read_text().startswith("tree\n")
 
 
@@ -125,12 +125,12 @@ def test_load_by_alias_in_a_fresh_process_uses_the_given_store(setup, tmp_path):
     import sys
 
     tmp, uri, ds, (_, good), _ = setup
-    if registry.current_champion(NAME, uri) is None:
+    if gate.current_champion(NAME, uri) is None:
         _log(tmp, uri, *setup[3], "fresh")
-    champion = registry.current_champion(NAME, uri).version
-    expected = registry.load_model(NAME, "champion", tracking_uri=uri).sha256
+    champion = gate.current_champion(NAME, uri).version
+    expected = versions.load_model(NAME, "champion", tracking_uri=uri).sha256
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    code = ("from dropout.train.registry import load_model; "
+    code = ("from dropout.registry.versions import load_model; "
             f"print(load_model({NAME!r}, 'champion', tracking_uri={uri!r}).sha256)")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=300)

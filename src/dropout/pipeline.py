@@ -53,7 +53,8 @@ def run_demo(out: Path, preset: str = "a-luoi", participants: int | None = None,
         DemoResult with row counts, output paths and the headline numbers.
     """
     from dropout.plan import load_plan_config, parse_capacity, plan_visits, villages_with_enrolled, write_plan
-    from dropout.score.run import ModelRef, run_scoring
+    from dropout.model import ModelRef
+    from dropout.score.run import run_scoring
     from dropout.simulate import simulate, write_simulation
     from dropout.train.config import load_config
     from dropout.train.experiment import run_experiment, summary_numbers

@@ -15,7 +15,8 @@ def list_models(
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow URI (default sqlite experiments/mlflow.db)."),
 ) -> None:
     """Every registered model version with its aliases (champion, challenger) and gate metric."""
-    from dropout.train.registry import list_versions, resolve_tracking_uri
+    from dropout.registry.tracking import resolve_tracking_uri
+    from dropout.registry.versions import list_versions
 
     df = list_versions(name, tracking_uri)
     if df.empty:
@@ -36,7 +37,8 @@ def promote(
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow URI (default sqlite experiments/mlflow.db)."),
 ) -> None:
     """Make VERSION the champion of NAME, overriding the automatic gate."""
-    from dropout.train.registry import RegistryError, promote as _promote
+    from dropout.registry.tracking import RegistryError
+    from dropout.registry.versions import promote as _promote
 
     try:
         prev = _promote(name, version, tracking_uri)

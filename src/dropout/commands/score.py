@@ -35,7 +35,8 @@ def score(
     """Score everyone whose next installment falls due in the window: risk, ranks, reasons."""
     from dropout.io import load_tables
     from dropout.score import DEFAULT_CHUNK_SIZE, ScoringInputError, check_job
-    from dropout.score.run import resolve_model, run_scoring
+    from dropout.registry.resolve import ModelNotFoundError, resolve_model
+    from dropout.score.run import run_scoring
 
     try:
         tables = load_tables(data)
@@ -56,7 +57,7 @@ def score(
                 scheduler=scheduler, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, replace=replace,
                 excel=excel, progress=progress,
             )
-    except ScoringInputError as err:
+    except (ScoringInputError, ModelNotFoundError) as err:
         console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
         console.print("nothing was written")
         raise typer.Exit(2) from err

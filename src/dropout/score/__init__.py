@@ -75,7 +75,7 @@ def score_participants(
     if engine not in ENGINES:
         raise ScoringInputError(f"engine {engine!r} is unknown; use one of {', '.join(ENGINES)}")
     if isinstance(model, (str, Path)):
-        from dropout.train.model import DropoutModel
+        from dropout.model.gbm import DropoutModel
 
         model = DropoutModel.load(model)
     job = check_job(tables, as_of, window_days)

@@ -55,7 +55,7 @@ def model_files(model) -> dict[str, bytes]:
 
 
 def _load_model(files: dict[str, bytes]):
-    from dropout.train.model import DropoutModel
+    from dropout.model.gbm import DropoutModel
 
     key = hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()
     if key not in _MODELS:

@@ -138,7 +138,7 @@ def band_thresholds(path: str | None = None) -> tuple[tuple[float, str], ...]:
     return tuple(out)
 
 
-def risk_band(risk) -> "np.ndarray":
+def risk_band(risk):
     """'high' / 'medium' / 'low' by the calibrated probability (models/scoring.yaml)."""
     import numpy as np
 

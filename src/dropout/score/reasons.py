@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from dropout.score.output import LANGS, N_REASONS, reason_columns
+from dropout.score.output import LANGS, N_REASONS, reason_columns  # noqa: F401 (re-exported)
 
 SentenceFn = Callable[[str, float, str], str]
 

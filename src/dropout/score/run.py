@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from dropout.io import Tables, write_csv, write_json, write_parquet
+from dropout.model import ModelRef
 from dropout.score import DEFAULT_CHUNK_SIZE, ENGINES, finalize
 from dropout.score.output import EXCEL_COLUMNS, band_label_bilingual
 from dropout.score.core import (
@@ -40,22 +41,10 @@ from dropout.store import RunRecord, ScoreStore, make_run_id, open_store
 from dropout.store import data_fingerprint as fingerprint_tables
 
 DEFAULT_OUT = Path("out/score")
-DEFAULT_MODEL_NAME = "dropout-lapse"
 #: Test hook: seconds to wait inside each chunk's transaction before it commits, so a
 #: test can kill the process while a chunk is half written.
 CHUNK_DELAY_ENV = "DROPOUT_SCORE_CHUNK_DELAY"
 
-
-
-@dataclass
-class ModelRef:
-    """A loaded model and what the run records about it."""
-
-    model: object
-    name: str
-    version: str | None
-    sha256: str
-    source: str
 
 
 @dataclass
@@ -68,41 +57,6 @@ class RunResult:
     chunks_resumed: int
     seconds: float = 0.0
     scores: pd.DataFrame | None = field(default=None, repr=False)
-
-
-def resolve_model(spec: str, model_name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None) -> ModelRef:
-    """A model folder path, or a registry alias (`champion`, `NAME@alias`), loaded and described.
-
-    Raises:
-        ScoringInputError: the folder does not exist or the alias is unknown.
-    """
-    from dropout.train.model import DropoutModel
-
-    spec = str(spec)
-    path = Path(spec)
-    if path.is_dir():
-        try:
-            model = DropoutModel.load(path)
-        except (FileNotFoundError, ValueError) as err:
-            raise ScoringInputError(f"--model {spec}: not a usable model folder: {err}") from err
-        meta = model.metadata
-        return ModelRef(model, str(meta.get("registered_name") or path.name), meta.get("version"),
-                        model.sha256, str(path.resolve()))
-    if "/" in spec or os.sep in spec or path.suffix:
-        raise ScoringInputError(f"--model {spec}: no such model folder")
-    name, alias = spec.split("@", 1) if "@" in spec else (model_name, spec)
-    from dropout.train import registry
-
-    try:
-        model = registry.load_model(name, alias=alias, tracking_uri=tracking_uri)
-        version = str(registry.client(tracking_uri).get_model_version_by_alias(name, alias).version)
-    except Exception as err:  # MLflow raises several types for an unknown name or alias
-        raise ScoringInputError(
-            f"--model {spec}: no registered model {name!r} with alias {alias!r} in "
-            f"{registry.resolve_tracking_uri(tracking_uri)} ({type(err).__name__}: {err}); "
-            "train one (`dropout train`) or give a model folder"
-        ) from None
-    return ModelRef(model, name, version, model.sha256, f"models:/{name}@{alias}")
 
 
 def run_scoring(
@@ -260,5 +214,4 @@ def _run_json(run: RunRecord, files: dict[str, Path]) -> dict:
     }
 
 
-__all__ = ["ModelRef", "RunResult", "resolve_model", "run_scoring", "write_outputs", "district_summary",
-           "excel_sheets", "DEFAULT_OUT", "DEFAULT_MODEL_NAME"]
+__all__ = ["RunResult", "run_scoring", "write_outputs", "district_summary", "excel_sheets", "DEFAULT_OUT"]

@@ -1,7 +1,7 @@
 """The risk service's work, without any web framework: load once, then answer requests.
 
 `RiskEngine.load(settings)` loads the model (a folder or the MLflow registry, through
-`dropout.score.run.resolve_model`), the feature catalog, the reference data and the
+`dropout.registry.resolve.resolve_model`), the feature catalog, the reference data and the
 score store. Each request method takes a validated request model and returns a response
 model. Scoring goes through the batch scorer's own functions (`check_job`,
 `due_participants`, `score_frame`, `finalize`): the service has no feature, risk or
@@ -68,7 +68,7 @@ class RiskEngine:
         """Load everything a request needs; raise a DropoutError naming what is missing."""
         from dropout.features.catalog import load_catalog, reason_sentence
         from dropout.io import load_tables
-        from dropout.score.run import resolve_model
+        from dropout.registry.resolve import resolve_model
 
         t0 = time.perf_counter()
         ref = resolve_model(settings.model, tracking_uri=settings.tracking_uri)
@@ -292,10 +292,10 @@ def _folder_metrics(path: Path) -> dict[str, float | None]:
 
 
 def _registry_facts(ref, tracking_uri):
-    from dropout.train import registry
+    from dropout.registry.tracking import client
 
     name, alias = ref.source.removeprefix("models:/").split("@", 1)
-    c = registry.client(tracking_uri)
+    c = client(tracking_uri)
     mv = c.get_model_version_by_alias(name, alias)
     trained_on = datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=timezone.utc).isoformat(timespec="seconds")
     metrics = c.get_run(mv.run_id).data.metrics if mv.run_id else {}

@@ -1,20 +1,16 @@
-"""Training: temporal backtests, the calibrated LightGBM model, baselines, MLflow registry.
+"""Training: temporal backtests of the model against its baselines, the final fit, the report.
 
-Public API:
-    DropoutModel                        fit / predict_proba / contributions / save / load
-    load_model(name_or_uri, alias)      a DropoutModel from the MLflow registry (or a folder)
-    run_experiment(load_config(path))   what `dropout train --config` runs
+    config.py      an experiment described by one YAML file (experiments/*.yaml)
+    timechop.py    rolling-origin folds with gaps that keep labels from leaking
+    data.py        the training frame and its row context (groups, history, oracle)
+    backtest.py    fit and score every fold, metrics and the must-show checks
+    experiment.py  one run end to end: what `dropout train --config` does
+
+The models live in `dropout.model`, MLflow logging, the gate and promotion in
+`dropout.registry`.
 """
 
 from dropout.train.config import ExperimentConfig, load_config
-from dropout.train.model import DropoutModel
-
-
-def load_model(name_or_uri: str, alias: str = "champion", tracking_uri: str | None = None) -> DropoutModel:
-    """A DropoutModel from the registry by name + alias, an MLflow model URI, or a folder."""
-    from dropout.train.registry import load_model as _load
-
-    return _load(name_or_uri, alias=alias, tracking_uri=tracking_uri)
 
 
 def run_experiment(*args, **kwargs):
@@ -23,4 +19,4 @@ def run_experiment(*args, **kwargs):
     return _run(*args, **kwargs)
 
 
-__all__ = ["DropoutModel", "ExperimentConfig", "load_config", "load_model", "run_experiment"]
+__all__ = ["ExperimentConfig", "load_config", "run_experiment"]

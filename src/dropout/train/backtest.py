@@ -25,10 +25,9 @@ from dropout.evaluate.metrics import (
     oracle_fraction,
     select_top_percent,
 )
-from dropout.train.baselines import make_baselines
-from dropout.train.calibration import Calibrator
+from dropout.model.baselines import make_baselines
 from dropout.train.data import Dataset
-from dropout.train.model import DropoutModel
+from dropout.model.gbm import DropoutModel
 from dropout.train.timechop import Fold, check_no_leak
 
 MODEL = "model"
@@ -146,10 +145,9 @@ def run_backtest(
         baselines = make_baselines(dataset.feature_names, seed=seed)
         baseline_names = [b.name for b in baselines]
         for b in baselines:
-            b.fit(Xtr, ctx[train], ytr)
-            cal = Calibrator("isotonic").fit(b.score(Xva, ctx[val]), yva)
-            s = b.score(Xte, ctx[test])
-            out[f"score_{b.name}"], out[f"p_{b.name}"] = s, cal.transform(s)
+            b.fit(Xtr, ytr, Xva, yva, context=ctx[train], context_val=ctx[val])
+            out[f"score_{b.name}"] = b.score(Xte, context=ctx[test])
+            out[f"p_{b.name}"] = b.predict_proba(Xte, context=ctx[test])
         if "oracle_p" in ctx:
             o = ctx.loc[test, "oracle_p"].to_numpy(dtype=float)
             out[f"score_{ORACLE}"], out[f"p_{ORACLE}"] = o, o

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from dropout.io import Tables
-from dropout.train.baselines import history_summary
+from dropout.model.baselines import history_summary
 
 KEY_COLUMNS = ("participant_id", "as_of")
 LABEL_COLUMNS = ("label", "label_period_start", "label_due_on")

@@ -21,7 +21,7 @@ from dropout.io import Tables, write_json, write_text
 from dropout.train.backtest import BacktestResult, ModelSpec, backtest_fingerprint, fit_final, run_backtest
 from dropout.train.config import ExperimentConfig, load_model_params, resolve_path
 from dropout.train.data import Dataset, build_context, feature_columns, read_truth, tables_fingerprint
-from dropout.train.model import DropoutModel, monotone_constraints
+from dropout.model.gbm import DropoutModel, monotone_constraints
 from dropout.train.timechop import final_fold, make_folds
 
 
@@ -135,11 +135,11 @@ def run_experiment(
         tables, truth: data already in memory (skips the config's data source).
     """
     from dropout.progress import progress_bar
-    from dropout.train import registry
+    from dropout.registry import gate, log, tracking, versions
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    uri = registry.resolve_tracking_uri(tracking_uri or cfg.tracking.uri)
+    uri = tracking.resolve_tracking_uri(tracking_uri or cfg.tracking.uri)
     register = register and log_mlflow and cfg.registry.enabled
     with progress_bar(disable=not show_progress) as bar:
         task = bar.add_task(f"train {cfg.name} ({cfg.target})", total=cfg.backtest.folds + 4)
@@ -161,13 +161,13 @@ def run_experiment(
         name = cfg.registered_model_name if register else None
         champion, extra, champion_value = None, {}, None
         if name:
-            champion = registry.current_champion(name, uri)
+            champion = gate.current_champion(name, uri)
             if champion is not None:
                 fp = backtest_fingerprint(dataset, folds)
                 if champion.backtest_fingerprint == fp and champion.gate_value(cfg.registry.gate_metric) is not None:
                     champion_value = champion.gate_value(cfg.registry.gate_metric)
                 else:
-                    champ_model = registry.load_model(name, registry.CHAMPION, uri)
+                    champ_model = versions.load_model(name, gate.CHAMPION, uri)
                     if set(champ_model.feature_names) <= set(dataset.feature_names):
                         extra["champion"] = spec_of(champ_model)
         t = time.perf_counter()
@@ -203,7 +203,7 @@ def run_experiment(
         registration = None
         if log_mlflow:
             t = time.perf_counter()
-            registration = registry.log_training_run(
+            registration = log.log_training_run(
                 uri=uri, experiment=cfg.tracking.experiment, run_name=f"{cfg.name}-{cfg.target}-{run_dir.name}",
                 config=cfg.model_dump(mode="json"), model=model, result=result, artifacts_dir=run_dir,
                 register_as=name, gate_metric=cfg.registry.gate_metric, champion_value=champion_value,

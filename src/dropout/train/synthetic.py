@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from dropout.train.data import Dataset
-from dropout.train.model import monotone_constraints
+from dropout.model.gbm import monotone_constraints
 
 CATALOG = [
     {"name": "missed_last_4", "family": "payment_history", "direction": "up", "monotone": True},

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from dropout.io import Tables
-from dropout.score.output import LANGS, N_REASONS, SCORE_COLUMNS, reason_text_columns
+from dropout.score.output import LANGS, SCORE_COLUMNS, reason_text_columns
 
 #: The sentence columns of both languages (empty string where a person has fewer reasons).
 REASON_COLUMNS = [c for lang in LANGS for c in reason_text_columns(lang)]

@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from dropout.errors import DropoutError
 from dropout.io import Tables, load_tables
 from dropout.web.data import RUN_COLUMNS, SCORE_COLUMNS, InMemoryData, ParticipantRecord, RunInfo
 

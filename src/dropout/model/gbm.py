@@ -32,14 +32,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from dropout.io import write_json, write_text
-from dropout.train.calibration import Calibrator
+from dropout.errors import DropoutError
+from dropout.model.calibration import Calibrator
 
 MODEL_FILE = "model.txt"
 MLFLOW_MODEL_FILE = "model.lgb"
 DIRECTIONS = {"up": 1, "down": -1}
 
 
-class ModelInputError(ValueError):
+class ModelInputError(DropoutError, ValueError):
     """The feature matrix handed to a model does not match the features it was trained on."""
 
 
@@ -131,8 +132,11 @@ class DropoutModel:
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X_train, y_train, X_val, y_val) -> "DropoutModel":
-        """Train with early stopping on (X_val, y_val), then calibrate on the same slice."""
+    def fit(self, X_train, y_train, X_val, y_val, *, context=None, context_val=None) -> "DropoutModel":
+        """Train with early stopping on (X_val, y_val), then calibrate on the same slice.
+
+        `context`/`context_val` are accepted for the common model interface and not used.
+        """
         if self.feature_names is None:
             if not isinstance(X_train, pd.DataFrame):
                 raise ModelInputError("give feature_names or pass X_train as a DataFrame")
@@ -189,7 +193,7 @@ class DropoutModel:
         self._check_fitted()
         return self.booster_.predict(self._matrix(X))
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X, *, context=None) -> np.ndarray:
         """Calibrated probability of the positive class, a 1-d array in [0, 1].
 
         (Unlike scikit-learn, not an (n, 2) array: we only ever want P(label = 1).)

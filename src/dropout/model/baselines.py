@@ -1,8 +1,12 @@
 """Baselines that every run is compared with, so a report shows what the model adds.
 
-Each baseline has the verbs `fit(X, context, y)` and `score(X, context)` (higher =
-riskier). `X` holds the model's features; `context` holds per-row history facts drawn
-from the raw tables by `history_summary` (point in time: only what is known at as_of).
+Each baseline has the model interface (`dropout.model`): `fit(X, y, X_val, y_val,
+context=..., context_val=...)` and `predict_proba(X, context=...)`, plus `score(X,
+context=...)`, its raw ranking score (higher = riskier). `X` holds the model's
+features; `context` holds per-row history facts drawn from the raw tables by
+`history_summary` (point in time: only what is known at as_of). Given a validation
+slice, `fit` calibrates the raw score on it (isotonic), as the model is calibrated on
+its own validation slice, so Brier and ECE compare like with like.
 
 - `LastInstallmentRule`: the officer's rule of thumb, "missed or late on the last
   installment that fell due before as_of" (score 1 or 0).
@@ -29,6 +33,8 @@ from scipy.optimize import minimize
 from scipy.special import gammaln
 
 from dropout.io import Tables
+from dropout.model.calibration import Calibrator
+from dropout.model.gbm import ModelInputError
 
 DAYS_PER_MONTH = 30.4375
 HISTORY_COLUMNS = ["last_missed_or_late", "late_last_4", "n_payments", "months_to_last_payment", "tenure_months"]
@@ -101,27 +107,45 @@ def history_summary(tables: Tables, keys: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-class LastInstallmentRule:
+class Baseline:
+    """The common verbs: `fit` learns (`_fit`) and calibrates on the validation slice."""
+
+    name = "baseline"
+
+    def fit(self, X, y, X_val=None, y_val=None, *, context=None, context_val=None) -> "Baseline":
+        self._fit(X, None if y is None else np.asarray(y), context)
+        if X_val is not None and y_val is not None:
+            self.calibrator_ = Calibrator("isotonic").fit(self.score(X_val, context=context_val), np.asarray(y_val))
+        return self
+
+    def _fit(self, X, y, context) -> None:
+        """Learn from the training rows (rules learn nothing)."""
+
+    def score(self, X, *, context=None) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_proba(self, X, *, context=None) -> np.ndarray:
+        """The raw score calibrated on the validation slice given to `fit`."""
+        if not hasattr(self, "calibrator_"):
+            raise ModelInputError(f"{self.name}: fit it with a validation slice (X_val, y_val) to calibrate")
+        return self.calibrator_.transform(self.score(X, context=context))
+
+
+class LastInstallmentRule(Baseline):
     """Score 1 if the last installment due before as_of was missed or paid late, else 0."""
 
     name = "rule_last_missed"
 
-    def fit(self, X, context: pd.DataFrame, y) -> "LastInstallmentRule":
-        return self
-
-    def score(self, X, context: pd.DataFrame) -> np.ndarray:
+    def score(self, X, *, context=None) -> np.ndarray:
         return context["last_missed_or_late"].to_numpy(dtype=float)
 
 
-class LateCountRule:
+class LateCountRule(Baseline):
     """Score = how many of the last 4 installments due before as_of were missed or late."""
 
     name = "rule_late_last_4"
 
-    def fit(self, X, context: pd.DataFrame, y) -> "LateCountRule":
-        return self
-
-    def score(self, X, context: pd.DataFrame) -> np.ndarray:
+    def score(self, X, *, context=None) -> np.ndarray:
         return context["late_last_4"].to_numpy(dtype=float)
 
 
@@ -134,7 +158,7 @@ def _mbgnbd_loglik(log_params: np.ndarray, x, t_x, T) -> float:
     return float(np.sum(a1 + a2 + a3 + np.logaddexp(0.0, a4)))
 
 
-class RecencyFrequency:
+class RecencyFrequency(Baseline):
     """1 - P(alive) under an MBG/NBD model fitted on the training rows."""
 
     name = "recency_frequency"
@@ -150,7 +174,7 @@ class RecencyFrequency:
         t_x = np.clip(context["months_to_last_payment"].to_numpy(dtype=float), 0.0, T)
         return x, t_x, T
 
-    def fit(self, X, context: pd.DataFrame, y) -> "RecencyFrequency":
+    def _fit(self, X, y, context: pd.DataFrame) -> None:
         x, t_x, T = self._xtT(context)
         if len(x) > self.max_rows:
             keep = np.random.default_rng(self.seed).choice(len(x), self.max_rows, replace=False)
@@ -164,7 +188,6 @@ class RecencyFrequency:
         )
         self.params_ = dict(zip(("r", "alpha", "a", "b"), np.exp(res.x).tolist()))
         self.converged_ = bool(res.success)
-        return self
 
     def p_alive(self, context: pd.DataFrame) -> np.ndarray:
         x, t_x, T = self._xtT(context)
@@ -172,11 +195,11 @@ class RecencyFrequency:
         log_ratio = (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
         return 1.0 / (1.0 + np.exp(np.log(a / (b + x)) + log_ratio))
 
-    def score(self, X, context: pd.DataFrame) -> np.ndarray:
+    def score(self, X, *, context=None) -> np.ndarray:
         return 1.0 - self.p_alive(context)
 
 
-class LogisticBaseline:
+class LogisticBaseline(Baseline):
     """Logistic regression on the model's features (imputed, with missing indicators, scaled)."""
 
     name = "logistic"
@@ -192,7 +215,7 @@ class LogisticBaseline:
         m[~np.isfinite(m)] = np.nan
         return m
 
-    def fit(self, X: pd.DataFrame, context, y) -> "LogisticBaseline":
+    def _fit(self, X: pd.DataFrame, y, context) -> None:
         from sklearn.impute import SimpleImputer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -208,9 +231,8 @@ class LogisticBaseline:
             LogisticRegression(C=self.C, max_iter=1000),
         )
         self.pipeline_.fit(m, y)
-        return self
 
-    def score(self, X: pd.DataFrame, context=None) -> np.ndarray:
+    def score(self, X: pd.DataFrame, *, context=None) -> np.ndarray:
         return self.pipeline_.predict_proba(self._matrix(X))[:, 1]
 
 

@@ -1,0 +1,53 @@
+"""From what a user names (a model folder, `champion`, `NAME@alias`) to a loaded model.
+
+The batch scorer, the service and the plan all resolve a model here, so a name means
+the same everywhere and the messages say what was asked for, not which flag asked.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dropout.errors import DropoutError
+from dropout.model import DropoutModel, ModelRef
+
+DEFAULT_MODEL_NAME = "dropout-lapse"
+
+
+class ModelNotFoundError(DropoutError, LookupError):
+    """No model where the user pointed: no such folder, an unusable one, or an unknown alias."""
+
+
+def resolve_model(spec: str, model_name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None) -> ModelRef:
+    """A model folder path, or a registry alias (`champion`, `NAME@alias`), loaded and described.
+
+    Raises:
+        ModelNotFoundError: the folder does not exist or is not a model, or the alias is unknown.
+    """
+    spec = str(spec)
+    path = Path(spec)
+    if path.is_dir():
+        try:
+            model = DropoutModel.load(path)
+        except (FileNotFoundError, ValueError) as err:
+            raise ModelNotFoundError(f"model {spec}: not a usable model folder: {err}") from err
+        meta = model.metadata
+        return ModelRef(model, str(meta.get("registered_name") or path.name), meta.get("version"),
+                        model.sha256, str(path.resolve()))
+    if "/" in spec or os.sep in spec or path.suffix:
+        raise ModelNotFoundError(f"model {spec}: no such model folder")
+    name, alias = spec.split("@", 1) if "@" in spec else (model_name, spec)
+    from dropout.registry.tracking import client, resolve_tracking_uri
+    from dropout.registry.versions import load_model
+
+    try:
+        model = load_model(name, alias=alias, tracking_uri=tracking_uri)
+        version = str(client(tracking_uri).get_model_version_by_alias(name, alias).version)
+    except Exception as err:  # MLflow raises several types for an unknown name or alias
+        raise ModelNotFoundError(
+            f"model {spec}: no registered model {name!r} with alias {alias!r} in "
+            f"{resolve_tracking_uri(tracking_uri)} ({type(err).__name__}: {err}); "
+            "train one (`dropout train`) or give a model folder"
+        ) from None
+    return ModelRef(model, name, version, model.sha256, f"models:/{name}@{alias}")
