@@ -26,7 +26,7 @@ import pandas as pd
 
 from dropout.features import build_features
 from dropout.features._naive import payment_history_reference
-from dropout.io import Tables
+from dropout.schema import Tables
 from dropout.reference import contribution_rules, subsidy_policies
 
 EXTRACTED_ON = pd.Timestamp("2025-12-31")

@@ -56,7 +56,7 @@ class Clock:
 
 def tile(tables, copies: int):
     """`copies` renamed copies of every raw table (new ids; provinces and policies kept)."""
-    from dropout.io import Tables
+    from dropout.schema import Tables
 
     pid_step, hh_step, visit_step = 10**10, 10**9, 10**8
     k_of = lambda n: np.repeat(np.arange(copies, dtype=np.int64), n)  # noqa: E731

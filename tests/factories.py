@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from dropout.io import Tables
+from dropout.schema import Tables
 from dropout.reference import contribution_rules, subsidy_policies
 
 EXTRACTED_ON = "2025-12-31"

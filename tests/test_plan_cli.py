@@ -18,7 +18,7 @@ def world(tmp_path_factory):
     from dropout.io import load_tables
     from dropout.score import check_job, due_participants
     from dropout.simulate import simulate, write_simulation
-    from dropout.commands.plan import data_fingerprint
+    from dropout.schema import tables_fingerprint as data_fingerprint
     from dropout.store import SCORE_COLUMNS, make_run_id, open_store
 
     root = tmp_path_factory.mktemp("plan_cli")

@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from factories import random_tables  # noqa: E402
 
-from dropout.io import Tables, write_tables  # noqa: E402
+from dropout.io import write_tables  # noqa: E402
+from dropout.schema import Tables  # noqa: E402
 
 AS_OF = "2025-10-01"
 WINDOW = 30

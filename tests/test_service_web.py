@@ -68,7 +68,7 @@ def test_guard_hands_the_pages_prefix_to_the_pages_untouched():
 def officer(world):
     """An officer account of the simulated district, made through the library as `dropout users add` does."""
     from dropout.web import accounts
-    from dropout.web.db import _engine
+    from dropout.store.engine import _shared_engine as _engine
 
     district = str(world["scores"]["district"].iloc[0])
     accounts.add_user(world["store"], "lan", PASSWORD, "officer", district)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dropout.io import Tables
+from dropout.schema import Tables
 from dropout.model.baselines import (
     LastInstallmentRule,
     LateCountRule,

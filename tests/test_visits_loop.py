@@ -1,6 +1,6 @@
 """Closing the loop: visits recorded on the web pages reach the next feature build and scoring run.
 
-A visit is recorded with the web pages' own library (`dropout.web.visits.record_visit`)
+A visit is recorded with the web pages' own library (`dropout.store.visits.record_visit`)
 into a store, merged into a small hand-made world (`dropout.recorded_visits`) and seen by
 the outreach features from its day on, never before; a bad recorded row refuses the merge.
 """
@@ -23,8 +23,8 @@ from dropout.recorded_visits import (
     store_recorded_visits,
     with_recorded_visits,
 )
-from dropout.store import data_fingerprint
-from dropout.web.visits import WEB_VISIT_ID_OFFSET, NewVisit, record_visit, recorded_visits
+from dropout.schema import tables_fingerprint as data_fingerprint
+from dropout.store.visits import WEB_VISIT_ID_OFFSET, NewVisit, record_visit, recorded_visits
 
 OUTREACH = ["outreach"]
 
@@ -114,8 +114,8 @@ def test_nothing_to_merge_keeps_the_tables_and_the_fingerprint_changes_only_with
 def test_a_bad_recorded_row_is_refused_naming_the_column_and_nothing_is_merged(store):
     tables, pid, _, _ = world()
     record_visit(store, a_visit(pid))
-    from dropout.web.db import engine_for
-    from dropout.web.visits import visits
+    from dropout.store.engine import engine_for
+    from dropout.store.tables import visits
 
     with engine_for(store).begin() as conn:  # as an older page or a hand edit of the store could leave it
         conn.execute(visits.insert().values(participant_id=pid, village_id="V1", district="A Luoi",

@@ -23,7 +23,7 @@ from dropout.web import WebSettings, accounts, create_app
 from dropout.web.fake import fake_data
 from dropout.web.i18n import MESSAGES
 from dropout.web.refs import ParticipantRefs
-from dropout.web.visits import CONTRACT_COLUMNS, WEB_VISIT_ID_OFFSET, recorded_visits
+from dropout.store.visits import CONTRACT_COLUMNS, WEB_VISIT_ID_OFFSET, recorded_visits
 
 SECRET = "test-secret-" + "x" * 40
 PASSWORD = "correct horse battery"
@@ -44,7 +44,7 @@ def users_db(tmp_path_factory) -> Path:
     accounts.add_user(url, "lan", PASSWORD, "officer", "A Luoi")
     accounts.add_user(url, "minh", PASSWORD, "officer", "Huong Hoa")
     accounts.add_user(url, "admin", PASSWORD, "admin", None)
-    from dropout.web.db import _engine
+    from dropout.store.engine import _shared_engine as _engine
 
     _engine(url).dispose()
     return path

@@ -1,7 +1,7 @@
 """Reading and writing raw tables and outputs: the edge of the library.
 
 Tables are read from a folder (Parquet native; CSV and Excel accepted), typed to the
-contract, validated, and handed on as a `Tables` bundle. Every file we write goes to a
+contract, validated (`dropout.schema`), and handed on as a `Tables` bundle. Every file we write goes to a
 temporary name first and is renamed into place, so a reader never sees half a file.
 """
 
@@ -11,49 +11,14 @@ import json
 import os
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
 
-TABLE_NAMES = (
-    "villages",
-    "participants",
-    "installments",
-    "poverty",
-    "disasters",
-    "subsidy_policies",
-    "visits",
-    "withdrawals",
-)
+from dropout.schema import TABLE_NAMES, Tables, validate_raw
+
 MANIFEST = "manifest.json"
-
-
-@dataclass
-class Tables:
-    """The eight raw tables of the data contract and the day they were extracted."""
-
-    villages: pd.DataFrame
-    participants: pd.DataFrame
-    installments: pd.DataFrame
-    poverty: pd.DataFrame
-    disasters: pd.DataFrame
-    subsidy_policies: pd.DataFrame
-    visits: pd.DataFrame
-    withdrawals: pd.DataFrame
-    extracted_on: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.today().normalize())
-
-    def as_dict(self) -> dict[str, pd.DataFrame]:
-        return {name: getattr(self, name) for name in TABLE_NAMES}
-
-    def replace(self, **changes) -> "Tables":
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values.update(changes)
-        return Tables(**values)
-
-    def counts(self) -> dict[str, int]:
-        return {name: len(df) for name, df in self.as_dict().items()}
 
 
 # ---------------------------------------------------------------- atomic writes
@@ -145,8 +110,6 @@ def read_raw_folder(folder: str | os.PathLike) -> tuple[dict[str, pd.DataFrame |
 
 def load_tables(folder: str | os.PathLike) -> Tables:
     """Read, type and validate a data folder; raise DataContractError on any problem."""
-    from dropout.schema import validate_raw
-
     raw, extracted_on = read_raw_folder(folder)
     return validate_raw(raw, extracted_on)
 

@@ -27,7 +27,7 @@ from dropout.features._time import (
     to_days,
     to_timestamps,
 )
-from dropout.io import Tables
+from dropout.schema import Tables
 
 TARGETS = ("lapse", "withdraw_12m")
 WITHDRAW_WINDOW_DAYS = 365

@@ -1,7 +1,7 @@
 """Close the loop: visits officers record on the web pages join the raw `visits` table.
 
 `with_recorded_visits(tables, recorded)` appends the store's recorded visits
-(`dropout.web.visits.recorded_visits`) to `tables.visits`, so the next feature build,
+(`dropout.store.visits.recorded_visits`) to `tables.visits`, so the next feature build,
 scoring run and training see them. It is pure; `store_recorded_visits(url)` and
 `merge_store_visits(tables, url)` are the edge the commands call.
 
@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from dropout.errors import DataContractError, format_problems
-from dropout.io import Tables
+from dropout.schema import Tables
 
 SOURCE = "the store's recorded visits (web pages)"
 DEDUP_KEY = ["participant_id", "village_id", "visited_on", "kind"]
@@ -190,7 +190,7 @@ def store_recorded_visits(store_url: str | None) -> pd.DataFrame | None:
 
     if not store_has_recorded_visits(store_url):
         return None
-    from dropout.web.visits import recorded_visits
+    from dropout.store.visits import recorded_visits
 
     return recorded_visits(store_url or DEFAULT_STORE_URL)
 

@@ -8,15 +8,67 @@ offending rows. It never writes anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from dropout.errors import DataContractError
-from dropout.io import TABLE_NAMES, Tables
 from dropout.reference import contribution_rules
+
+TABLE_NAMES = (
+    "villages",
+    "participants",
+    "installments",
+    "poverty",
+    "disasters",
+    "subsidy_policies",
+    "visits",
+    "withdrawals",
+)
+
+
+@dataclass
+class Tables:
+    """The eight raw tables of the data contract and the day they were extracted."""
+
+    villages: pd.DataFrame
+    participants: pd.DataFrame
+    installments: pd.DataFrame
+    poverty: pd.DataFrame
+    disasters: pd.DataFrame
+    subsidy_policies: pd.DataFrame
+    visits: pd.DataFrame
+    withdrawals: pd.DataFrame
+    extracted_on: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.today().normalize())
+
+    def as_dict(self) -> dict[str, pd.DataFrame]:
+        return {name: getattr(self, name) for name in TABLE_NAMES}
+
+    def replace(self, **changes) -> "Tables":
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Tables(**values)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(df) for name, df in self.as_dict().items()}
+
+
+def tables_fingerprint(tables: Tables) -> str:
+    """sha256 over the content of the eight raw tables and the extraction date.
+
+    Training records it with a model and a scoring run with its scores, so both can tell
+    whether they saw the same data.
+    """
+    h = hashlib.sha256(str(tables.extracted_on).encode())
+    for name, df in tables.as_dict().items():
+        h.update(name.encode())
+        h.update(",".join(map(str, df.columns)).encode())
+        h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
 
 MAX_ROWS_SHOWN = 5
 

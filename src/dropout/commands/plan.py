@@ -98,10 +98,8 @@ def _find_run(run: str, store_url, latest_run, open_store):
 
 def data_fingerprint(tables) -> str:
     """The fingerprint `dropout score` records for a data folder (the same function it uses)."""
-    try:
-        from dropout.train.data import tables_fingerprint
-    except ImportError:
-        from dropout.store import data_fingerprint as tables_fingerprint
+    from dropout.schema import tables_fingerprint
+
     return tables_fingerprint(tables)
 
 

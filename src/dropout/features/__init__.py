@@ -25,7 +25,7 @@ from dropout.features import (
 from dropout.features._context import Context
 from dropout.features._time import AsOf, InvalidAsOfError, normalize_as_of_dates
 from dropout.features.catalog import CatalogError, load_catalog, reason_sentence
-from dropout.io import Tables
+from dropout.schema import Tables
 
 FAMILY_MODULES = {
     m.FAMILY: m

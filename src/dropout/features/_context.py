@@ -28,7 +28,7 @@ from dropout.features._time import (
     to_days,
 )
 from dropout.features._poverty import POVERTY_RANK, PovertyState, poverty_events, poverty_state
-from dropout.io import Tables
+from dropout.schema import Tables
 from dropout.reference import contribution_rules
 
 SUBSIDY_GROUPS = ("poor", "near_poor", "ethnic_minority", "village_worker", "other")

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import gammaln
 
-from dropout.io import Tables
+from dropout.schema import Tables
 from dropout.model.calibration import Calibrator
 from dropout.model.gbm import ModelInputError
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dropout.io import Tables
+from dropout.schema import Tables
 from dropout.score.output import TEXT_COLUMNS
 from dropout.score.core import (
     OUTPUT_COLUMNS,

@@ -19,7 +19,7 @@ import pandas as pd
 
 from dropout.errors import DropoutError
 from dropout.features.catalog import load_catalog
-from dropout.io import Tables
+from dropout.schema import Tables
 from dropout.score.output import INSTALLMENT_COLUMNS, PLACE_COLUMNS, SCORE_COLUMNS, risk_band
 from dropout.score.reasons import explain
 

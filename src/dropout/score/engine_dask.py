@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 
 import pandas as pd
 
-from dropout.io import Tables
+from dropout.schema import Tables
 from dropout.score.core import Job, score_frame
 
 DEFAULT_WORKERS = 2

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dropout.io import Tables, write_csv, write_json, write_parquet
+from dropout.io import write_csv, write_json, write_parquet
+from dropout.schema import Tables, tables_fingerprint
 from dropout.model import ModelRef
 from dropout.score import DEFAULT_CHUNK_SIZE, ENGINES, finalize
 from dropout.score.output import EXCEL_COLUMNS, band_label_bilingual
@@ -38,7 +39,6 @@ from dropout.score.core import (
     split_tables,
 )
 from dropout.store import RunRecord, ScoreStore, make_run_id, open_store
-from dropout.store import data_fingerprint as fingerprint_tables
 
 DEFAULT_OUT = Path("out/score")
 #: Test hook: seconds to wait inside each chunk's transaction before it commits, so a
@@ -88,7 +88,7 @@ def run_scoring(
     due = due_participants(tables, job)
     chunks = plan_chunks(due, chunk_size)
     if data_fingerprint is None:
-        data_fingerprint = fingerprint_tables(tables)
+        data_fingerprint = tables_fingerprint(tables)
     run_id = make_run_id(job.as_of, job.window_days, model.sha256, data_fingerprint)
 
     # -- from here on we write

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from dropout.errors import DropoutError
-from dropout.io import TABLE_NAMES, Tables
+from dropout.schema import TABLE_NAMES, Tables
 from dropout.service.models import ParticipantIn, ScoreRequest
 from dropout.service.models import _contract as contract  # cached: pandera builds its checks on each call
 

@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from dropout.errors import ConfigError
-from dropout.io import Tables, atomic_path, write_tables
+from dropout.io import atomic_path, write_tables
+from dropout.schema import Tables
 from dropout.reference import contribution_rules, subsidy_policies
 from dropout.simulate.config import PRESETS, SimConfig, load_preset
 from dropout.simulate.engine import FUTURE_MONTHS, Calendar, run

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dropout.io import Tables
+from dropout.schema import Tables
 
 TENURE_BANDS = ((0, 1, "1st year"), (1, 2, "2nd year"), (2, 3, "3rd year"), (3, 5, "4th-5th year"),
                 (5, 100, "6th year on"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dropout.io import Tables
+from dropout.schema import Tables
 from dropout.reference import ContributionRules
 from dropout.simulate.engine import Calendar, RunOutput
 from dropout.simulate.geography import Geography

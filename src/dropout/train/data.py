@@ -10,14 +10,13 @@ oracle probability the simulator drew the outcome from.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dropout.io import Tables
+from dropout.schema import Tables
 from dropout.model.baselines import history_summary
 
 KEY_COLUMNS = ("participant_id", "as_of")
@@ -54,16 +53,6 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     """The feature columns of a training frame: everything but keys and label columns."""
     skip = set(KEY_COLUMNS) | set(LABEL_COLUMNS)
     return [c for c in frame.columns if c not in skip]
-
-
-def tables_fingerprint(tables: Tables) -> str:
-    """sha256 over the content of the eight raw tables and the extraction date."""
-    h = hashlib.sha256(str(tables.extracted_on).encode())
-    for name, df in tables.as_dict().items():
-        h.update(name.encode())
-        h.update(",".join(map(str, df.columns)).encode())
-        h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
-    return h.hexdigest()
 
 
 def group_columns(tables: Tables, keys: pd.DataFrame) -> pd.DataFrame:

@@ -17,10 +17,11 @@ import pandas as pd
 import yaml
 
 from dropout.errors import ConfigError
-from dropout.io import Tables, write_json, write_text
+from dropout.io import write_json, write_text
+from dropout.schema import Tables, tables_fingerprint
 from dropout.train.backtest import BacktestResult, ModelSpec, backtest_fingerprint, fit_final, run_backtest
 from dropout.train.config import ExperimentConfig, load_model_params, resolve_path
-from dropout.train.data import Dataset, build_context, feature_columns, read_truth, tables_fingerprint
+from dropout.train.data import Dataset, build_context, feature_columns, read_truth
 from dropout.model.gbm import DropoutModel, monotone_constraints
 from dropout.train.timechop import final_fold, make_folds
 

@@ -17,35 +17,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from dropout.errors import DropoutError
-from dropout.web.db import engine_for, metadata
+from dropout.store.engine import engine_for
+from dropout.store.tables import login_failures, users
 
 ROLES = ("officer", "admin")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 MIN_PASSWORD_LENGTH = 10
-
-users = sa.Table(
-    "users",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("username", sa.String(64), nullable=False, unique=True),
-    sa.Column("password_hash", sa.String(255), nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("district", sa.String(128), nullable=True),
-    sa.Column("active", sa.Boolean, nullable=False, default=True),
-    sa.Column("session_version", sa.Integer, nullable=False, default=1),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
-)
-
-# One row per failed log-in; `key_hash` is a hash of username and client address so the
-# table holds neither.
-login_failures = sa.Table(
-    "web_login_failures",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("key_hash", sa.String(64), nullable=False, index=True),
-    sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
-)
 
 _hasher = PasswordHasher()
 # Verified against when the username does not exist, so both cases take as long.

@@ -25,7 +25,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from dropout.io import Tables
+from dropout.schema import Tables
 from dropout.score.output import LANGS, SCORE_COLUMNS, reason_text_columns
 
 #: The sentence columns of both languages (empty string where a person has fewer reasons).

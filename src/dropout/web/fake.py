@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dropout.io import Tables
+from dropout.schema import Tables
 from dropout.reference import subsidy_policies
 from dropout.score.output import LANGS, N_REASONS, SCORE_COLUMNS, risk_band
 from dropout.web.data import InMemoryData

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from dropout.excel import write_workbook
-from dropout.web import visits as visit_store
+from dropout.store import visits as visit_store
 from dropout.web.accounts import User
 from dropout.web.auth import checked_form, ctx, language, login_required, require_district
 from dropout.web.charts import commune_risk_chart, payment_timeline

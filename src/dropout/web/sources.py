@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from dropout.io import Tables, load_tables
+from dropout.io import load_tables
+from dropout.schema import Tables
 from dropout.web.data import RUN_COLUMNS, SCORE_COLUMNS, InMemoryData, ParticipantRecord, RunInfo
 
 log = logging.getLogger("dropout.web")

@@ -1,4 +1,4 @@
-"""Visits officers record on the web pages: the store's `visits` table.
+"""Visits officers record on the web pages, in the store's `visits` table.
 
 `recorded_visits(store_url)` hands them back in the data contract's visits columns
 (docs/data.md); `dropout.recorded_visits.with_recorded_visits` appends them to the raw
@@ -17,27 +17,12 @@ from datetime import date, datetime, timezone
 import pandas as pd
 import sqlalchemy as sa
 
-from dropout.web.db import engine_for, metadata
+from dropout.store.engine import engine_for
+from dropout.store.tables import visits
 
 VISIT_KINDS = ("home_visit", "evening_session")
 WEB_VISIT_ID_OFFSET = 10**12
 CONTRACT_COLUMNS = ["visit_id", "participant_id", "village_id", "visited_on", "kind", "language", "outcome_note"]
-
-visits = sa.Table(
-    "visits",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("participant_id", sa.BigInteger, nullable=True, index=True),
-    sa.Column("village_id", sa.String(64), nullable=False),
-    sa.Column("district", sa.String(128), nullable=False, index=True),
-    sa.Column("visited_on", sa.Date, nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("language", sa.String(64), nullable=False),
-    sa.Column("outcome_note", sa.Text, nullable=True),
-    sa.Column("recorded_by", sa.String(64), nullable=False),
-    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-)
-
 
 @dataclass(frozen=True)
 class NewVisit:

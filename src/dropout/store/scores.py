@@ -1,18 +1,12 @@
-"""The score store: batch runs and their scores in SQL, through SQLAlchemy 2 Core.
+"""Scoring runs and their score rows, through SQLAlchemy 2 Core.
 
 SQLite file by default (`out/scores.db`), PostgreSQL by URL
-(`postgresql+psycopg://user@host:5432/db`). One `MetaData` holds every table, so later
-stages (visits recorded by officers, users of the web page) add theirs to `metadata`
-and `create_all` makes them all.
+(`postgresql+psycopg://user@host:5432/db`).
 
-Tables:
-- `runs`: one row per scoring run. The run id is derived from what determines the
-  result (as-of, window, model sha256, data fingerprint), so running the same job again
-  finds its own row: an unfinished run resumes, a finished one is replaced.
-- `run_chunks`: one marker per chunk of participants whose rows are committed.
-- `scores`: one row per (run, participant), unique; written chunk by chunk, each chunk's
-  rows and its marker in one transaction. A process killed at any point leaves whole
-  chunks only, so a restart redoes exactly the chunks without a marker.
+A run's rows are written chunk by chunk, each chunk's rows and its marker in one
+transaction. A process killed at any point leaves whole chunks only, so a restart
+redoes exactly the chunks without a marker; an unfinished run resumes, a finished one
+is replaced.
 
 Readers (plan, service, web page) call `read_scores(store_url, run_id)` and
 `latest_run(store_url, ...)`.
@@ -23,103 +17,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Date,
-    DateTime,
-    Float,
-    ForeignKeyConstraint,
-    Index,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 
 from dropout.errors import DropoutError
-from dropout.score.output import SCORE_ROW, ScoreColumn
-
-DEFAULT_STORE_URL = "sqlite:///out/scores.db"
-
-metadata = MetaData()
-
-runs = Table(
-    "runs",
-    metadata,
-    Column("run_id", String(64), primary_key=True),
-    Column("as_of", Date, nullable=False),
-    Column("window_days", Integer, nullable=False),
-    Column("model_name", String(200), nullable=False),
-    Column("model_version", String(50)),
-    Column("model_sha256", String(64), nullable=False),
-    Column("data_fingerprint", String(64), nullable=False),
-    Column("engine", String(16)),
-    Column("chunk_size", Integer),
-    Column("n_chunks", Integer),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
-    Column("status", String(16), nullable=False),  # running | finished | failed
-    Column("n_expected", Integer, nullable=False),
-    Column("n_scored", Integer, nullable=False, default=0),
-    Column("message", Text),
-)
-
-run_chunks = Table(
-    "run_chunks",
-    metadata,
-    Column("run_id", String(64), nullable=False),
-    Column("chunk_no", Integer, nullable=False),
-    Column("n_rows", Integer, nullable=False),
-    Column("committed_at", DateTime(timezone=True), nullable=False),
-    PrimaryKeyConstraint("run_id", "chunk_no"),
-    ForeignKeyConstraint(["run_id"], ["runs.run_id"], ondelete="CASCADE"),
-)
-
-def _sql_column(c: ScoreColumn) -> Column:
-    """The SQL column of one column of the score row (score/output.py)."""
-    if c.kind == "int":
-        kind = BigInteger if c.name in ("participant_id", "amount_due") else Integer
-    elif c.kind == "float":
-        kind = Float
-    elif c.kind == "date":
-        kind = Date
-    else:
-        kind = Text if c.text or c.length is None else String(c.length)
-    return Column(c.name, kind, nullable=c.nullable)
-
-
-scores = Table(
-    "scores",
-    metadata,
-    Column("run_id", String(64), nullable=False),
-    Column("chunk_no", Integer, nullable=False),
-    *(_sql_column(c) for c in SCORE_ROW),
-    PrimaryKeyConstraint("run_id", "participant_id", name="scores_run_participant"),
-    ForeignKeyConstraint(["run_id"], ["runs.run_id"], ondelete="CASCADE"),
-    Index("scores_run_district_rank", "run_id", "district", "rank_in_district"),
-    Index("scores_run_commune_rank", "run_id", "commune", "rank_in_commune"),
-    Index("scores_participant", "participant_id"),
-)
-
-#: Columns of a scores DataFrame, in the order files and readers see them (the score row).
-SCORE_COLUMNS = [c.name for c in SCORE_ROW]
-DATE_COLUMNS = {c.name for c in SCORE_ROW if c.kind == "date"}
+from dropout.store.engine import DEFAULT_STORE_URL, make_engine, shown_url
+from dropout.store.tables import DATE_COLUMNS, SCORE_COLUMNS, SCORE_ROW, metadata, run_chunks, runs, scores
 
 
 class StoreError(DropoutError):
@@ -159,44 +66,6 @@ def make_run_id(as_of, window_days: int, model_sha256: str, data_fingerprint: st
     as_of = pd.Timestamp(as_of)
     key = f"{as_of.date().isoformat()}|{int(window_days)}|{model_sha256}|{data_fingerprint}"
     return f"{as_of:%Y%m%d}-{int(window_days)}d-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-
-
-def data_fingerprint(tables) -> str:
-    """The fingerprint a run records for its data: the training code's, so the two agree."""
-    from dropout.train.data import tables_fingerprint
-
-    return tables_fingerprint(tables)
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    # WAL keeps readers (web page, service) unblocked while a run writes; NORMAL sync is
-    # durable against a killed process (the case we resume from), not a power cut.
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
-def shown_url(url: str | None) -> str:
-    """The store URL as it may be printed: the default filled in, any password hidden."""
-    return make_url(url or DEFAULT_STORE_URL).render_as_string(hide_password=True)
-
-
-def make_engine(url: str | None = None, schema: str | None = None) -> Engine:
-    """A SQLAlchemy engine for `url` (default: the SQLite file out/scores.db).
-
-    `schema` puts every table in that PostgreSQL schema (tests use a fresh one).
-    """
-    url = url or DEFAULT_STORE_URL
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    if schema:
-        engine = engine.execution_options(schema_translate_map={None: schema})
-    return engine
 
 
 def _now() -> datetime:

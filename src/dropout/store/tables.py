@@ -1,0 +1,138 @@
+"""Every table of the store, on one `MetaData`: runs and scores, officers' accounts and
+their log-in failures, the visits officers record. Nothing else defines a table.
+
+- `runs`: one row per scoring run. The run id is derived from what determines the
+  result (as-of, window, model sha256, data fingerprint), so running the same job again
+  finds its own row.
+- `run_chunks`: one marker per chunk of participants whose rows are committed.
+- `scores`: one row per (run, participant), unique; its columns are the score row
+  (`dropout.score.output`).
+- `users`, `web_login_failures`: the officers' accounts (`dropout.web.accounts`).
+- `visits`: visits recorded on the pages (`dropout.store.visits`).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+from dropout.score.output import SCORE_ROW, ScoreColumn
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("window_days", Integer, nullable=False),
+    Column("model_name", String(200), nullable=False),
+    Column("model_version", String(50)),
+    Column("model_sha256", String(64), nullable=False),
+    Column("data_fingerprint", String(64), nullable=False),
+    Column("engine", String(16)),
+    Column("chunk_size", Integer),
+    Column("n_chunks", Integer),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False),  # running | finished | failed
+    Column("n_expected", Integer, nullable=False),
+    Column("n_scored", Integer, nullable=False, default=0),
+    Column("message", Text),
+)
+
+run_chunks = Table(
+    "run_chunks",
+    metadata,
+    Column("run_id", String(64), nullable=False),
+    Column("chunk_no", Integer, nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    Column("committed_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("run_id", "chunk_no"),
+    ForeignKeyConstraint(["run_id"], ["runs.run_id"], ondelete="CASCADE"),
+)
+
+def _sql_column(c: ScoreColumn) -> Column:
+    """The SQL column of one column of the score row (score/output.py)."""
+    if c.kind == "int":
+        kind = BigInteger if c.name in ("participant_id", "amount_due") else Integer
+    elif c.kind == "float":
+        kind = Float
+    elif c.kind == "date":
+        kind = Date
+    else:
+        kind = Text if c.text or c.length is None else String(c.length)
+    return Column(c.name, kind, nullable=c.nullable)
+
+
+scores = Table(
+    "scores",
+    metadata,
+    Column("run_id", String(64), nullable=False),
+    Column("chunk_no", Integer, nullable=False),
+    *(_sql_column(c) for c in SCORE_ROW),
+    PrimaryKeyConstraint("run_id", "participant_id", name="scores_run_participant"),
+    ForeignKeyConstraint(["run_id"], ["runs.run_id"], ondelete="CASCADE"),
+    Index("scores_run_district_rank", "run_id", "district", "rank_in_district"),
+    Index("scores_run_commune_rank", "run_id", "commune", "rank_in_commune"),
+    Index("scores_participant", "participant_id"),
+)
+
+#: Columns of a scores DataFrame, in the order files and readers see them (the score row).
+SCORE_COLUMNS = [c.name for c in SCORE_ROW]
+DATE_COLUMNS = {c.name for c in SCORE_ROW if c.kind == "date"}
+
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("district", sa.String(128), nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("session_version", sa.Integer, nullable=False, default=1),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+# One row per failed log-in; `key_hash` is a hash of username and client address so the
+# table holds neither.
+login_failures = sa.Table(
+    "web_login_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Visits recorded on the pages.
+visits = sa.Table(
+    "visits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("participant_id", sa.BigInteger, nullable=True, index=True),
+    sa.Column("village_id", sa.String(64), nullable=False),
+    sa.Column("district", sa.String(128), nullable=False, index=True),
+    sa.Column("visited_on", sa.Date, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("language", sa.String(64), nullable=False),
+    sa.Column("outcome_note", sa.Text, nullable=True),
+    sa.Column("recorded_by", sa.String(64), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
