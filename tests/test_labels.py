@@ -8,8 +8,9 @@ import pytest
 from factories import TablesBuilder, random_tables
 
 from dropout.features import feature_names
-from dropout.features._time import InvalidAsOfError
-from dropout.labels import build_labels, build_training_frame, next_installment
+from dropout.timeline import InvalidAsOfError
+from dropout.labels import build_labels, build_training_frame
+from dropout.schedule import next_installment
 
 
 @pytest.fixture(scope="module")

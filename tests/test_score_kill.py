@@ -17,7 +17,7 @@ import time
 import pandas as pd
 import pytest
 
-from dropout.labels import next_installment
+from dropout.schedule import next_installment
 from dropout.score import score_participants
 from dropout.score.run import CHUNK_DELAY_ENV
 from dropout.store import open_store

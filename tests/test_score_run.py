@@ -13,7 +13,7 @@ from dropout.excel import header_for
 from dropout.features import build_features
 from dropout.features.catalog import load_catalog, reason_sentence
 from dropout.score.output import band_thresholds
-from dropout.labels import next_installment
+from dropout.schedule import next_installment
 from dropout.score import (
     OUTPUT_COLUMNS,
     EmptyWindowError,

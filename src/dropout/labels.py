@@ -10,7 +10,8 @@
   as_of + 365 days <= extraction date are observable.
 
 The label's installment always lies strictly after as_of; features use only what is
-known at as_of (see `dropout.features`). Scoring reuses `next_installment`.
+known at as_of (see `dropout.features`). Who is due next is the schedule's answer
+(`dropout.schedule`), which scoring uses too.
 """
 
 from __future__ import annotations
@@ -18,88 +19,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dropout.features import KEY_COLUMNS, _build_features
-from dropout.features._context import Context
-from dropout.features._time import (
-    AsOf,
-    day_of,
-    normalize_as_of_dates,
-    to_days,
-    to_timestamps,
-)
+from dropout.features import KEY_COLUMNS, build_features
+from dropout.features.context import Context
+from dropout.schedule import Schedule, check_horizon, next_installments
 from dropout.schema import Tables
+from dropout.timeline import AsOf, day_of, normalize_as_of_dates
 
 TARGETS = ("lapse", "withdraw_12m")
 WITHDRAW_WINDOW_DAYS = 365
 DEFAULT_HORIZON_DAYS = 90
 LABEL_COLUMNS = ["label", "label_period_start", "label_due_on"]
-NEXT_COLUMNS = ["participant_id", "as_of", "period_start", "due_on", "months_covered", "amount_due", "income_base"]
-
-
-def _check_horizon(horizon_days) -> int:
-    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, np.integer)) or horizon_days <= 0:
-        raise ValueError(f"horizon_days must be a positive whole number of days, got {horizon_days!r}")
-    return int(horizon_days)
 
 
 def _check_tables(tables) -> None:
     if not isinstance(tables, Tables):
-        raise TypeError(f"tables must be a dropout.io.Tables bundle, got {type(tables).__name__}")
+        raise TypeError(f"tables must be a dropout.schema.Tables bundle, got {type(tables).__name__}")
 
 
-def _active(ctx: Context, asof: AsOf) -> np.ndarray:
-    """In the cohort and with no past-due installment still unpaid as known at as_of."""
-    arrears = ctx.missed_between(asof, ctx.ledger.start, ctx.past_due_end(asof))
-    return ctx.cohort(asof) & (arrears == 0)
-
-
-def _next_frame(ctx: Context, dates: list[pd.Timestamp], horizon_days: int) -> pd.DataFrame:
-    parts = []
-    for ts in dates:
-        asof = AsOf.of(ts)
-        nxt = ctx.next_installment(asof)
-        keep = _active(ctx, asof) & nxt.scheduled & (nxt.due_on <= asof.day + horizon_days)
-        rows = np.flatnonzero(keep)
-        parts.append(pd.DataFrame({
-            "participant_id": ctx.participant_id[rows],
-            "as_of": np.full(len(rows), ts.to_datetime64(), dtype="datetime64[ns]"),
-            "period_start": to_timestamps(nxt.period_start[rows]),
-            "due_on": to_timestamps(nxt.due_on[rows]),
-            "months_covered": nxt.months_covered[rows].astype(np.int64),
-            "amount_due": nxt.amount_due[rows].astype(np.int64),
-            "income_base": nxt.income_base[rows].astype(np.int64),
-            "_row": nxt.row[rows],
-        }))
-        ctx.forget()
-    return pd.concat(parts, ignore_index=True)
-
-
-def next_installment(tables: Tables, as_of_dates, horizon_days: int = DEFAULT_HORIZON_DAYS,
-                     context: Context | None = None) -> pd.DataFrame:
-    """The installment each active participant must pay next, if it falls due within the horizon.
-
-    Args:
-        tables: validated raw tables.
-        as_of_dates: one or several dates (none after tables.extracted_on).
-        horizon_days: keep installments with as_of < due_on <= as_of + horizon_days.
-        context: a `Context(tables)` shared with the caller's feature build; default: a new one.
-
-    Returns:
-        participant_id, as_of, period_start, due_on, months_covered, amount_due, income_base;
-        one row per active participant with an installment due in the horizon.
-    """
-    _check_tables(tables)
-    horizon_days = _check_horizon(horizon_days)
-    dates = normalize_as_of_dates(as_of_dates, tables.extracted_on)
-    return _next_frame(context if context is not None else Context(tables), dates, horizon_days)[NEXT_COLUMNS]
-
-
-def _labels(ctx: Context, tables: Tables, dates, target: str, horizon_days: int) -> pd.DataFrame:
+def _labels(schedule: Schedule, tables: Tables, dates, target: str, horizon_days: int) -> pd.DataFrame:
     extracted = day_of(tables.extracted_on)
     if target == "lapse":
-        nxt = _next_frame(ctx, dates, horizon_days)
-        nxt = nxt[to_days(nxt["due_on"]) <= extracted]
-        L = ctx.ledger
+        nxt = next_installments(schedule, dates, horizon_days)
+        nxt = nxt[nxt["due_on"].to_numpy() <= np.datetime64(int(extracted), "D")]
+        L = schedule.ledger
         lapsed = L["lapse"][nxt["_row"].to_numpy()] if len(nxt) else np.zeros(0, dtype=bool)
         out = pd.DataFrame({
             "participant_id": nxt["participant_id"].to_numpy(np.int64),
@@ -114,10 +56,10 @@ def _labels(ctx: Context, tables: Tables, dates, target: str, horizon_days: int)
         asof = AsOf.of(ts)
         if asof.day + WITHDRAW_WINDOW_DAYS > extracted:
             continue
-        rows = np.flatnonzero(ctx.cohort(asof))
-        claimed = ctx.withdrawn_on[rows]
+        rows = np.flatnonzero(schedule.cohort(asof))
+        claimed = schedule.withdrawn_on[rows]
         parts.append(pd.DataFrame({
-            "participant_id": ctx.participant_id[rows],
+            "participant_id": schedule.participant_id[rows],
             "as_of": np.full(len(rows), ts.to_datetime64(), dtype="datetime64[ns]"),
             "label": ((claimed > asof.day) & (claimed <= asof.day + WITHDRAW_WINDOW_DAYS)).astype(np.int8),
             "label_period_start": np.full(len(rows), np.datetime64("NaT"), dtype="datetime64[ns]"),
@@ -146,9 +88,9 @@ def build_labels(tables: Tables, as_of_dates, target: str = "lapse",
     """
     _check_tables(tables)
     target = _check_target(target)
-    horizon_days = _check_horizon(horizon_days)
+    horizon_days = check_horizon(horizon_days)
     dates = normalize_as_of_dates(as_of_dates, tables.extracted_on)
-    return _labels(Context(tables), tables, dates, target, horizon_days)
+    return _labels(Schedule(tables), tables, dates, target, horizon_days)
 
 
 def build_training_frame(tables: Tables, as_of_dates, target: str = "lapse",
@@ -161,10 +103,10 @@ def build_training_frame(tables: Tables, as_of_dates, target: str = "lapse",
     """
     _check_tables(tables)
     target = _check_target(target)
-    horizon_days = _check_horizon(horizon_days)
+    horizon_days = check_horizon(horizon_days)
     dates = normalize_as_of_dates(as_of_dates, tables.extracted_on)
     ctx = Context(tables)
-    labels = _labels(ctx, tables, dates, target, horizon_days)
-    features = _build_features(ctx, dates, families, progress)
+    labels = _labels(ctx.schedule, tables, dates, target, horizon_days)
+    features = build_features(tables, dates, families, progress, context=ctx)
     frame = features.merge(labels, on=KEY_COLUMNS, how="inner", validate="one_to_one")
     return frame.sort_values(KEY_COLUMNS, ignore_index=True)

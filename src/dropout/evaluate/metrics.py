@@ -35,7 +35,6 @@ def ece(y, p, n_bins: int = 10) -> float:
     if len(y) == 0:
         return float("nan")
     b = np.minimum((np.clip(p, 0, 1) * n_bins).astype(int), n_bins - 1)
-    n = np.bincount(b, minlength=n_bins)
     sp = np.bincount(b, weights=p, minlength=n_bins)
     sy = np.bincount(b, weights=y, minlength=n_bins)
     return float(np.abs(sp - sy).sum() / len(y))

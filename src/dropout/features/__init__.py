@@ -22,8 +22,8 @@ from dropout.features import (
     seasonality,
     subsidy,
 )
-from dropout.features._context import Context
-from dropout.features._time import AsOf, InvalidAsOfError, normalize_as_of_dates
+from dropout.features.context import Context
+from dropout.timeline import AsOf, InvalidAsOfError, normalize_as_of_dates
 from dropout.features.catalog import CatalogError, load_catalog, reason_sentence
 from dropout.schema import Tables
 

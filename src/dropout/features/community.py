@@ -9,18 +9,17 @@ participants of the village in the cohort at as_of (the participant excluded).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from dropout.features._context import Context
-from dropout.features._time import AsOf, range_sum
+from dropout.features.context import Context
+from dropout.timeline import AsOf, range_sum
 
 FAMILY = "community"
 LAPSE_WINDOW_MONTHS = 6
 
 
 def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
-    L = ctx.ledger
-    hi = ctx.past_due_end(asof)
+    L = ctx.schedule.ledger
+    hi = ctx.schedule.past_due_end(asof)
     lo = L.before(asof.months_back(LAPSE_WINDOW_MONTHS))
     lapsed = (range_sum(L["lapse_prefix"], lo, hi) > 0).astype(np.int64)
     cohort = ctx.cohort(asof) & (ctx.village_idx >= 0)
@@ -38,10 +37,3 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
         "village_participants": np.where(has_village, size[vi], 0).astype(np.int32),
         "travel_minutes": np.where(has_village, ctx.village_travel_minutes[vi], np.nan).astype(np.float32),
     }
-
-
-def build(tables, as_of_dates) -> pd.DataFrame:
-    """This family alone: one row per (participant_id, as_of) of the cohort."""
-    from dropout.features import build_features
-
-    return build_features(tables, as_of_dates, families=[FAMILY])

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from dropout.features._context import Context
-from dropout.features._time import (
+from dropout.features.context import Context
+from dropout.timeline import (
     AsOf,
     SortedEvents,
     days_since,
@@ -66,10 +65,3 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
         col[found] = values[commune[found]]
         out[name] = col
     return out
-
-
-def build(tables, as_of_dates) -> pd.DataFrame:
-    """This family alone: one row per (participant_id, as_of) of the cohort."""
-    from dropout.features import build_features
-
-    return build_features(tables, as_of_dates, families=[FAMILY])

@@ -7,10 +7,9 @@ A visit counts from its visited_on. An evening session reaches everyone in the v
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from dropout.features._context import Context
-from dropout.features._time import AsOf, SortedEvents, days_since, entity_index, prefix_sum, range_sum, to_days
+from dropout.features.context import Context
+from dropout.timeline import AsOf, SortedEvents, days_since, entity_index, prefix_sum, range_sum, to_days
 
 FAMILY = "outreach"
 WINDOW_DAYS = 365
@@ -60,10 +59,3 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
     own_session = range_sum(sessions["own_prefix"], s_lo, s_hi)
     out["visits_own_language_12m"] = (own_home + np.where(v >= 0, own_session[vi], 0)).astype(np.int16)
     return out
-
-
-def build(tables, as_of_dates) -> pd.DataFrame:
-    """This family alone: one row per (participant_id, as_of) of the cohort."""
-    from dropout.features import build_features
-
-    return build_features(tables, as_of_dates, families=[FAMILY])

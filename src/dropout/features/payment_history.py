@@ -12,10 +12,9 @@ Windows (3, 6, 12 months) select installments whose due_on lies in [as_of - wind
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from dropout.features._context import Context
-from dropout.features._time import (
+from dropout.features.context import Context
+from dropout.timeline import (
     AsOf,
     last_true,
     prefix_sum,
@@ -44,7 +43,7 @@ class _Static:
     """Per-ledger arrays that do not depend on the as-of date (built once per Context)."""
 
     def __init__(self, ctx: Context):
-        L = ctx.ledger
+        L = ctx.schedule.ledger
         lapse = L["lapse"]
         # A suspension starts at a lapse whose previous installment was not a lapse.
         prev_lapse = np.zeros(len(L), dtype=bool)
@@ -58,16 +57,16 @@ class _Static:
 
 
 def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
-    L, P, t, n = ctx.ledger, ctx.payments, asof.day, ctx.n
+    L, P, t, n = ctx.schedule.ledger, ctx.schedule.payments, asof.day, ctx.n
     static = ctx.once("payment_history_static", lambda: _Static(ctx))
     out: dict[str, np.ndarray] = {}
     out["tenure_months"] = whole_months_between(ctx.enrolled, t).astype(np.int32)
     out["age_years"] = (asof.ts.year - ctx.birth_year).astype(np.int16)
 
     # Rows [L.start, hi) are past due. Lapse rows are indexed through lapse_prefix.
-    hi = ctx.past_due_end(asof)
+    hi = ctx.schedule.past_due_end(asof)
     lp = L["lapse_prefix"]
-    state = ctx.lapse_state(asof)
+    state = ctx.schedule.lapse_state(asof)
     l_hi = lp[hi]
     for w in WINDOWS_MONTHS:
         lo = L.before(asof.months_back(w))
@@ -109,13 +108,13 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
     out["months_since_last_payment"] = months
 
     # The current mode: installments of the latest period started by as_of.
-    row, started = ctx.last_started_row(asof)
-    nxt = ctx.next_installment(asof)
+    row, started = ctx.schedule.last_started_row(asof)
+    nxt = ctx.schedule.next_installment(asof)
     cur_months = np.where(started, L["months"][row], nxt.months_covered) if len(L) else nxt.months_covered
     out.update(_mode_flags(ctx, cur_months))
     cur_base = np.where(started, L["income_base"][row], nxt.income_base) if len(L) else nxt.income_base
     out["income_base_vnd"] = cur_base.astype(np.int64)
-    out["income_base_downgrades"] = range_sum(static.downgrade_prefix, L.start, ctx.started_end(asof)).astype(np.int16)
+    out["income_base_downgrades"] = range_sum(static.downgrade_prefix, L.start, ctx.schedule.started_end(asof)).astype(np.int16)
 
     makeup_from = P.before(asof.months_back(12) + 1)
     out["makeup_payments_12m"] = range_sum(P["late_prefix"], makeup_from, paid_end).astype(np.int16)
@@ -133,10 +132,3 @@ def years_to_pension(rules, female: np.ndarray, age_years: np.ndarray, paid_mont
     to_age = pension_age - age_years.astype(np.float64)
     to_paid = (12 * rules.pension_years_required - paid_months.astype(np.float64)) / 12.0
     return np.round(np.clip(np.maximum(to_age, to_paid), 0.0, None), 1).astype(np.float32)
-
-
-def build(tables, as_of_dates) -> pd.DataFrame:
-    """This family alone: one row per (participant_id, as_of) of the cohort."""
-    from dropout.features import build_features
-
-    return build_features(tables, as_of_dates, families=[FAMILY])

@@ -7,26 +7,18 @@ as_of (the schedule is known in advance; see `Context.next_installment`).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from dropout.features._context import Context
-from dropout.features._time import AsOf, calendar_month
+from dropout.features.context import Context
+from dropout.timeline import AsOf, calendar_month
 
 FAMILY = "seasonality"
 
 
 def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
-    nxt = ctx.next_installment(asof)
+    nxt = ctx.schedule.next_installment(asof)
     return {
         "days_to_next_deadline": (nxt.due_on - asof.day).astype(np.int32),
         "next_deadline_month": calendar_month(nxt.due_on).astype(np.int8),
         "next_amount_due_vnd": nxt.amount_due.astype(np.int64),
         "next_months_covered": nxt.months_covered.astype(np.int16),
     }
-
-
-def build(tables, as_of_dates) -> pd.DataFrame:
-    """This family alone: one row per (participant_id, as_of) of the cohort."""
-    from dropout.features import build_features
-
-    return build_features(tables, as_of_dates, families=[FAMILY])

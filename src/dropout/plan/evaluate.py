@@ -38,7 +38,7 @@ import pandas as pd
 from dropout.plan import plan_visits
 from dropout.plan.capacity import Capacity, parse_capacity, resolve_pools
 from dropout.plan.optimise import PlanConfig, logit, sigmoid
-from dropout.plan.output import BOTH, EVENING_SESSION, HOME_VISIT, Plan
+from dropout.plan.output import BOTH, HOME_VISIT, Plan
 
 GAINS = ("gain_visit", "gain_session", "gain_both")
 

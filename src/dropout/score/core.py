@@ -92,7 +92,7 @@ def check_job(tables: Tables, as_of, window_days) -> Job:
 def feature_context(tables: Tables):
     """The features' sorted arrays of `tables`, to share between `due_participants` and
     `feature_matrix` (the ledger is then sorted once; the service's path for few people)."""
-    from dropout.features._context import Context
+    from dropout.features.context import Context
 
     return Context(tables)
 
@@ -109,11 +109,12 @@ def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
     Raises:
         EmptyWindowError: when nobody is due.
     """
-    from dropout.features._time import AsOf
-    from dropout.labels import next_installment
+    from dropout.features.subsidy import net_cost
+    from dropout.schedule import next_installment
+    from dropout.timeline import AsOf
 
     context = context if context is not None else feature_context(tables)
-    nxt = next_installment(tables, [job.as_of], job.window_days, context=context)
+    nxt = next_installment(tables, [job.as_of], job.window_days, schedule=context.schedule)
     nxt = nxt[pd.to_datetime(nxt["as_of"]) == job.as_of] if "as_of" in nxt.columns else nxt
     if nxt.empty:
         raise EmptyWindowError(
@@ -129,7 +130,7 @@ def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
     village_id = parts["village_id"].array.take(at, allow_fill=True)
     at_village = _unique_index(villages["village_id"].array, "villages", "village_id").get_indexer(village_id)
     order = np.argsort(pid, kind="stable")
-    net_amount = context.net_cost(AsOf.of(job.as_of))["net_amount"][np.searchsorted(context.participant_id, pid)]
+    net_amount = net_cost(context, AsOf.of(job.as_of))["net_amount"][np.searchsorted(context.participant_id, pid)]
     due = pd.DataFrame({
         "participant_id": pid,
         "village_id": village_id,

@@ -1,4 +1,4 @@
-"""Point-in-time helpers shared by every feature family (and by labels).
+"""Point-in-time arrays shared by the schedule, the feature families and the labels.
 
 Dates are handled as whole days since 1970-01-01 (int64); "never" is `NEVER`, a day far
 in the future, so `paid <= as_of` is False for an unpaid installment without special

@@ -1,9 +1,13 @@
-"""The validated raw tables turned into sorted arrays once, shared by every family.
+"""The contribution schedule as known at an as-of date: who is in the cohort, what fell due,
+what was paid, what is owed, and which installment falls due next.
 
-`Context` holds per-participant arrays (sorted by participant_id), the installment
-ledger sorted by (participant, due_on), and per-as-of facts several families need
-(the next installment, the household's poverty status, months already paid), cached
-for the as-of date being built.
+Labels, features and scoring all ask these questions; they are answered here once.
+`Schedule(tables)` sorts the participants and their installments once; per-as-of
+answers are cached for the as-of date being worked on (`forget()` drops them).
+
+Point in time (docs/data.md): an installment is past due at `as_of` when
+`due_on < as_of`; a payment counts from its `paid_on` (`paid_on <= as_of`); the schedule
+itself (period, deadline, amount) is known in advance.
 """
 
 from __future__ import annotations
@@ -14,40 +18,32 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from dropout.features._time import (
+from dropout.reference import ContributionRules, contribution_rules
+from dropout.schema import Tables
+from dropout.timeline import (
     NEVER,
     AsOf,
     SortedEvents,
     entity_index,
     month_end,
     month_index,
+    normalize_as_of_dates,
     prefix_sum,
     range_sum,
     require_columns,
     str_values,
     to_days,
+    to_timestamps,
 )
-from dropout.features._poverty import POVERTY_RANK, PovertyState, poverty_events, poverty_state
-from dropout.schema import Tables
-from dropout.reference import contribution_rules
-
-SUBSIDY_GROUPS = ("poor", "near_poor", "ethnic_minority", "village_worker", "other")
-MAJORITY_ETHNICITY = "Kinh"  # every other group counts as an ethnic minority (subsidy group)
-VILLAGE_WORKER = "village_worker"
-CENTRAL = "*"
 
 NEEDED_COLUMNS = {
-    "villages": ["village_id", "commune", "province", "travel_minutes", "ethnic_language"],
-    "participants": ["participant_id", "household_id", "village_id", "birth_year", "sex", "ethnicity",
-                     "occupation", "enrolled_on", "payment_mode", "income_base"],
+    "participants": ["participant_id", "enrolled_on", "payment_mode", "income_base"],
     "installments": ["participant_id", "period_start", "due_on", "months_covered", "income_base",
                      "amount_due", "paid_on"],
-    "poverty": ["household_id", "status", "valid_from", "valid_to"],
-    "disasters": ["commune", "started_on", "severity"],
-    "subsidy_policies": ["province", "group", "valid_from", "valid_to", "rate"],
-    "visits": ["participant_id", "village_id", "visited_on", "kind", "language"],
     "withdrawals": ["participant_id", "claimed_on"],
 }
+#: Columns of `next_installments`.
+NEXT_COLUMNS = ["participant_id", "as_of", "period_start", "due_on", "months_covered", "amount_due", "income_base"]
 
 
 @dataclass
@@ -69,47 +65,25 @@ class NextInstallment:
     row: np.ndarray  # ledger position of the scheduled row (-1 if projected)
 
 
-class Context:
-    """Sorted arrays of one `Tables` bundle, built once per `build_features` call."""
+class Schedule:
+    """Participants (sorted by participant_id) and their installment ledger, as arrays."""
 
-    def __init__(self, tables: Tables):
+    def __init__(self, tables: Tables, rules: ContributionRules | None = None):
+        if not isinstance(tables, Tables):
+            raise TypeError(f"tables must be a dropout.schema.Tables bundle, got {type(tables).__name__}")
         for table, cols in NEEDED_COLUMNS.items():
             require_columns(getattr(tables, table), table, cols)
         self.tables = tables
-        self.rules = contribution_rules()
-        # Participants sorted by participant_id (a stable sort, as sort_values would), taken
-        # column by column from numpy arrays: cheaper than sorting the frame when it is small.
+        self.rules = rules or contribution_rules()
         parts = tables.participants
         pid = parts["participant_id"].to_numpy(np.int64)
-        order = np.argsort(pid, kind="stable") if len(pid) > 1 and (pid[1:] < pid[:-1]).any() else None
-
-        def sort(values: np.ndarray) -> np.ndarray:
-            return values if order is None else values[order]
-
-        self.participant_id = sort(pid)
+        # Sorted by participant_id (a stable sort, as sort_values would), column by column.
+        self._order = np.argsort(pid, kind="stable") if len(pid) > 1 and (pid[1:] < pid[:-1]).any() else None
+        self.participant_id = self.sort(pid)
         self.n = len(self.participant_id)
-        self.enrolled = sort(to_days(parts["enrolled_on"]))
-        self.birth_year = sort(parts["birth_year"].to_numpy(np.int64))
-        self.female = sort(str_values(parts["sex"])) == "F"
-        self.household_id = sort(parts["household_id"].to_numpy(np.int64))
-        self.ethnicity = sort(str_values(parts["ethnicity"]))
-        self.occupation = sort(str_values(parts["occupation"]))
-        self.payment_mode = sort(str_values(parts["payment_mode"]))
-        self.registered_income_base = sort(parts["income_base"].to_numpy(np.int64))
-
-        villages = tables.villages
-        if not villages["village_id"].is_monotonic_increasing:
-            villages = villages.sort_values("village_id", kind="stable")
-        self.village_ids = str_values(villages["village_id"])
-        self.village_idx = entity_index(sort(str_values(parts["village_id"])), self.village_ids)
-        self.n_villages = len(self.village_ids)
-        self.village_travel_minutes = villages["travel_minutes"].to_numpy(np.float64)
-        self.village_language = str_values(villages["ethnic_language"])
-        communes, self.village_commune_idx = np.unique(str_values(villages["commune"]), return_inverse=True)
-        self.commune_names = communes
-        provinces, self.village_province_idx = np.unique(str_values(villages["province"]), return_inverse=True)
-        self.province_names = provinces
-
+        self.enrolled = self.sort(to_days(parts["enrolled_on"]))
+        self.payment_mode = self.sort(str_values(parts["payment_mode"]))
+        self.registered_income_base = self.sort(parts["income_base"].to_numpy(np.int64))
         w = tables.withdrawals
         self.withdrawn_on = np.full(self.n, NEVER, dtype=np.int64)
         if len(w):
@@ -117,39 +91,32 @@ class Context:
             ok = pos >= 0
             np.minimum.at(self.withdrawn_on, pos[ok], to_days(w["claimed_on"])[ok])
         self._cache: dict = {}
-        self._static: dict = {}
 
-    # ------------------------------------------------------------ participants
-
-    def cohort(self, asof: AsOf) -> np.ndarray:
-        """Enrolled on or before as_of and not withdrawn by as_of."""
-        return (self.enrolled <= asof.day) & (self.withdrawn_on > asof.day)
-
-    @cached_property
-    def participant_commune(self) -> np.ndarray:
-        return np.where(self.village_idx >= 0, self.village_commune_idx[np.maximum(self.village_idx, 0)], -1)
-
-    @cached_property
-    def participant_province(self) -> np.ndarray:
-        return np.where(self.village_idx >= 0, self.village_province_idx[np.maximum(self.village_idx, 0)], -1)
-
-    def once(self, name: str, factory):
-        """An as-of-independent value computed on first use and kept for this Context."""
-        if name not in self._static:
-            self._static[name] = factory()
-        return self._static[name]
+    def sort(self, values: np.ndarray) -> np.ndarray:
+        """A participants-table column in the schedule's participant order."""
+        return values if self._order is None else values[self._order]
 
     def forget(self) -> None:
         """Drop the per-as-of cache (called when moving to the next as-of date)."""
         self._cache.clear()
 
-    def _cached(self, name: str, asof: AsOf, compute):
+    def cached(self, name: str, asof: AsOf, compute):
         key = (name, int(asof.day))
         if key not in self._cache:
             self._cache[key] = compute(asof)
         return self._cache[key]
 
-    # ------------------------------------------------------------ installment ledger
+    # ------------------------------------------------------------ the cohort
+
+    def cohort(self, asof: AsOf) -> np.ndarray:
+        """Enrolled on or before as_of and not withdrawn by as_of."""
+        return (self.enrolled <= asof.day) & (self.withdrawn_on > asof.day)
+
+    def in_arrears(self, asof: AsOf) -> np.ndarray:
+        """Some past-due installment is still unpaid as known at as_of (the member is suspended)."""
+        return self.missed_between(asof, self.ledger.start, self.past_due_end(asof)) > 0
+
+    # ------------------------------------------------------------ the ledger
 
     @cached_property
     def ledger(self) -> SortedEvents:
@@ -218,7 +185,7 @@ class Context:
                 "missed_months_prefix": prefix_sum(np.where(late, 0, lr["months"])),
                 "missed_amount_prefix": prefix_sum(np.where(late, 0, lr["amount_due"])),
             }
-        return self._cached("lapse_state", asof, compute)
+        return self.cached("lapse_state", asof, compute)
 
     def missed_between(self, asof: AsOf, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Per participant, rows in ledger range [lo, hi) past due and still unpaid as known at as_of."""
@@ -243,7 +210,7 @@ class Context:
             ps = self.ledger["period_start"]
             # Rows due by as_of have started (period_start <= due_on); the current period may too.
             return self._step_while(self.ledger.before(a.day + 1), lambda rows: ps[rows] <= a.day)
-        return self._cached("started_end", asof, compute)
+        return self.cached("started_end", asof, compute)
 
     def last_started_row(self, asof: AsOf) -> tuple[np.ndarray, np.ndarray]:
         """Per participant, the ledger row of the latest period started by as_of, and whether one exists."""
@@ -254,6 +221,8 @@ class Context:
         """Months of contributions paid by as_of (all installments with paid_on <= as_of)."""
         P = self.payments
         return range_sum(P["months_prefix"], P.start, P.before(asof.day + 1))
+
+    # ------------------------------------------------------------ deadlines and the next installment
 
     def deadline_months(self, months_covered: np.ndarray) -> np.ndarray:
         """Deadline (months from the period's first month) for installments covering `months_covered`."""
@@ -274,7 +243,7 @@ class Context:
         return np.append([lookup.get(m, 1) for m in names], 1).astype(np.int64)[codes]  # unknown: monthly
 
     def next_installment(self, asof: AsOf) -> NextInstallment:
-        return self._cached("next_installment", asof, self._next_installment)
+        return self.cached("next_installment", asof, self._next_installment)
 
     def _next_installment(self, asof: AsOf) -> NextInstallment:
         L, t = self.ledger, asof.day
@@ -320,88 +289,62 @@ class Context:
             row=row,
         )
 
-    # ------------------------------------------------------------ poverty
-
-    @cached_property
-    def poverty_events(self) -> tuple[SortedEvents, np.ndarray]:
-        return poverty_events(self)
-
-    def poverty_state(self, asof: AsOf) -> PovertyState:
-        return self._cached("poverty_state", asof, lambda a: poverty_state(self, a))
-
-    # ------------------------------------------------------------ subsidy rates
-
-    def subsidy_rates(self, asof: AsOf) -> tuple[np.ndarray, np.ndarray]:
-        """Per participant, (central rate, provincial top-up) in force at as_of."""
-        return self._cached("subsidy_rates", asof, self._subsidy_rates)
-
-    def _subsidy_rates(self, asof: AsOf) -> tuple[np.ndarray, np.ndarray]:
-        pol = self.once("subsidy_policies", self._policy_arrays)
-        in_force = np.flatnonzero((pol["valid_from"] <= asof.day) & (pol["valid_to"] >= asof.day))
-        group_pos = {g: i for i, g in enumerate(SUBSIDY_GROUPS)}
-        n_prov = len(self.province_names)
-        table = np.zeros((n_prov + 1, len(SUBSIDY_GROUPS)))  # last row: central
-        prov_pos = {p: i for i, p in enumerate(self.province_names)}
-        for prov, group, rate in zip(pol["province"][in_force], pol["group"][in_force], pol["rate"][in_force]):
-            row = n_prov if prov == CENTRAL else prov_pos.get(prov)
-            if row is not None and group in group_pos:
-                table[row, group_pos[group]] = max(table[row, group_pos[group]], rate)
-        member = self.subsidy_groups(asof)
-        prov = self.participant_province
-        has_prov = prov >= 0
-        prov_i = np.maximum(prov, 0)
-        central = np.zeros(self.n)
-        provincial = np.zeros(self.n)
-        for g, is_member in enumerate(member):
-            if table[n_prov, g] > 0:
-                central = np.maximum(central, np.where(is_member, table[n_prov, g], 0.0))
-            if n_prov and table[:n_prov, g].any():
-                rate = np.where(has_prov, table[:n_prov, g][prov_i], 0.0)
-                provincial = np.maximum(provincial, np.where(is_member, rate, 0.0))
-        return central, provincial
-
-    def _policy_arrays(self) -> dict[str, np.ndarray]:
-        pol = self.tables.subsidy_policies
-        return {"valid_from": to_days(pol["valid_from"]), "valid_to": to_days(pol["valid_to"]),
-                "province": str_values(pol["province"]), "group": str_values(pol["group"]),
-                "rate": pol["rate"].to_numpy(np.float64)}
-
-    @cached_property
-    def ethnic_minority(self) -> np.ndarray:
-        return self.ethnicity != MAJORITY_ETHNICITY
-
-    @cached_property
-    def village_worker(self) -> np.ndarray:
-        return self.occupation == VILLAGE_WORKER
-
-    def subsidy_groups(self, asof: AsOf) -> list[np.ndarray]:
-        """Membership in each of SUBSIDY_GROUPS at as_of (boolean arrays, in that order)."""
-        rank = self.poverty_state(asof).rank
-        return [
-            rank == POVERTY_RANK["poor"],
-            rank == POVERTY_RANK["near_poor"],
-            self.ethnic_minority,
-            self.village_worker,
-            np.ones(self.n, dtype=bool),
-        ]
-
-    def net_cost(self, asof: AsOf) -> dict[str, np.ndarray]:
-        """The next installment's cost to the participant after state and provincial support."""
-        return self._cached("net_cost", asof, self._net_cost)
-
-    def _net_cost(self, asof: AsOf) -> dict[str, np.ndarray]:
-        rules = self.rules
-        central, provincial = self.subsidy_rates(asof)
+    def due_within(self, asof: AsOf, horizon_days: int) -> np.ndarray:
+        """Per participant: active (in the cohort, nothing past due unpaid) and with a
+        scheduled installment due in (as_of, as_of + horizon_days]."""
         nxt = self.next_installment(asof)
-        months_left = np.maximum(0, rules.subsidy_max_months - self.paid_months(asof))
-        subsidised = np.minimum(nxt.months_covered, months_left)
-        support = (central + provincial) * rules.contribution_rate * rules.poverty_line_vnd * subsidised
-        net = np.maximum(0.0, nxt.amount_due - support)
-        return {
-            "central": central,
-            "provincial": provincial,
-            "months_left": months_left,
-            "net_amount": net,
-            "net_monthly": net / np.maximum(nxt.months_covered, 1),
-        }
+        active = self.cohort(asof) & ~self.in_arrears(asof)
+        return active & nxt.scheduled & (nxt.due_on <= asof.day + horizon_days)
 
+
+def check_horizon(horizon_days) -> int:
+    """A positive whole number of days, or ValueError naming the value."""
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, np.integer)) or horizon_days <= 0:
+        raise ValueError(f"horizon_days must be a positive whole number of days, got {horizon_days!r}")
+    return int(horizon_days)
+
+
+def next_installments(schedule: Schedule, dates: list[pd.Timestamp], horizon_days: int) -> pd.DataFrame:
+    """Per as-of date, the installment each active participant must pay next, if it falls
+    due within the horizon (`Schedule.due_within`).
+
+    Returns:
+        NEXT_COLUMNS plus `_row` (the ledger row of the installment), one row per person
+        and as-of date, in as-of then participant order.
+    """
+    parts = []
+    for ts in dates:
+        asof = AsOf.of(ts)
+        nxt = schedule.next_installment(asof)
+        rows = np.flatnonzero(schedule.due_within(asof, horizon_days))
+        parts.append(pd.DataFrame({
+            "participant_id": schedule.participant_id[rows],
+            "as_of": np.full(len(rows), ts.to_datetime64(), dtype="datetime64[ns]"),
+            "period_start": to_timestamps(nxt.period_start[rows]),
+            "due_on": to_timestamps(nxt.due_on[rows]),
+            "months_covered": nxt.months_covered[rows].astype(np.int64),
+            "amount_due": nxt.amount_due[rows].astype(np.int64),
+            "income_base": nxt.income_base[rows].astype(np.int64),
+            "_row": nxt.row[rows],
+        }))
+        schedule.forget()
+    return pd.concat(parts, ignore_index=True)
+
+
+def next_installment(tables: Tables, as_of_dates, horizon_days: int = 90,
+                     schedule: Schedule | None = None) -> pd.DataFrame:
+    """The installment each active participant must pay next, if it falls due within the horizon.
+
+    Args:
+        tables: validated raw tables.
+        as_of_dates: one or several dates (none after tables.extracted_on).
+        horizon_days: keep installments with as_of < due_on <= as_of + horizon_days.
+        schedule: a `Schedule(tables)` shared with the caller's other work; default: a new one.
+
+    Returns:
+        NEXT_COLUMNS; one row per active participant with an installment due in the horizon.
+    """
+    horizon_days = check_horizon(horizon_days)
+    dates = normalize_as_of_dates(as_of_dates, tables.extracted_on)
+    schedule = schedule if schedule is not None else Schedule(tables)
+    return next_installments(schedule, dates, horizon_days)[NEXT_COLUMNS]
