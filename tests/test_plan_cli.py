@@ -41,7 +41,8 @@ def world(tmp_path_factory):
     fingerprint = data_fingerprint(tables)
     run_id = make_run_id(AS_OF, 30, "0" * 64, fingerprint)
     store.begin_run({"run_id": run_id, "as_of": AS_OF, "window_days": 30, "model_name": "test", "model_version": "1",
-                     "model_sha256": "0" * 64, "data_fingerprint": fingerprint, "engine": "pandas",
+                     "model_sha256": "0" * 64, "data_fingerprint": fingerprint, "data_dir": str(data),
+                     "engine": "pandas",
                      "chunk_size": 10_000, "n_chunks": 1, "n_expected": len(scores)})
     store.write_chunk(run_id, 0, scores[SCORE_COLUMNS])
     store.finish_run(run_id)
@@ -67,8 +68,8 @@ def test_plan_writes_table_and_workbook(world, tmp_path):
     wb = load_workbook(folder / "plan.xlsx")
     assert wb.sheetnames == sorted(set(trips["officer_day"]), key=lambda s: int(s.rsplit(" ", 1)[1]))
     assert "lapses averted" in r.output
-    # `latest` finds the same run
-    r = invoke("--run", "latest", "--capacity", "20", "--data", world["data"], "--store", world["url"], "--out", out)
+    # `latest` finds the same run, and the data folder the run recorded
+    r = invoke("--run", "latest", "--capacity", "20", "--store", world["url"], "--out", out)
     assert r.exit_code == 0, r.output
 
 

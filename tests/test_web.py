@@ -430,7 +430,7 @@ def test_users_command(tmp_path):
     assert accounts.authenticate(url, "hoa", PASSWORD) is not None
     r = runner.invoke(app, ["users", "add", "hoa", "--district", "A Luoi", "--store", url, "--password-stdin"],
                       input=PASSWORD + "\n")
-    assert r.exit_code == 1 and "already exists" in r.output
+    assert r.exit_code == 2 and "already exists" in r.output  # the one CLI boundary: 2 for anything but refused data
     assert runner.invoke(app, ["users", "disable", "hoa", "--store", url]).exit_code == 0
     assert accounts.authenticate(url, "hoa", PASSWORD) is None
     assert PASSWORD not in runner.invoke(app, ["users", "list", "--store", url]).output

@@ -1,6 +1,7 @@
 """The `dropout` command: a thin shell over the library; each stage adds its commands.
 
-Every module in `dropout.commands` defines `register(app)`; no logic lives here.
+Every public module in `dropout.commands` defines `register(app)` and registers its
+commands through the one error boundary (`commands/_boundary.py`); no logic lives here.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def main() -> None:
     """dropout: risk lists, reasons and visit plans for voluntary social insurance."""
 
 
 for _module in sorted(pkgutil.iter_modules(dropout.commands.__path__), key=lambda m: m.name):
-    importlib.import_module(f"dropout.commands.{_module.name}").register(app)
+    if not _module.name.startswith("_"):  # _boundary and other helpers register nothing
+        importlib.import_module(f"dropout.commands.{_module.name}").register(app)
 
 
 if __name__ == "__main__":

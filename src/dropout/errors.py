@@ -14,13 +14,18 @@ class DataContractError(DropoutError):
         problems: list of dicts with table, column, check, and the first offending rows.
     """
 
-    def __init__(self, problems: list[dict]):
+    def __init__(self, problems: list[dict], source: str | None = None):
         self.problems = problems
+        self.source = source  # where the data came from (a folder), for messages
         super().__init__(format_problems(problems))
 
 
 class ConfigError(DropoutError):
     """A configuration file or parameter is invalid."""
+
+
+class InputError(DropoutError, ValueError):
+    """A value handed to a library function is invalid (a date, a horizon, a name)."""
 
 
 def format_problems(problems: list[dict], max_rows: int = 5) -> str:

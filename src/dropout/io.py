@@ -16,6 +16,7 @@ from typing import Iterator
 
 import pandas as pd
 
+from dropout.errors import DataContractError, InputError
 from dropout.schema import TABLE_NAMES, Tables, validate_raw
 
 MANIFEST = "manifest.json"
@@ -83,7 +84,7 @@ def read_table_file(path: Path) -> pd.DataFrame:
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     if path.suffix == ".xlsx":
         return pd.read_excel(path, dtype=str)
-    raise ValueError(f"{path}: unsupported file type {path.suffix!r} (use .parquet, .csv or .xlsx)")
+    raise InputError(f"{path}: unsupported file type {path.suffix!r} (use .parquet, .csv or .xlsx)")
 
 
 def read_extracted_on(folder: Path) -> pd.Timestamp:
@@ -111,7 +112,11 @@ def read_raw_folder(folder: str | os.PathLike) -> tuple[dict[str, pd.DataFrame |
 def load_tables(folder: str | os.PathLike) -> Tables:
     """Read, type and validate a data folder; raise DataContractError on any problem."""
     raw, extracted_on = read_raw_folder(folder)
-    return validate_raw(raw, extracted_on)
+    try:
+        return validate_raw(raw, extracted_on)
+    except DataContractError as err:
+        err.source = str(folder)
+        raise
 
 
 def write_tables(tables: Tables, folder: str | os.PathLike, **manifest_extra) -> Path:

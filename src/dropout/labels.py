@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dropout.errors import InputError
 from dropout.features import KEY_COLUMNS, build_features
 from dropout.features.context import Context
 from dropout.schedule import Schedule, check_horizon, next_installments
@@ -76,7 +77,7 @@ def _labels(schedule: Schedule, tables: Tables, dates, target: str, horizon_days
 
 def _check_target(target: str) -> str:
     if target not in TARGETS:
-        raise ValueError(f"target must be one of {list(TARGETS)}, got {target!r}")
+        raise InputError(f"target must be one of {list(TARGETS)}, got {target!r}")
     return target
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dropout.errors import DataContractError, format_problems
+from dropout.errors import DataContractError, DropoutError, format_problems
 from dropout.schema import Tables
 
 SOURCE = "the store's recorded visits (web pages)"
@@ -46,12 +46,11 @@ class RecordedVisitsError(DataContractError):
     """Recorded visits break the visits contract; `problems` as for DataContractError."""
 
     def __init__(self, problems: list[dict], source: str = SOURCE):
-        super().__init__(problems)
-        self.source = source
+        super().__init__(problems, source=source)
         self.args = (f"{source}: {format_problems(problems)}\nnothing was merged",)
 
 
-class NoRecordedVisitsError(LookupError):
+class NoRecordedVisitsError(DropoutError, LookupError):
     """Recorded visits were asked for but the store has no visits table."""
 
 

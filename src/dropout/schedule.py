@@ -18,6 +18,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from dropout.errors import InputError
 from dropout.reference import ContributionRules, contribution_rules
 from dropout.schema import Tables
 from dropout.timeline import (
@@ -300,7 +301,7 @@ class Schedule:
 def check_horizon(horizon_days) -> int:
     """A positive whole number of days, or ValueError naming the value."""
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, np.integer)) or horizon_days <= 0:
-        raise ValueError(f"horizon_days must be a positive whole number of days, got {horizon_days!r}")
+        raise InputError(f"horizon_days must be a positive whole number of days, got {horizon_days!r}")
     return int(horizon_days)
 
 

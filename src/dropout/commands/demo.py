@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from dropout.commands._boundary import guarded
 from dropout.pipeline import DEMO_CAPACITY, DEMO_CONFIG, DEMO_WINDOW, run_demo
 from dropout.progress import console, progress_bar
 
@@ -53,4 +54,4 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    app.command("demo")(guarded(demo, writes_on_refusal=True))

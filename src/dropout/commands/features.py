@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from dropout.commands.score import with_store_visits
-from dropout.errors import DataContractError
-from dropout.features import FAMILIES, InvalidAsOfError, build_features
+from dropout.commands._boundary import guarded
+from dropout.features import FAMILIES, build_features
 from dropout.io import load_tables, write_parquet
 from dropout.progress import console, progress_bar
 
@@ -26,30 +26,17 @@ def features(
                                               "data's visits. Default: when the store has them."),
 ) -> None:
     """Build one row per (participant, as-of date) with the features of the catalog (features/catalog.yaml)."""
-    try:
-        tables = load_tables(data)
-    except FileNotFoundError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from err
-    except DataContractError as err:
-        console.print(f"[red]{data}: the data does not meet the contract (docs/data.md)[/red]")
-        console.print(str(err), markup=False, highlight=False)
-        raise typer.Exit(1) from err
-    tables = with_store_visits(tables, store, recorded_visits)
+    tables = with_store_visits(load_tables(data), store, recorded_visits)
     families = list(family) if family else None
-    try:
-        with progress_bar(disable=quiet) as bars:
-            tasks: dict[str, int] = {}
+    with progress_bar(disable=quiet) as bars:
+        tasks: dict[str, int] = {}
 
-            def report(fam: str, done: int, total: int) -> None:
-                if fam not in tasks:
-                    tasks[fam] = bars.add_task(fam, total=total)
-                bars.update(tasks[fam], completed=done)
+        def report(fam: str, done: int, total: int) -> None:
+            if fam not in tasks:
+                tasks[fam] = bars.add_task(fam, total=total)
+            bars.update(tasks[fam], completed=done)
 
-            frame = build_features(tables, as_of, families=families, progress=report)
-    except (InvalidAsOfError, ValueError) as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from err
+        frame = build_features(tables, as_of, families=families, progress=report)
     write_parquet(frame, out)
     console.print(
         f"{len(frame):,} rows x {frame.shape[1] - 2} features for {frame['as_of'].nunique()} as-of date(s) -> {out}"
@@ -57,4 +44,4 @@ def features(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("features")(features)
+    app.command("features")(guarded(features))

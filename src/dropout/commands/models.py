@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from dropout.commands._boundary import guarded
 from dropout.progress import console
 
 models_app = typer.Typer(help="Registered models: list versions and aliases, promote by hand.", no_args_is_help=True)
 
 
-@models_app.command("list")
 def list_models(
     name: str = typer.Option(None, "--name", help="Only this registered model."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow URI (default sqlite experiments/mlflow.db)."),
@@ -30,23 +30,19 @@ def list_models(
         )
 
 
-@models_app.command("promote")
 def promote(
     name: str = typer.Argument(..., help="Registered model name, e.g. dropout-lapse."),
     version: int = typer.Argument(..., help="Version to make champion."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow URI (default sqlite experiments/mlflow.db)."),
 ) -> None:
     """Make VERSION the champion of NAME, overriding the automatic gate."""
-    from dropout.registry.tracking import RegistryError
     from dropout.registry.versions import promote as _promote
 
-    try:
-        prev = _promote(name, version, tracking_uri)
-    except RegistryError as exc:
-        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
-        raise typer.Exit(2) from None
+    prev = _promote(name, version, tracking_uri)
     console.print(f"{name} v{version} is now champion" + (f" (was v{prev})" if prev else ""))
 
 
 def register(app: typer.Typer) -> None:
+    models_app.command("list")(guarded(list_models))
+    models_app.command("promote")(guarded(promote))
     app.add_typer(models_app, name="models")

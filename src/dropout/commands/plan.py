@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from dropout.errors import ConfigError, DataContractError, DropoutError
+from dropout.commands._boundary import guarded
 from dropout.progress import console
 
 CAPACITY_HELP = (
@@ -21,8 +21,8 @@ CAPACITY_HELP = (
 def plan(
     run: str = typer.Option(..., "--run", help="Scoring run id (see `dropout score`), or `latest`."),
     capacity: str = typer.Option(..., "--capacity", help=CAPACITY_HELP),
-    data: Path = typer.Option(None, "--data", help="The data folder the run scored (for the villages); "
-                              "its fingerprint must match the run's."),
+    data: Path = typer.Option(None, "--data", help="The data folder the run scored (default: the folder the "
+                              "run recorded); its fingerprint must match the run's."),
     visit_minutes: int = typer.Option(None, "--visit-minutes", help="Minutes per home visit "
                                       "(default: models/plan.yaml, 45)."),
     weeks: float = typer.Option(1.0, "--weeks", help="Weeks the plan covers: capacity hours are per week."),
@@ -31,81 +31,16 @@ def plan(
     config_path: Path = typer.Option(None, "--config", help="Plan assumptions (default models/plan.yaml)."),
 ) -> None:
     """Plan home visits and evening sessions that fit the officers' hours, by village and officer-day."""
-    from dropout.io import load_tables
-    from dropout.plan import load_plan_config, parse_capacity, plan_visits, villages_with_enrolled, write_plan
+    from dropout.plan import load_plan_config, parse_capacity, write_plan
+    from dropout.plan.runs import plan_for_run
 
-    try:
-        cap = parse_capacity(capacity).scaled(weeks)  # refuse bad text before touching anything
-        config = load_plan_config(config_path).with_visit_minutes(visit_minutes)
-    except ConfigError as err:
-        _fail(err)
-    try:
-        from dropout.store import latest_run, open_store, read_scores
-    except ImportError as err:  # the score store lands with the scoring stage
-        _fail(f"the score store is not available in this installation ({err})")
-
-    try:
-        record = _find_run(run, store, latest_run, open_store)
-        scores = read_scores(store, record.run_id)
-        data = data or _run_data_dir(record)
-        if data is None:
-            raise ConfigError(f"run {record.run_id} does not record its data folder: pass --data DIR")
-        tables = load_tables(data)
-        fingerprint = data_fingerprint(tables)
-        if fingerprint != record.data_fingerprint:
-            raise ConfigError(
-                f"--data {data} is not the data run {record.run_id} scored (fingerprint "
-                f"{fingerprint[:12]} != {record.data_fingerprint[:12]}); pass the folder the run used"
-            )
-        result = plan_visits(scores, villages_with_enrolled(tables, record.as_of), cap, config)
-    except FileNotFoundError as err:
-        _fail(err)
-    except DataContractError as err:
-        console.print(f"[red]{data}: the data does not meet the contract (docs/data.md)[/red]")
-        console.print(str(err), markup=False, highlight=False)
-        raise typer.Exit(1) from err
-    except DropoutError as err:
-        _fail(err)
-
-    folder = out / record.run_id
-    files = write_plan(result, folder)
-    _summary(result, record, weeks)
+    cap = parse_capacity(capacity).scaled(weeks)  # refuse bad text before touching anything
+    config = load_plan_config(config_path).with_visit_minutes(visit_minutes)
+    made = plan_for_run(run, cap, config, store_url=store, data=data)
+    files = write_plan(made.plan, out / made.run.run_id)
+    _summary(made.plan, made.run, weeks)
     for name, path in files.items():
         console.print(f"{name}: {path}")
-
-
-def _fail(err) -> None:
-    console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
-    console.print("nothing was written")
-    raise typer.Exit(2)
-
-
-def _find_run(run: str, store_url, latest_run, open_store):
-    if run == "latest":
-        record = latest_run(store_url)
-        if record is None:
-            raise ConfigError("--run latest: the store holds no finished scoring run; run `dropout score` first")
-        return record
-    s = open_store(store_url, create=False)
-    try:
-        record = s.get_run(run)
-    finally:
-        s.dispose()
-    if record is None:
-        raise ConfigError(f"--run {run!r}: no such run in the store (`--run latest` takes the newest)")
-    return record
-
-
-def data_fingerprint(tables) -> str:
-    """The fingerprint `dropout score` records for a data folder (the same function it uses)."""
-    from dropout.schema import tables_fingerprint
-
-    return tables_fingerprint(tables)
-
-
-def _run_data_dir(record) -> Path | None:
-    value = getattr(record, "data_dir", None)
-    return Path(value) if value else None
 
 
 def _summary(result, record, weeks: float) -> None:
@@ -133,4 +68,4 @@ def _summary(result, record, weeks: float) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("plan")(plan)
+    app.command("plan")(guarded(plan))

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from dropout.errors import DataContractError, format_problems
+from dropout.commands._boundary import guarded
 from dropout.progress import console, progress_bar
 
 
@@ -34,33 +34,19 @@ def score(
 ) -> None:
     """Score everyone whose next installment falls due in the window: risk, ranks, reasons."""
     from dropout.io import load_tables
-    from dropout.score import DEFAULT_CHUNK_SIZE, ScoringInputError, check_job
-    from dropout.registry.resolve import ModelNotFoundError, resolve_model
+    from dropout.registry.resolve import resolve_model
+    from dropout.score import DEFAULT_CHUNK_SIZE, check_job
     from dropout.score.run import run_scoring
 
-    try:
-        tables = load_tables(data)
-    except FileNotFoundError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from err
-    except DataContractError as err:
-        console.print(f"[red]{data}: the data does not meet the contract (docs/data.md)[/red]")
-        console.print(str(err), markup=False, highlight=False)
-        raise typer.Exit(1) from err
-    tables = with_store_visits(tables, store, recorded_visits)
-    try:
-        check_job(tables, as_of, window)  # cheap: refuse a wrong date before loading the model
-        model_ref = resolve_model(model, model_name=model_name, tracking_uri=tracking_uri)
-        with progress_bar() as progress:
-            result = run_scoring(
-                tables, as_of, window, model_ref, store_url=store, out_dir=out, engine=engine,
-                scheduler=scheduler, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, replace=replace,
-                excel=excel, progress=progress,
-            )
-    except (ScoringInputError, ModelNotFoundError) as err:
-        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
-        console.print("nothing was written")
-        raise typer.Exit(2) from err
+    tables = with_store_visits(load_tables(data), store, recorded_visits)
+    check_job(tables, as_of, window)  # cheap: refuse a wrong date before loading the model
+    model_ref = resolve_model(model, model_name=model_name, tracking_uri=tracking_uri)
+    with progress_bar() as progress:
+        result = run_scoring(
+            tables, as_of, window, model_ref, store_url=store, out_dir=out, engine=engine,
+            scheduler=scheduler, chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, replace=replace,
+            excel=excel, progress=progress, data_dir=data,
+        )
 
     run = result.run
     table = Table(title=f"run {run.run_id}: as of {run.as_of.date()}, window {run.window_days} days, "
@@ -86,20 +72,10 @@ def score(
 
 
 def with_store_visits(tables, store: str | None, use: bool | None):
-    """The tables with the store's recorded visits merged (`dropout.recorded_visits`); exits on a refusal."""
-    from dropout.recorded_visits import NoRecordedVisitsError, RecordedVisitsError, merge_store_visits
+    """The tables with the store's recorded visits merged (`dropout.recorded_visits`)."""
+    from dropout.recorded_visits import merge_store_visits
 
-    try:
-        merged = merge_store_visits(tables, store, use)
-    except NoRecordedVisitsError as err:
-        console.print(f"[red]error:[/red] {err}", markup=True, highlight=False)
-        console.print("nothing was written")
-        raise typer.Exit(2) from err
-    except RecordedVisitsError as err:
-        console.print("[red]the store's recorded visits do not meet the data contract (docs/data.md)[/red]")
-        console.print(format_problems(err.problems), markup=False, highlight=False)
-        console.print("nothing was written")
-        raise typer.Exit(1) from err
+    merged = merge_store_visits(tables, store, use)
     if merged is None:
         return tables
     console.print(merged.summary(), markup=False, highlight=False)
@@ -107,4 +83,4 @@ def with_store_visits(tables, store: str | None, use: bool | None):
 
 
 def register(app: typer.Typer) -> None:
-    app.command("score")(score)
+    app.command("score")(guarded(score))

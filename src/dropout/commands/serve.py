@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from dropout.commands._boundary import guarded
 from dropout.progress import console
 
 
@@ -67,12 +68,10 @@ def serve(
 
             WebSettings.from_env(env).resolve_secret(env)
         service_dir = project_root() / "service"
-    except (ConfigError, FileNotFoundError, ValueError) as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
-        raise typer.Exit(2) from err
+    except ValueError as err:  # an unreadable setting, e.g. a port that is not a number
+        raise ConfigError(str(err)) from err
     if settings.data_dir is not None and not settings.data_dir.is_dir():
-        console.print(f"[red]error:[/red] reference data folder {settings.data_dir} does not exist", highlight=False)
-        raise typer.Exit(2)
+        raise ConfigError(f"reference data folder {settings.data_dir} does not exist")
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]listening on {host}: reachable from the network; put TLS in front[/yellow]")
     console.print(f"dropout risk service on http://{host}:{port} (model {settings.model})", highlight=False)
@@ -86,4 +85,4 @@ def serve(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
+    app.command("serve")(guarded(serve))

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from dropout.errors import ConfigError
+from dropout.commands._boundary import guarded
 from dropout.progress import console, progress_bar
 
 
@@ -24,11 +24,7 @@ def simulate(
     from dropout.simulate import summarize, write_simulation
 
     with progress_bar() as bar:
-        try:
-            result = run_simulation(preset, participants=participants, start=start, end=end, seed=seed, progress=bar)
-        except ConfigError as err:
-            console.print(f"[red]error:[/red] {err}", highlight=False)
-            raise typer.Exit(2) from err
+        result = run_simulation(preset, participants=participants, start=start, end=end, seed=seed, progress=bar)
         write_task = bar.add_task("write Parquet", total=1)
         write_simulation(result, out)
         bar.update(write_task, completed=1)
@@ -53,4 +49,4 @@ def simulate(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("simulate")(simulate)
+    app.command("simulate")(guarded(simulate))

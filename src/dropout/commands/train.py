@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from dropout.errors import ConfigError, DataContractError
+from dropout.commands._boundary import guarded
 from dropout.progress import console
 
 
@@ -24,12 +24,8 @@ def train(
     from dropout.train.config import load_config
     from dropout.train.experiment import run_experiment
 
-    try:
-        cfg = load_config(config, target=target)
-        res = run_experiment(cfg, tracking_uri=tracking_uri, register=register, log_mlflow=mlflow_log, out_dir=out)
-    except (ConfigError, DataContractError) as exc:
-        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
-        raise typer.Exit(2) from None
+    cfg = load_config(config, target=target)
+    res = run_experiment(cfg, tracking_uri=tracking_uri, register=register, log_mlflow=mlflow_log, out_dir=out)
     bt = res.backtest
     table = Table(title=f"{cfg.name} ({cfg.target}): pooled test blocks")
     for col in ("contender", "AUC", "PR-AUC", "Brier", "ECE", "precision@10%"):
@@ -51,4 +47,4 @@ def train(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("train")(train)
+    app.command("train")(guarded(train, writes_on_refusal=True))

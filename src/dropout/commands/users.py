@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.table import Table
 
+from dropout.commands._boundary import guarded
 from dropout.progress import console
 from dropout.web.settings import ENV_STORE, WebSettings
 
@@ -23,7 +24,6 @@ def _read_password(password_stdin: bool) -> str:
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-@users_app.command("add")
 def add(
     username: str = typer.Argument(..., help="Log-in name: a-z, 0-9, '.', '_', '-'."),
     role: str = typer.Option("officer", help="officer (one district) or admin (all districts)."),
@@ -32,35 +32,25 @@ def add(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from one line of stdin."),
 ) -> None:
     """Create an account; the password is asked twice (never given on the command line)."""
-    from dropout.web.accounts import AccountError, add_user
+    from dropout.web.accounts import add_user
 
     password = _read_password(password_stdin)
-    try:
-        user = add_user(_store(store), username, password, role, district)
-    except AccountError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(1) from err
+    user = add_user(_store(store), username, password, role, district)
     scope = "all districts" if user.is_admin else f"district {user.district}"
     console.print(f"added {user.username} ({user.role}, {scope})")
 
 
-@users_app.command("disable")
 def disable(
     username: str = typer.Argument(...),
     store: str = typer.Option(None, help=f"Store URL (default: ${ENV_STORE} or the score store's default)."),
 ) -> None:
     """Disable an account: it can no longer log in, and its open sessions end."""
-    from dropout.web.accounts import AccountError, disable_user
+    from dropout.web.accounts import disable_user
 
-    try:
-        user = disable_user(_store(store), username)
-    except AccountError as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(1) from err
+    user = disable_user(_store(store), username)
     console.print(f"disabled {user.username}")
 
 
-@users_app.command("list")
 def list_(
     store: str = typer.Option(None, help=f"Store URL (default: ${ENV_STORE} or the score store's default)."),
 ) -> None:
@@ -76,4 +66,7 @@ def list_(
 
 
 def register(app: typer.Typer) -> None:
+    users_app.command("add")(guarded(add))
+    users_app.command("disable")(guarded(disable))
+    users_app.command("list")(guarded(list_))
     app.add_typer(users_app, name="users")

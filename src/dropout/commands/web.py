@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from dropout.errors import DataContractError
+from dropout.commands._boundary import guarded
 from dropout.progress import console
 
 
@@ -41,18 +41,10 @@ def web(
     if capacity is not None:
         overrides["plan_capacity"] = capacity
     settings = WebSettings.from_env(**overrides)
-    try:
-        app = create_app(settings, preload=True)
-    except DataContractError as err:
-        console.print(f"[red]{settings.data_dir}: the data does not meet the contract (docs/data.md)[/red]")
-        console.print(str(err), markup=False, highlight=False)
-        raise typer.Exit(1) from err
-    except (FileNotFoundError, ValueError) as err:
-        console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from err
+    app = create_app(settings, preload=True)
     console.print(f"officers' pages on http://{host}:{port}/  (accounts: dropout users add --help)")
     uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info", proxy_headers=False)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("web")(web)
+    app.command("web")(guarded(web))

@@ -13,6 +13,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from dropout.errors import InputError
 from dropout.features import (
     community,
     disasters,
@@ -63,9 +64,9 @@ def _check_families(families: Iterable[str] | None) -> list[str]:
     families = list(families)
     unknown = [f for f in families if f not in FAMILY_MODULES]
     if unknown:
-        raise ValueError(f"unknown feature family {unknown}; choose from {list(catalog.families)}")
+        raise InputError(f"unknown feature family {unknown}; choose from {list(catalog.families)}")
     if not families:
-        raise ValueError(f"families is empty; choose from {list(catalog.families)} or pass None for all")
+        raise InputError(f"families is empty; choose from {list(catalog.families)} or pass None for all")
     return [f for f in catalog.families if f in families]  # catalog order
 
 

@@ -75,6 +75,7 @@ def run_scoring(
     progress=None,
     data_fingerprint: str | None = None,
     store_schema: str | None = None,
+    data_dir: str | os.PathLike | None = None,
 ) -> RunResult:
     """Score everyone due in the window into the store and the output files; resumable.
 
@@ -97,7 +98,9 @@ def run_scoring(
         run, done = store.begin_run({
             "run_id": run_id, "as_of": job.as_of, "window_days": job.window_days,
             "model_name": model.name, "model_version": model.version, "model_sha256": model.sha256,
-            "data_fingerprint": data_fingerprint, "engine": engine, "chunk_size": int(chunk_size),
+            "data_fingerprint": data_fingerprint,
+            "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else None,
+            "engine": engine, "chunk_size": int(chunk_size),
             "n_chunks": len(chunks), "n_expected": int(len(due)),
         }, replace=replace)
         try:
@@ -208,7 +211,7 @@ def _run_json(run: RunRecord, files: dict[str, Path]) -> dict:
     return {
         "run_id": run.run_id, "as_of": run.as_of.date().isoformat(), "window_days": run.window_days,
         "model_name": run.model_name, "model_version": run.model_version, "model_sha256": run.model_sha256,
-        "data_fingerprint": run.data_fingerprint, "n_scored": run.n_scored, "status": run.status,
+        "data_fingerprint": run.data_fingerprint, "data_dir": run.data_dir, "n_scored": run.n_scored, "status": run.status,
         "started_at": str(run.started_at), "finished_at": str(run.finished_at),
         "files": {k: str(v) for k, v in files.items()},
     }

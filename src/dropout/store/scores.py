@@ -44,6 +44,7 @@ class RunRecord:
     model_version: str | None
     model_sha256: str
     data_fingerprint: str
+    data_dir: str | None
     engine: str | None
     chunk_size: int | None
     n_chunks: int | None

@@ -44,6 +44,7 @@ runs = Table(
     Column("model_version", String(50)),
     Column("model_sha256", String(64), nullable=False),
     Column("data_fingerprint", String(64), nullable=False),
+    Column("data_dir", Text),  # the folder scored, when it came from one (plan finds it there)
     Column("engine", String(16)),
     Column("chunk_size", Integer),
     Column("n_chunks", Integer),

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from dropout.errors import DropoutError
 from dropout.web import accounts
 from dropout.web.accounts import User
 from dropout.web.i18n import normalize_language
@@ -31,7 +32,9 @@ CSRF_FIELD = "csrf_token"
 MAX_FORM_FIELDS = 20
 
 
-class CsrfError(HTTPException):
+class CsrfError(DropoutError, HTTPException):
+    """A form posted without this session's CSRF token (answered 403)."""
+
     def __init__(self):
         super().__init__(status_code=403, detail="csrf")
 

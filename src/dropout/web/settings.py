@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dropout.errors import ConfigError
 from dropout.store import DEFAULT_STORE_URL
 
 ENV_SECRET = "DROPOUT_WEB_SECRET"
@@ -94,7 +95,7 @@ class WebSettings:
         secret = self.secret or env.get(ENV_SECRET)
         if secret:
             if len(secret) < MIN_SECRET_LENGTH:
-                raise ValueError(
+                raise ConfigError(
                     f"{ENV_SECRET} is {len(secret)} characters; use at least {MIN_SECRET_LENGTH} "
                     "random characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
                 )
@@ -118,7 +119,7 @@ def read_or_create_secret(path: Path) -> str:
             if text:
                 return text
             time.sleep(0.02)
-        raise ValueError(f"secret file {path} is empty; delete it to have a new one generated") from None
+        raise ConfigError(f"secret file {path} is empty; delete it to have a new one generated") from None
     secret = secrets.token_urlsafe(48)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(secret + "\n")

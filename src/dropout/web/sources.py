@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from dropout.errors import InputError
 from dropout.io import load_tables
 from dropout.schema import Tables
 from dropout.web.data import RUN_COLUMNS, SCORE_COLUMNS, InMemoryData, ParticipantRecord, RunInfo
@@ -97,7 +98,7 @@ def read_plan(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     if path.suffix == ".csv":
         return pd.read_csv(path)
-    raise ValueError(f"{path}: a plan is read from .parquet or .csv")
+    raise InputError(f"{path}: a plan is read from .parquet or .csv")
 
 
 def plan_in_process(scores: pd.DataFrame, runs: pd.DataFrame, tables: Tables, capacity: str) -> pd.DataFrame:
