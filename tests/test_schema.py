@@ -270,3 +270,25 @@ def test_csv_and_parquet_read_the_same(tmp_path: Path):
         pd.testing.assert_frame_equal(df, b.as_dict()[name], check_dtype=False)
     raw, extracted = read_raw_folder(tmp_path / "csv")
     assert extracted == pd.Timestamp(EXTRACTED)
+
+
+def test_every_problem_of_every_table_in_one_pass(tmp_path):
+    """A bad value in one table and an orphan in another (and in the same table) are reported together."""
+    from dropout.errors import DataContractError
+    from dropout.io import load_tables as load
+    from dropout.simulate import simulate, write_simulation
+
+    folder = tmp_path / "d"
+    write_simulation(simulate("a-luoi", participants=200, seed=1, start="2024-01", end="2025-06"), folder)
+    parts = pd.read_parquet(folder / "participants.parquet")
+    parts.loc[0, "payment_mode"] = "weekly"       # a value the contract does not allow
+    parts.loc[1, "village_id"] = "NOWHERE"        # an orphan in the same table
+    parts.to_parquet(folder / "participants.parquet", index=False)
+    inst = pd.read_parquet(folder / "installments.parquet")
+    inst.loc[0, "months_covered"] = 0             # out of range in another table
+    inst.to_parquet(folder / "installments.parquet", index=False)
+    with pytest.raises(DataContractError) as err:
+        load(folder)
+    found = {(p["table"], p["column"]) for p in err.value.problems}
+    assert {("participants", "payment_mode"), ("participants", "village_id"),
+            ("installments", "months_covered")} <= found

@@ -1,9 +1,9 @@
-"""The service's fast contract checks against the contract itself (`validate_raw`).
+"""The service's contract checks against the contract itself (`validate_raw`).
 
 A /score request is checked by its pydantic model (column types, values, ranges taken
-from `dropout.schema.contract()`) and by `dropout.service.contract.request_problems`
-(the rules between rows). These tests hold both to `validate_raw`: the same records
-are accepted or refused by both, whatever is broken in them.
+from `dropout.schema.contract()`) and by the contract's rules between rows
+(`dropout.rules`, evaluated on the request's records). These tests hold both to
+`validate_raw`: the same records are accepted or refused by both, whatever is broken.
 """
 
 from __future__ import annotations

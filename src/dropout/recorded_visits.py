@@ -75,15 +75,15 @@ class VisitsMerge:
 
 def _typed(recorded: pd.DataFrame) -> pd.DataFrame:
     """The recorded rows typed and checked as `validate_raw` checks a visits file."""
-    from dropout.schema import _coerce, _pandera_problems, _problem
+    from dropout.rules import RULES, broken
+    from dropout.schema import check_table, problem
 
-    problems: list[dict] = []
-    typed = _coerce("visits", recorded, problems)
+    typed, problems = check_table("visits", recorded)
     if typed is not None and not problems:
-        problems.extend(_pandera_problems("visits", typed))
-        home = typed["kind"].eq("home_visit") & typed["participant_id"].isna()
-        if home.any():
-            problems.append(_problem("visits", "participant_id", "a home_visit needs a participant_id", typed, home))
+        own = [r for r in RULES if r.needs == ("visits",) and not r.name.startswith("future_")]
+        for rule, rows in broken({"visits": typed}, pd.Timestamp.max, own):
+            problems.append(problem("visits", rule.column, rule.message, typed,
+                                    np.isin(np.arange(len(typed)), rows)))
     if problems:
         raise RecordedVisitsError(_by_visit_id(problems, recorded))
     return typed
@@ -121,7 +121,7 @@ def merge_recorded_visits(tables: Tables, recorded: pd.DataFrame) -> VisitsMerge
     Raises:
         RecordedVisitsError: a recorded row breaks the visits contract (nothing merged).
     """
-    from dropout.schema import _pandera_problems, contract
+    from dropout.schema import check_table, contract
 
     typed = _typed(recorded)
     n = len(typed)
@@ -150,7 +150,7 @@ def merge_recorded_visits(tables: Tables, recorded: pd.DataFrame) -> VisitsMerge
     for c in new.columns:  # keep the export's dtypes (concat may widen Int64 + int64 to object)
         if merged[c].dtype != visits[c].dtype:
             merged[c] = merged[c].astype(visits[c].dtype)
-    problems = _pandera_problems("visits", merged)
+    problems = check_table("visits", merged)[1]
     if problems:  # cannot happen by construction; never hand on a table that breaks the contract
         raise RecordedVisitsError(problems, source="the visits table with the recorded visits merged")
     return VisitsMerge(tables.replace(visits=merged), added=len(new), **merge)

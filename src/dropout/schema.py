@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ import pandera.pandas as pa
 
 from dropout.errors import DataContractError
 from dropout.reference import contribution_rules
+from dropout.rules import RULES, broken
 
 TABLE_NAMES = (
     "villages",
@@ -95,6 +97,7 @@ def _income_base_range() -> pa.Check:
     return pa.Check.in_range(rules.min_income_base, rules.max_income_base)
 
 
+@lru_cache(maxsize=1)
 def contract() -> dict[str, dict[str, Col]]:
     """Every table's columns with their kind and rules (the order is the canonical one)."""
     ge0 = pa.Check.ge(0)
@@ -175,17 +178,6 @@ REQUIRED_ROWS = ("villages", "participants", "installments")
 # Tables that may be absent from a folder: an empty table stands in (subsidy policies:
 # the reference copy in features/).
 OPTIONAL_TABLES = ("poverty", "disasters", "subsidy_policies", "visits", "withdrawals")
-# Event dates that cannot lie after the extraction date.
-EVENT_DATES = {
-    "participants": ["enrolled_on"],
-    "installments": ["paid_on"],
-    "poverty": ["valid_from"],
-    "disasters": ["started_on"],
-    "visits": ["visited_on"],
-    "withdrawals": ["claimed_on"],
-}
-
-
 def pandera_schema(table: str) -> pa.DataFrameSchema:
     """The pandera schema of one table (types, allowed values, ranges, uniqueness)."""
     dtypes = {"int": "int64", "float": "float64", "str": str, "date": "datetime64[ns]"}
@@ -228,7 +220,7 @@ def _rows(df: pd.DataFrame, mask: np.ndarray | pd.Series, column: str | None) ->
     return out
 
 
-def _problem(table, column, check, df=None, mask=None, rows=None) -> dict:
+def problem(table, column, check, df=None, mask=None, rows=None) -> dict:
     if rows is None and df is not None and mask is not None:
         rows = _rows(df, mask, column)
     count = int(np.asarray(mask).sum()) if mask is not None else None
@@ -245,7 +237,7 @@ def _coerce(table: str, raw: pd.DataFrame, problems: list[dict]) -> pd.DataFrame
     missing = [c for c in spec if c not in raw.columns]
     if missing:
         problems.append(
-            _problem(table, ", ".join(missing), f"missing column(s); expected {list(spec)}")
+            problem(table, ", ".join(missing), f"missing column(s); expected {list(spec)}")
         )
         return None
     df = raw.reset_index(drop=True)
@@ -269,11 +261,11 @@ def _coerce(table: str, raw: pd.DataFrame, problems: list[dict]) -> pd.DataFrame
             as_float = typed.astype("float64")
             bad = bad | (as_float.notna() & (as_float != np.floor(as_float)))
         if bad.any():
-            problems.append(_problem(table, name, f"wrong type: expected {_KIND_WORDS[col.kind]}", df, bad))
+            problems.append(problem(table, name, f"wrong type: expected {_KIND_WORDS[col.kind]}", df, bad))
             typed = typed.where(~bad)
         missing_values = typed.isna() & ~bad
         if not col.nullable and missing_values.any():
-            problems.append(_problem(table, name, "missing values in a required column", df, missing_values))
+            problems.append(problem(table, name, "missing values in a required column", df, missing_values))
         if col.kind == "int":
             nullable_int = col.nullable or typed.isna().any()
             typed = typed.astype("Int64") if nullable_int else typed.astype("int64")
@@ -359,91 +351,25 @@ def _describe(check: str) -> str:
 # ---------------------------------------------------------------- cross-table checks
 
 
-def _orphans(problems, child, child_name, col, parent, parent_name, parent_col=None):
-    parent_col = parent_col or col
-    keys = child[col]
-    mask = keys.notna() & ~keys.isin(parent[parent_col])
-    if mask.any():
-        problems.append(
-            _problem(child_name, col, f"orphan rows: {col} not found in {parent_name}.{parent_col}", child, mask)
-        )
-
-
 def _cross_checks(t: dict[str, pd.DataFrame], extracted_on: pd.Timestamp) -> list[dict]:
-    problems: list[dict] = []
-    villages, participants, installments = t["villages"], t["participants"], t["installments"]
-    _orphans(problems, participants, "participants", "village_id", villages, "villages")
-    _orphans(problems, installments, "installments", "participant_id", participants, "participants")
-    _orphans(problems, t["withdrawals"], "withdrawals", "participant_id", participants, "participants")
-    _orphans(problems, t["visits"], "visits", "participant_id", participants, "participants")
-    _orphans(problems, t["visits"], "visits", "village_id", villages, "villages")
-    _orphans(problems, t["disasters"], "disasters", "commune", villages, "villages")
-
-    home = t["visits"]["kind"].eq("home_visit") & t["visits"]["participant_id"].isna()
-    if home.any():
-        problems.append(_problem("visits", "participant_id", "a home_visit needs a participant_id", t["visits"], home))
-
-    enrolled = participants.set_index("participant_id")["enrolled_on"]
-    enrolled_month = enrolled.dt.to_period("M").dt.to_timestamp()
-    inst_enrolled = installments["participant_id"].map(enrolled)
-    early_pay = installments["paid_on"].notna() & (installments["paid_on"] < inst_enrolled)
-    if early_pay.any():
-        problems.append(_problem("installments", "paid_on", "payment before enrolment", installments, early_pay))
-    early_period = installments["period_start"] < installments["participant_id"].map(enrolled_month)
-    if early_period.any():
-        problems.append(
-            _problem("installments", "period_start", "installment period before the enrolment month",
-                     installments, early_period)
-        )
-    before_period = installments["due_on"] < installments["period_start"]
-    if before_period.any():
-        problems.append(_problem("installments", "due_on", "deadline before the period starts", installments, before_period))
-    paid_mismatch = installments["paid_on"].isna() != installments["amount_paid"].isna()
-    if paid_mismatch.any():
-        problems.append(
-            _problem("installments", "amount_paid", "amount_paid must be empty exactly when paid_on is empty",
-                     installments, paid_mismatch)
-        )
-    w = t["withdrawals"]
-    early_claim = w["claimed_on"] < w["participant_id"].map(enrolled)
-    if early_claim.any():
-        problems.append(_problem("withdrawals", "claimed_on", "withdrawal before enrolment", w, early_claim))
-
-    for table in ("poverty", "subsidy_policies"):
-        df = t[table]
-        bad = df["valid_to"].notna() & (df["valid_to"] < df["valid_from"])
-        if bad.any():
-            problems.append(_problem(table, "valid_to", "valid_to before valid_from", df, bad))
-
-    overlap = _overlapping_spells(t["poverty"])
-    if overlap.any():
-        problems.append(
-            _problem("poverty", "valid_from", "overlapping status spells of one household", t["poverty"], overlap)
-        )
-
-    for table, cols in EVENT_DATES.items():
-        df = t[table]
-        for col in cols:
-            future = df[col].notna() & (df[col] > extracted_on)
-            if future.any():
-                problems.append(
-                    _problem(table, col, f"date in the future of the extraction date {extracted_on.date()}", df, future)
-                )
-    return problems
+    """The rules between rows and tables (`dropout.rules.RULES`) as problems, each
+    evaluated only when every table it reads could be typed."""
+    rules = [r for r in RULES if all(n in t for n in r.needs)]
+    return [problem(rule.table, rule.column, rule.text(extracted_on), t[rule.table],
+                     np.isin(np.arange(len(t[rule.table])), rows))
+            for rule, rows in broken(t, extracted_on, rules)]
 
 
-def _overlapping_spells(poverty: pd.DataFrame) -> np.ndarray:
-    """Mark spells that start before the previous spell of the same household ends."""
-    if poverty.empty:
-        return np.zeros(0, dtype=bool)
-    order = np.lexsort((poverty["valid_from"].to_numpy(), poverty["household_id"].to_numpy()))
-    s = poverty.iloc[order]
-    ends = s["valid_to"].fillna(pd.Timestamp.max.normalize())
-    prev_end = ends.groupby(s["household_id"].to_numpy()).shift(1)
-    bad_sorted = (prev_end.notna() & (s["valid_from"] <= prev_end)).to_numpy()
-    bad = np.zeros(len(poverty), dtype=bool)
-    bad[order] = bad_sorted
-    return bad
+def key_columns() -> dict[str, list[list[str]]]:
+    """Per table, the keys that must be unique (single columns and COMPOUND_KEYS)."""
+    out: dict[str, list[list[str]]] = {}
+    for table, cols in contract().items():
+        keys = [[c] for c, col in cols.items() if col.unique]
+        if table in COMPOUND_KEYS:
+            keys.append(COMPOUND_KEYS[table])
+        if keys:
+            out[table] = keys
+    return out
 
 
 # ---------------------------------------------------------------- entry point
@@ -483,24 +409,35 @@ def validate_raw(raw: dict[str, pd.DataFrame | None], extracted_on: pd.Timestamp
         if name in REQUIRED_ROWS and len(df) == 0:
             problems.append({"table": name, "column": None, "check": "empty table: rows are required", "rows": []})
             continue
-        before = len(problems)
-        coerced = _coerce(name, df, problems)
-        if coerced is None:
-            continue
-        if len(problems) == before:
-            problems.extend(_pandera_problems(name, coerced))
-            key = COMPOUND_KEYS.get(name)
-            if key:
-                dup = coerced.duplicated(key, keep=False)
-                if dup.any():
-                    problems.append(_problem(name, ", ".join(key), "duplicate key", coerced, dup))
-        typed[name] = coerced
-    if problems:
-        raise DataContractError(problems)
+        checked, found = check_table(name, df)
+        problems.extend(found)
+        if checked is not None:
+            typed[name] = checked
+    # Every table's own problems, then the rules between the tables that could be typed
+    # (a bad value is empty in its typed column, so no rule trips over it twice).
     problems.extend(_cross_checks(typed, extracted_on))
     if problems:
         raise DataContractError(problems)
     return Tables(**{name: typed[name] for name in TABLE_NAMES}, extracted_on=extracted_on)
+
+
+def check_table(name: str, df: pd.DataFrame) -> tuple[pd.DataFrame | None, list[dict]]:
+    """One table typed to the contract and checked on its own (types, values, keys).
+
+    Returns:
+        (the typed table, or None when columns are missing; its problems, [] if none).
+    """
+    problems: list[dict] = []
+    coerced = _coerce(name, df, problems)
+    if coerced is None or problems:
+        return coerced, problems
+    problems.extend(_pandera_problems(name, coerced))
+    key = COMPOUND_KEYS.get(name)
+    if key:
+        dup = coerced.duplicated(key, keep=False)
+        if dup.any():
+            problems.append(problem(name, ", ".join(key), "duplicate key", coerced, dup))
+    return coerced, problems
 
 
 def validate_tables(tables: Tables) -> Tables:

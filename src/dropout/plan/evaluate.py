@@ -37,7 +37,8 @@ import pandas as pd
 
 from dropout.plan import plan_visits
 from dropout.plan.capacity import Capacity, parse_capacity, resolve_pools
-from dropout.plan.optimise import PlanConfig, logit, sigmoid
+from dropout.maths import logit, sigmoid
+from dropout.plan.optimise import PlanConfig
 from dropout.plan.output import BOTH, HOME_VISIT, Plan
 
 GAINS = ("gain_visit", "gain_session", "gain_both")

@@ -33,8 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from dropout.maths import logit, sigmoid
+from dropout.strict import Strict
 from dropout.errors import ConfigError, DropoutError
 from dropout.paths import models_dir
 
@@ -48,11 +50,9 @@ class PlanInputError(DropoutError):
 # ---------------------------------------------------------------- config
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Effect(_Strict):
+class Effect(Strict):
     """An assumed effect of one contact: exactly one of the two forms."""
 
     relative_reduction: float | None = Field(default=None, ge=0, lt=1)
@@ -82,17 +82,17 @@ class EveningSession(Effect):
     count_unscored: bool
 
 
-class OfficerDay(_Strict):
+class OfficerDay(Strict):
     hours: float = Field(gt=0, le=24)
 
 
-class OptimiserSettings(_Strict):
+class OptimiserSettings(Strict):
     resolution_minutes: int = Field(gt=0)
     gap_tolerance: float = Field(ge=0)
     exact_max_cells: int = Field(ge=0)
 
 
-class PlanConfig(_Strict):
+class PlanConfig(Strict):
     """The planner's assumptions and settings: `models/plan.yaml`, every key required."""
 
     home_visit: HomeVisit
@@ -139,14 +139,6 @@ def plan_config_from_dict(raw: dict, source: str = "<dict>") -> PlanConfig:
 
 # ---------------------------------------------------------------- gains
 
-
-def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
-    return np.log(p) - np.log1p(-p)
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
 def assumed_gains(risk: np.ndarray, config: PlanConfig) -> pd.DataFrame:

@@ -15,12 +15,13 @@ before anything is computed.
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dropout.schema import contract
 from dropout.score.output import BANDS, LANGS, N_REASONS
+from dropout.strict import Strict as StrictBase
 
 # ---------------------------------------------------------------- limits (one place)
 
@@ -47,7 +48,7 @@ Day = Annotated[
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 
 
-class Strict(BaseModel):
+class Strict(StrictBase):
     """Base of every request body: unknown fields and loose types are refused."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -62,20 +63,13 @@ class Out(BaseModel):
 # ---------------------------------------------------------------- contract-derived types
 
 
-@lru_cache(maxsize=None)
-def _contract() -> dict:
-    from dropout.schema import contract
-
-    return contract()
-
-
 def col(table: str, column: str, *, nullable: bool | None = None) -> Any:
     """The type of one contract column as a pydantic annotation (checks become bounds).
 
     `isin` becomes a Literal, `in_range`/`gt`/`ge` become bounds; whole numbers are capped
     so that pandas never overflows, text is 1-200 characters, dates are `Day`.
     """
-    spec = _contract()[table][column]
+    spec = contract()[table][column]
     constraints: dict[str, Any] = {}
     allowed = None
     for check in spec.checks:

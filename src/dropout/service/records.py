@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from dropout.errors import DropoutError
+from dropout.rules import RULES, broken, key_rules
 from dropout.schema import TABLE_NAMES, Tables
 from dropout.service.models import ParticipantIn, ScoreRequest
-from dropout.service.models import _contract as contract  # cached: pandera builds its checks on each call
+from dropout.schema import contract
 
 class RequestError(DropoutError, ValueError):
     """A request that passed pydantic but cannot be scored; `errors` are pydantic-style dicts."""
@@ -221,20 +223,62 @@ def validate_request(request: ScoreRequest, reference: Reference, today: date | 
     """The request's records, checked against the data contract, as a typed `Tables`.
 
     Column types, values and ranges were checked by the request model; the rules
-    between rows by `contract.request_problems` (held to `validate_raw` by a test).
+    between rows and tables are the contract's own (`dropout.rules`), evaluated on the
+    request's records.
 
     Raises:
         RequestError: with field paths, when the records break the contract.
     """
-    from dropout.service.contract import request_problems
-
     req = request_tables(request, reference, today)
-    villages = req.raw["villages"]
-    errors = request_problems(request, set(villages["village_id"].astype("str")),
-                              set(villages["commune"].astype("str")), req.extracted_on.date())
+    errors = request_errors(req)
     if errors:
         raise RequestError(errors)
     return req.tables()
+
+
+def request_errors(req: RawRequest) -> list[dict]:
+    """Every break of the contract's rules between rows in the request, at its field path."""
+    frames = {n: (df if df is not None else _typed(n, {})) for n, df in req.raw.items()}
+    errors = []
+    for rule, rows in broken(frames, req.extracted_on, (*RULES, *_key_rules())):
+        origin = req.origin.get(rule.table, [])
+        msg = rule.text(req.extracted_on)
+        for pos in rows:
+            if pos >= len(origin) or origin[pos][0] == "reference":
+                continue  # the reference data was checked when it was loaded
+            errors.append({"loc": request_loc(origin[pos], rule.table, rule.column), "msg": msg,
+                           "type": "data_contract"})
+    return errors
+
+
+@lru_cache(maxsize=1)
+def _key_rules():
+    from dropout.schema import key_columns
+
+    return key_rules(key_columns())
+
+
+def request_loc(base: tuple, table: str, column: str | None) -> list:
+    """The request's field path of a contract table's row (`base`) and column."""
+    if base[-1] == "withdrawn_on":  # a withdrawal is one field of its participant's record
+        return list(base)
+    field = _request_field(table, [c.strip() for c in (column or "").split(",") if c.strip()])
+    return [*base, field] if field else list(base)
+
+
+def _request_field(table: str, columns: list[str]) -> str | None:
+    """The request's field name for a contract column (ids implied by nesting have none)."""
+    if not columns:
+        return None
+    c = columns[-1] if table in ("installments", "poverty") and columns[0] in ("participant_id", "household_id") \
+        else columns[0]
+    if table in ("installments", "withdrawals") and c == "participant_id":
+        return None
+    if table == "poverty" and c == "household_id":
+        return None
+    if table == "visits" and c in ("participant_id", "village_id", "visit_id", "outcome_note"):
+        return None
+    return c
 
 
 # ---------------------------------------------------------------- join with the reference

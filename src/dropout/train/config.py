@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from dropout.strict import Strict
 from dropout.errors import ConfigError
 from dropout.paths import models_dir, project_root
 
@@ -23,11 +24,9 @@ TARGETS = ("lapse", "withdraw_12m")
 WITHDRAW_HORIZON_DAYS = 365
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SimulatedSource(_Strict):
+class SimulatedSource(Strict):
     preset: str
     participants: int | None = Field(default=None, gt=0)
     seed: int = 1
@@ -35,7 +34,7 @@ class SimulatedSource(_Strict):
     end: str | None = None
 
 
-class DataSource(_Strict):
+class DataSource(Strict):
     """Either `folder` (a data folder of the contract) or `simulate` (a preset)."""
 
     folder: str | None = None
@@ -48,13 +47,13 @@ class DataSource(_Strict):
         return self
 
 
-class AsOf(_Strict):
+class AsOf(Strict):
     start: str
     end: str | None = None  # default: the last labelled date (extraction - label horizon)
     frequency: str = "MS"  # pandas offset alias: MS = first day of each month
 
 
-class Backtest(_Strict):
+class Backtest(Strict):
     folds: int = Field(default=3, ge=1)
     test_months: int = Field(default=6, ge=1)
     validation_months: int = Field(default=6, ge=1)
@@ -64,12 +63,12 @@ class Backtest(_Strict):
     max_train_rows: int | None = Field(default=None, gt=0)  # participant-level subsample
 
 
-class ModelSpec(_Strict):
+class ModelSpec(Strict):
     params: str = "models/lightgbm.yaml"
     calibration: Literal["isotonic", "platt"] = "platt"
 
 
-class Evaluation(_Strict):
+class Evaluation(Strict):
     top_k_percent: tuple[float, ...] = (5.0, 10.0, 20.0)
     top_n_per_district: tuple[int, ...] = (20, 50)
     ece_bins: int = Field(default=10, ge=2)
@@ -78,25 +77,25 @@ class Evaluation(_Strict):
     ece_target: float = 0.02
 
 
-class Tracking(_Strict):
+class Tracking(Strict):
     uri: str | None = None  # default: sqlite:///<root>/experiments/mlflow.db
     experiment: str = "dropout"
 
 
-class Registry(_Strict):
+class Registry(Strict):
     name: str = "dropout-{target}"
     enabled: bool = True  # register the final model at all
     gate_metric: Literal["pr_auc", "auc", "brier"] = "pr_auc"
     min_improvement: float = 0.0
 
 
-class TargetOverride(_Strict):
+class TargetOverride(Strict):
     horizon_days: int | None = Field(default=None, gt=0)
     backtest: dict | None = None
     as_of: dict | None = None
 
 
-class ExperimentConfig(_Strict):
+class ExperimentConfig(Strict):
     name: str
     data: DataSource
     as_of: AsOf

@@ -18,17 +18,17 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dropout.web import auth, pages
+from dropout.web.render import render, templates
 from dropout.web.data import WebData
-from dropout.web.i18n import format_date, format_money, format_percent, label, translate
 from dropout.web.refs import ParticipantRefs
 from dropout.web.settings import WebSettings
-from dropout.web.urls import current_path, path_for
+from dropout.web.urls import path_for
 
 log = logging.getLogger("dropout.web")
 HERE = Path(__file__).resolve().parent
@@ -138,50 +138,6 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
 
-def _templates() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
-        autoescape=True,  # every {{ }} is escaped; charts are Markup built from escaped parts
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env
-
-
-def render(request: Request, template: str, status_code: int = 200, **context) -> HTMLResponse:
-    """Render a page with the helpers every template uses (t, L, url, dates, money)."""
-    web: WebContext = request.app.state.web
-    lang = auth.language(request)
-
-    def url(name: str, **params) -> str:
-        return path_for(request, name, **params)
-
-    def q(name: str, query: dict | None = None, **params) -> str:
-        return path_for(request, name, query, **params)
-
-    values = dict(
-        request=request,
-        lang=lang,
-        t=lambda key, **kw: translate(key, lang, **kw),
-        L=lambda kind, code: label(kind, code, lang),
-        date=lambda v: format_date(v, lang),
-        money=lambda v: format_money(v, lang),
-        pct=lambda v: format_percent(v, lang),
-        url=url,
-        q=q,
-        static=lambda path: path_for(request, "static", path=path),
-        ref=web.refs.encode,
-        csrf_token=auth.csrf_token(request),
-        user=getattr(request.state, "user", None),
-        test_data=web.data.test_data,
-        here=current_path(request),
-    )
-    values.update(context)
-    html = web.templates.get_template(template).render(values)
-    return HTMLResponse(html, status_code=status_code)
-
-
 _ERROR_PAGES = {
     403: ("error_forbidden_title", "error_forbidden"),
     404: ("error_not_found_title", "error_not_found"),
@@ -262,6 +218,6 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None,
         middleware=middleware,
         exception_handlers={HTTPException: http_error},
     )
-    app.state.web = WebContext(settings=settings, data=data, refs=ParticipantRefs(secret), templates=_templates(),
+    app.state.web = WebContext(settings=settings, data=data, refs=ParticipantRefs(secret), templates=templates(),
                                router=app.router)
     return app

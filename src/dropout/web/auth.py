@@ -8,65 +8,24 @@ the CSRF token and the chosen language; nothing about participants.
 from __future__ import annotations
 
 import functools
-import hmac
 import logging
 import secrets
 from datetime import datetime, timezone
 from math import ceil
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from dropout.errors import DropoutError
 from dropout.web import accounts
 from dropout.web.accounts import User
 from dropout.web.i18n import normalize_language
+from dropout.web.render import render
+from dropout.web.session import CSRF_FIELD, CsrfError, checked_form, csrf_token, ctx, language  # noqa: F401
 from dropout.web.urls import current_path, path_for
 
 log = logging.getLogger("dropout.web")
-
-CSRF_FIELD = "csrf_token"
-MAX_FORM_FIELDS = 20
-
-
-class CsrfError(DropoutError, HTTPException):
-    """A form posted without this session's CSRF token (answered 403)."""
-
-    def __init__(self):
-        super().__init__(status_code=403, detail="csrf")
-
-
-def ctx(request: Request):
-    """The app's shared state (settings, data, refs, templates)."""
-    return request.app.state.web
-
-
-def csrf_token(request: Request) -> str:
-    """This session's CSRF token (made on first use)."""
-    token = request.session.get("csrf")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return token
-
-
-async def checked_form(request: Request) -> FormData:
-    """The posted form, after checking its CSRF token against the session's; 403 otherwise."""
-    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
-    sent = form.get(CSRF_FIELD)
-    expected = request.session.get("csrf")
-    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
-        log.warning("form refused: missing or wrong CSRF token")
-        raise CsrfError()
-    return form
-
-
-def language(request: Request) -> str:
-    return normalize_language(request.session.get("lang"))
-
 
 def safe_next(value: str | None, fallback: str) -> str:
     """A local path to go back to; anything that could leave the site becomes `fallback`."""
@@ -118,8 +77,6 @@ def require_district(user: User, district: str) -> None:
 
 
 async def login_page(request: Request) -> Response:
-    from dropout.web.app import render
-
     if await current_user(request) is not None:
         return RedirectResponse(path_for(request, "home"), status_code=303)
     message = "logged_out" if request.query_params.get("bye") else None
@@ -127,8 +84,6 @@ async def login_page(request: Request) -> Response:
 
 
 async def login_submit(request: Request) -> Response:
-    from dropout.web.app import render
-
     form = await checked_form(request)
     settings = ctx(request).settings
     username = str(form.get("username", ""))[:128]

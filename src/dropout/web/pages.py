@@ -21,7 +21,9 @@ from starlette.responses import RedirectResponse, Response
 from dropout.excel import write_workbook
 from dropout.store import visits as visit_store
 from dropout.web.accounts import User
-from dropout.web.auth import checked_form, ctx, language, login_required, require_district
+from dropout.web.auth import login_required, require_district
+from dropout.web.render import render
+from dropout.web.session import checked_form, ctx, language
 from dropout.web.charts import commune_risk_chart, payment_timeline
 from dropout.score.output import reason_text_columns
 from dropout.web.data import filter_scores
@@ -42,8 +44,6 @@ def _district(request: Request, user: User) -> str:
 
 
 def _render(request: Request, template: str, status_code: int = 200, **context) -> Response:
-    from dropout.web.app import render
-
     return render(request, template, status_code=status_code, **context)
 
 
