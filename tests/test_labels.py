@@ -1,4 +1,4 @@
-"""Labels: the next installment of active participants, lapse and withdrawal outcomes."""
+"""Labels on the whole cohort (members in arrears included): lapse, no_payment and withdrawal outcomes."""
 
 from __future__ import annotations
 
@@ -39,11 +39,13 @@ def by_pid(df):
     return df.set_index("participant_id")
 
 
-def test_next_installment_of_active_participants(world):
+def test_next_installment_of_the_cohort(world):
     tables, ids = world
     nxt = by_pid(next_installment(tables, ["2025-07-01"], horizon_days=90))
-    # arrears: suspended; annual: next deadline beyond 90 days; later: not enrolled; gone: withdrawn
-    assert set(nxt.index) == {ids["clean"], ids["late"], ids["early"]}
+    # annual: next deadline beyond 90 days; later: not enrolled; gone: withdrawn.
+    # arrears (March never paid) is in: an officer can still bring them back.
+    assert set(nxt.index) == {ids["clean"], ids["late"], ids["early"], ids["arrears"]}
+    assert nxt.loc[ids["arrears"], "due_on"] == pd.Timestamp("2025-07-31")
     assert nxt.loc[ids["clean"], "due_on"] == pd.Timestamp("2025-07-31")
     assert nxt.loc[ids["clean"], "period_start"] == pd.Timestamp("2025-07-01")
     assert nxt.loc[ids["early"], "due_on"] == pd.Timestamp("2025-08-31")  # July already paid
@@ -59,7 +61,7 @@ def test_lapse_labels(world):
     assert lab.loc[ids["clean"], "label"] == 0
     assert lab.loc[ids["late"], "label"] == 1
     assert lab.loc[ids["late"], "label_due_on"] == pd.Timestamp("2025-07-31")
-    assert ids["arrears"] not in lab.index  # suspended: not active
+    assert lab.loc[ids["arrears"], "label"] == 0  # in arrears since March, paid July's by its deadline
     assert ids["annual"] not in lab.index  # next deadline 2026-09-30, beyond the horizon
     assert ids["later"] not in lab.index  # not enrolled yet
     assert lab["label"].dtype == np.int8
@@ -104,8 +106,34 @@ def test_training_frame_columns_and_join():
     lapsed = joined["paid_on"].isna() | (joined["paid_on"] > joined["due_on"])
     assert (joined["label"] == lapsed.astype(np.int8)).all()
     assert (joined["due_on"] == joined["label_due_on"]).all()
-    # Active at as_of: nothing past due is unpaid.
-    assert (frame["arrears_installments"] == 0).all()
+    # Members in arrears are in the population: their next installment is labelled too.
+    assert (frame["arrears_installments"] > 0).any()
+
+
+def test_no_payment_labels():
+    """Stops paying: no payment of any kind in (as_of, as_of + horizon], among members who owe something."""
+    b = TablesBuilder(extracted_on="2025-12-31")
+    pays = b.participant(enrolled_on="2025-01-10")
+    b.schedule(pays)  # monthly, 10 days before each deadline
+    stops = b.participant(enrolled_on="2025-01-10")
+    b.schedule(stops, paid=lambda i, due: due if i < 4 else None)  # pays January-April, then nothing
+    makes_up = b.participant(enrolled_on="2025-01-10")
+    # misses March-May, pays them all on 2025-06-20 with June's installment (a make-up)
+    b.schedule(makes_up, paid=lambda i, due: "2025-06-20" if 2 <= i <= 5 else due)
+    prepaid = b.participant(enrolled_on="2025-01-10", payment_mode="annual")
+    b.schedule(prepaid, paid=lambda i, due: "2025-01-15")  # next deadline 2026-07-31: owes nothing soon
+    tables = b.build()
+    lab = by_pid(build_labels(tables, ["2025-05-01"], "no_payment", horizon_days=30))
+    assert lab.loc[pays, "label"] == 0
+    assert lab.loc[stops, "label"] == 1  # April's was paid on 04-30, before the window (05-01, 05-31]
+    assert lab.loc[makes_up, "label"] == 1  # nothing paid in May
+    assert prepaid not in lab.index  # owes nothing within the horizon
+    lab = by_pid(build_labels(tables, ["2025-06-01"], "no_payment", horizon_days=30))
+    assert lab.loc[makes_up, "label"] == 0  # the make-up on 06-20 is a payment
+    assert lab.loc[stops, "label"] == 1
+    assert lab["label_due_on"].isna().all()
+    # unobservable: as_of + horizon after the extraction date
+    assert build_labels(tables, ["2025-12-15"], "no_payment", horizon_days=30).empty
 
 
 def test_bad_arguments_are_refused(world):

@@ -115,7 +115,30 @@ class Schedule:
 
     def in_arrears(self, asof: AsOf) -> np.ndarray:
         """Some past-due installment is still unpaid as known at as_of (the member is suspended)."""
-        return self.missed_between(asof, self.ledger.start, self.past_due_end(asof)) > 0
+        return self.arrears(asof)["installments"] > 0
+
+    def arrears(self, asof: AsOf) -> dict[str, np.ndarray]:
+        """Per participant, what is past due and still unpaid as known at as_of: installments,
+        months and VND (gross amount due), and the due_on of the oldest such row (NEVER if none)."""
+        def compute(a: AsOf):
+            L = self.ledger
+            lp = L["lapse_prefix"]
+            lo, hi = lp[L.start], lp[self.past_due_end(a)]
+            state = self.lapse_state(a)
+            late = range_sum(state["late_prefix"], lo, hi)
+            # The oldest unpaid lapse row: the first k in [lo, hi) with (k + 1 - late_prefix[k + 1]) > (lo - late_prefix[lo]).
+            unpaid_prefix = np.arange(len(state["late_prefix"]), dtype=np.int64) - state["late_prefix"]
+            first = np.searchsorted(unpaid_prefix, unpaid_prefix[lo] + 1, side="left") - 1
+            n = (hi - lo) - late
+            oldest = np.where(n > 0, self.lapse_rows["due"][np.clip(first, 0, max(len(self.lapse_rows["due"]) - 1, 0))]
+                              if len(self.lapse_rows["due"]) else NEVER, NEVER)
+            return {
+                "installments": n,
+                "months": range_sum(state["missed_months_prefix"], lo, hi),
+                "vnd": range_sum(state["missed_amount_prefix"], lo, hi),
+                "oldest_due": oldest,
+            }
+        return self.cached("arrears", asof, compute)
 
     # ------------------------------------------------------------ the ledger
 
@@ -291,11 +314,16 @@ class Schedule:
         )
 
     def due_within(self, asof: AsOf, horizon_days: int) -> np.ndarray:
-        """Per participant: active (in the cohort, nothing past due unpaid) and with a
-        scheduled installment due in (as_of, as_of + horizon_days]."""
+        """Per participant: in the cohort (paying or in arrears) and with a scheduled
+        installment due in (as_of, as_of + horizon_days]."""
         nxt = self.next_installment(asof)
-        active = self.cohort(asof) & ~self.in_arrears(asof)
-        return active & nxt.scheduled & (nxt.due_on <= asof.day + horizon_days)
+        return self.cohort(asof) & nxt.scheduled & (nxt.due_on <= asof.day + horizon_days)
+
+    def paid_within(self, asof: AsOf, horizon_days: int) -> np.ndarray:
+        """Per participant: whether any payment (of any installment) has its paid_on in
+        (as_of, as_of + horizon_days]. Known only once that day has passed."""
+        P = self.payments
+        return P.before(asof.day + horizon_days + 1) > P.before(asof.day + 1)
 
 
 def check_horizon(horizon_days) -> int:
@@ -306,8 +334,8 @@ def check_horizon(horizon_days) -> int:
 
 
 def next_installments(schedule: Schedule, dates: list[pd.Timestamp], horizon_days: int) -> pd.DataFrame:
-    """Per as-of date, the installment each active participant must pay next, if it falls
-    due within the horizon (`Schedule.due_within`).
+    """Per as-of date, the installment each member of the cohort (paying or in arrears)
+    must pay next, if it falls due within the horizon (`Schedule.due_within`).
 
     Returns:
         NEXT_COLUMNS plus `_row` (the ledger row of the installment), one row per person
@@ -334,7 +362,7 @@ def next_installments(schedule: Schedule, dates: list[pd.Timestamp], horizon_day
 
 def next_installment(tables: Tables, as_of_dates, horizon_days: int = 90,
                      schedule: Schedule | None = None) -> pd.DataFrame:
-    """The installment each active participant must pay next, if it falls due within the horizon.
+    """The installment each member of the cohort must pay next, if it falls due within the horizon.
 
     Args:
         tables: validated raw tables.
@@ -343,7 +371,8 @@ def next_installment(tables: Tables, as_of_dates, horizon_days: int = 90,
         schedule: a `Schedule(tables)` shared with the caller's other work; default: a new one.
 
     Returns:
-        NEXT_COLUMNS; one row per active participant with an installment due in the horizon.
+        NEXT_COLUMNS; one row per member of the cohort (paying or in arrears) with an
+        installment due in the horizon.
     """
     horizon_days = check_horizon(horizon_days)
     dates = normalize_as_of_dates(as_of_dates, tables.extracted_on)

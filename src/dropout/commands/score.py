@@ -50,17 +50,21 @@ def score(
 
     run = result.run
     table = Table(title=f"run {run.run_id}: as of {run.as_of.date()}, window {run.window_days} days, "
-                        f"model {run.model_name} {run.model_version or ''} ({run.model_sha256[:12]})")
+                        f"model {run.model_name} {run.model_version or ''} ({run.model_sha256[:12]}, "
+                        f"target {run.target or '?'})")
     table.add_column("district")
     table.add_column("people scored", justify="right")
+    table.add_column("in arrears", justify="right")
     table.add_column("high risk", justify="right")
     table.add_column("expected lapses", justify="right")
     for row in result.by_district.itertuples(index=False):
-        table.add_row(str(row.district), f"{row.people:,}", f"{row.high_risk:,}", f"{row.expected_lapses:,.1f}")
+        table.add_row(str(row.district), f"{row.people:,}", f"{row.in_arrears:,}", f"{row.high_risk:,}",
+                      f"{row.expected_lapses:,.1f}")
     s = result.by_district
-    table.add_row("[bold]total", f"[bold]{s.people.sum():,}", f"[bold]{s.high_risk.sum():,}",
-                  f"[bold]{s.expected_lapses.sum():,.1f}")
+    table.add_row("[bold]total", f"[bold]{s.people.sum():,}", f"[bold]{s.in_arrears.sum():,}",
+                  f"[bold]{s.high_risk.sum():,}", f"[bold]{s.expected_lapses.sum():,.1f}")
     console.print(table)
+    console.print(population_line(run), highlight=False, soft_wrap=True)
     if result.chunks_resumed:
         console.print(f"resumed: {result.chunks_resumed} of {result.chunks_total} chunks were already in the store")
     from dropout.store import shown_url
@@ -69,6 +73,17 @@ def score(
     for name, path in result.files.items():
         console.print(f"{name}: {path}")
     console.print(f"{run.n_scored:,} people scored in {result.seconds:.1f} s")
+
+
+def population_line(run) -> str:
+    """'population N (enrolled, not withdrawn): M scored; K left out: reason n, ...'."""
+    import json
+
+    left = json.loads(run.left_out) if run.left_out else {}
+    n_left = sum(left.values())
+    why = "; ".join(f"{reason}: {n:,}" for reason, n in left.items())
+    return (f"population {run.n_population:,} (enrolled, not withdrawn, in arrears included): "
+            f"{run.n_scored:,} scored, {n_left:,} left out" + (f" ({why})" if why else ""))
 
 
 def with_store_visits(tables, store: str | None, use: bool | None):

@@ -17,6 +17,7 @@ from dropout.features.context import Context
 from dropout.timeline import (
     AsOf,
     last_true,
+    months_since,
     prefix_sum,
     range_max,
     range_sum,
@@ -89,11 +90,11 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
     lo_last = np.maximum(L.start, hi - LAST_N)
     out[f"lapses_last_{LAST_N}"] = range_sum(lp, lo_last, hi).astype(np.int16)
 
-    l_start = lp[L.start]
-    late_all = range_sum(state["late_prefix"], l_start, l_hi)
-    out["arrears_installments"] = (l_hi - l_start - late_all).astype(np.int16)
-    out["arrears_months"] = range_sum(state["missed_months_prefix"], l_start, l_hi).astype(np.int32)
-    out["arrears_vnd"] = range_sum(state["missed_amount_prefix"], l_start, l_hi)
+    arrears = ctx.schedule.arrears(asof)
+    out["arrears_installments"] = arrears["installments"].astype(np.int16)
+    out["arrears_months"] = arrears["months"].astype(np.int32)
+    out["arrears_vnd"] = arrears["vnd"]
+    out["months_in_arrears"] = months_since(arrears["oldest_due"], t, arrears["installments"] > 0).astype(np.float32)
 
     # Consecutive on-time installments ending with the latest past-due one.
     last_bad = static.last_lapse[np.maximum(hi - 1, 0)] if len(L) else np.zeros(n, dtype=np.int64)

@@ -98,14 +98,15 @@ def feature_context(tables: Tables):
 
 
 def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
-    """Everyone whose next installment falls due within the window, with their place.
+    """Every member of the cohort (paying or in arrears) whose next installment falls due
+    within the window, with their place and what they owe.
 
     Args:
         context: `feature_context(tables)`, when the caller also builds features from it.
     Returns:
         participant_id, village_id, commune, district, due_on, amount_due (gross),
-        net_amount (after state and provincial support), months_covered; sorted by
-        participant_id.
+        net_amount (after state and provincial support), status (paying / in_arrears),
+        arrears_installments, arrears_vnd, months_covered; sorted by participant_id.
     Raises:
         EmptyWindowError: when nobody is due.
     """
@@ -130,7 +131,11 @@ def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
     village_id = parts["village_id"].array.take(at, allow_fill=True)
     at_village = _unique_index(villages["village_id"].array, "villages", "village_id").get_indexer(village_id)
     order = np.argsort(pid, kind="stable")
-    net_amount = net_cost(context, AsOf.of(job.as_of))["net_amount"][np.searchsorted(context.participant_id, pid)]
+    asof = AsOf.of(job.as_of)
+    at_schedule = np.searchsorted(context.participant_id, pid)
+    net_amount = net_cost(context, asof)["net_amount"][at_schedule]
+    arrears = context.schedule.arrears(asof)
+    owed = arrears["installments"][at_schedule]
     due = pd.DataFrame({
         "participant_id": pid,
         "village_id": village_id,
@@ -139,11 +144,41 @@ def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
         "due_on": pd.to_datetime(nxt["due_on"]).astype("datetime64[ns]").to_numpy(),
         "amount_due": nxt["amount_due"].to_numpy(np.int64),
         "net_amount": np.asarray(net_amount, dtype=np.float64),
+        "status": np.where(owed > 0, "in_arrears", "paying"),
+        "arrears_installments": owed.astype(np.int64),
+        "arrears_vnd": arrears["vnd"][at_schedule].astype(np.int64),
         "months_covered": nxt["months_covered"].to_numpy(),
     })
-    for c in ("village_id", "commune", "district"):
+    for c in ("village_id", "commune", "district", "status"):
         due[c] = due[c].astype("str")
     return due.take(order).reset_index(drop=True)
+
+
+def population(tables: Tables, job: Job, context=None) -> dict:
+    """Who is in the scoring population at as-of, who is scored, who is left out and why.
+
+    The population is the cohort: enrolled on or before as-of and not withdrawn, members
+    in arrears included. A member is scored when their next installment falls due in the
+    window; nobody is left out without a reason.
+
+    Returns:
+        {"population": n, "scored": n, "in_arrears_scored": n, "left_out": {reason: n}}
+    """
+    from dropout.timeline import AsOf
+
+    context = context if context is not None else feature_context(tables)
+    sched, asof = context.schedule, AsOf.of(job.as_of)
+    cohort = sched.cohort(asof)
+    due = sched.due_within(asof, job.window_days)
+    nxt = sched.next_installment(asof)
+    left = cohort & ~due
+    reasons = {
+        "next deadline after the window": int((left & nxt.scheduled).sum()),
+        "no installment scheduled after as-of (paid ahead or schedule ended)": int((left & ~nxt.scheduled).sum()),
+    }
+    return {"population": int(cohort.sum()), "scored": int(due.sum()),
+            "in_arrears_scored": int((due & sched.in_arrears(asof)).sum()),
+            "left_out": {k: v for k, v in reasons.items() if v}}
 
 
 def _unique_index(keys, table: str, column: str) -> pd.Index:

@@ -22,6 +22,11 @@ from functools import lru_cache
 N_REASONS = 4
 LANGS = ("vi", "en")  # the order reason columns are written in
 BANDS = ("high", "medium", "low")  # highest first
+STATUSES = ("paying", "in_arrears")
+STATUS_LABELS: dict[str, dict[str, str]] = {
+    "paying": {"vi": "Đang đóng", "en": "Paying"},
+    "in_arrears": {"vi": "Đang nợ (tạm dừng)", "en": "In arrears (suspended)"},
+}
 BAND_LABELS: dict[str, dict[str, str]] = {
     "high": {"vi": "Cao", "en": "High"},
     "medium": {"vi": "Trung bình", "en": "Medium"},
@@ -71,6 +76,11 @@ INSTALLMENT = (
     # What the person pays after state and provincial support (the subsidy family's
     # next_net_amount_vnd): what an officer tells them.
     ScoreColumn("net_amount", "float"),
+    # Paying, or in arrears (suspended: past installments unpaid at as_of), and what is
+    # owed: the people an officer can still bring back with a make-up payment.
+    ScoreColumn("status", "str", length=16),
+    ScoreColumn("arrears_installments", "int"),
+    ScoreColumn("arrears_vnd", "int"),
 )
 RISK = (
     ScoreColumn("risk", "float"),

@@ -17,6 +17,7 @@ workbook per district in excel/ (a sheet per commune, highest risk first), run.j
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -34,7 +35,9 @@ from dropout.score.core import (
     ScoringInputError,
     check_job,
     due_participants,
+    feature_context,
     plan_chunks,
+    population,
     score_frame,
     split_tables,
 )
@@ -86,7 +89,10 @@ def run_scoring(
     if engine not in ENGINES:
         raise ScoringInputError(f"engine {engine!r} is unknown; use one of {', '.join(ENGINES)}")
     job = check_job(tables, as_of, window_days)
-    due = due_participants(tables, job)
+    context = feature_context(tables)
+    due = due_participants(tables, job, context=context)
+    counts = population(tables, job, context=context)
+    del context
     chunks = plan_chunks(due, chunk_size)
     if data_fingerprint is None:
         data_fingerprint = tables_fingerprint(tables)
@@ -98,10 +104,12 @@ def run_scoring(
         run, done = store.begin_run({
             "run_id": run_id, "as_of": job.as_of, "window_days": job.window_days,
             "model_name": model.name, "model_version": model.version, "model_sha256": model.sha256,
+            "target": (getattr(model.model, "metadata", None) or {}).get("target"),
             "data_fingerprint": data_fingerprint,
             "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else None,
             "engine": engine, "chunk_size": int(chunk_size),
             "n_chunks": len(chunks), "n_expected": int(len(due)),
+            "n_population": counts["population"], "left_out": json.dumps(counts["left_out"]),
         }, replace=replace)
         try:
             parts = _score_chunks(store, run_id, tables, job, due, chunks, done, model, engine, scheduler, progress)
@@ -166,10 +174,11 @@ def _score_chunks(store: ScoreStore, run_id: str, tables: Tables, job: Job, due:
 
 
 def district_summary(scores: pd.DataFrame) -> pd.DataFrame:
-    """Per district: people scored, high-risk count, expected lapses."""
+    """Per district: people scored, of them in arrears, high-risk count, expected lapses."""
     g = scores.groupby("district", sort=True)
     return pd.DataFrame({
         "people": g.size(),
+        "in_arrears": g["status"].agg(lambda s: int((s == "in_arrears").sum())),
         "high_risk": g["risk_band"].agg(lambda s: int((s == "high").sum())),
         "expected_lapses": g["expected_lapse"].sum(),
     }).reset_index()
@@ -211,7 +220,9 @@ def _run_json(run: RunRecord, files: dict[str, Path]) -> dict:
     return {
         "run_id": run.run_id, "as_of": run.as_of.date().isoformat(), "window_days": run.window_days,
         "model_name": run.model_name, "model_version": run.model_version, "model_sha256": run.model_sha256,
-        "data_fingerprint": run.data_fingerprint, "data_dir": run.data_dir, "n_scored": run.n_scored, "status": run.status,
+        "data_fingerprint": run.data_fingerprint, "data_dir": run.data_dir, "target": run.target,
+        "n_population": run.n_population, "n_scored": run.n_scored,
+        "left_out": json.loads(run.left_out) if run.left_out else {}, "status": run.status,
         "started_at": str(run.started_at), "finished_at": str(run.finished_at),
         "files": {k: str(v) for k, v in files.items()},
     }

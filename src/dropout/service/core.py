@@ -148,7 +148,9 @@ class RiskEngine:
             results.append(ParticipantScore(
                 participant_id=pid, scored=True, risk=float(r["risk"]), risk_band=str(r["risk_band"]),
                 due_on=pd.Timestamp(r["due_on"]).date(), amount_due=int(r["amount_due"]),
-                net_amount=float(r["net_amount"]), reasons=_reasons(r, request.lang),
+                net_amount=float(r["net_amount"]), status=str(r["status"]),
+                arrears_installments=int(r["arrears_installments"]), arrears_vnd=int(r["arrears_vnd"]),
+                reasons=_reasons(r, request.lang),
             ))
         return ScoreResponse(model=self.model_ref(), as_of=request.as_of, window_days=job.window_days,
                              lang=request.lang, results=results)
@@ -209,7 +211,8 @@ class RiskEngine:
 def _records(rows: pd.DataFrame, lang: str) -> dict[int, dict]:
     """participant_id -> the row's fields a response uses (only those: `to_dict` of every
     column costs more than the scoring of one person)."""
-    wanted = ["participant_id", "risk", "risk_band", "due_on", "amount_due", "net_amount",
+    wanted = ["participant_id", "risk", "risk_band", "due_on", "amount_due", "net_amount", "status",
+              "arrears_installments", "arrears_vnd",
               *reason_text_columns(lang), *reason_feature_columns()]
     columns = {c: rows[c].tolist() for c in wanted}
     return {int(pid): {c: columns[c][i] for c in wanted} for i, pid in enumerate(columns["participant_id"])}
@@ -245,7 +248,8 @@ def _stored(rows: pd.DataFrame, lang: str) -> list[StoredScore]:
         out.append(StoredScore(
             participant_id=int(r["participant_id"]), village_id=str(r["village_id"]), commune=str(r["commune"]),
             district=str(r["district"]), due_on=pd.Timestamp(r["due_on"]).date(), amount_due=int(r["amount_due"]),
-            net_amount=float(r["net_amount"]), risk=float(r["risk"]), risk_band=str(r["risk_band"]), rank_in_district=int(r["rank_in_district"]),
+            net_amount=float(r["net_amount"]), status=str(r["status"]),
+            arrears_installments=int(r["arrears_installments"]), arrears_vnd=int(r["arrears_vnd"]), risk=float(r["risk"]), risk_band=str(r["risk_band"]), rank_in_district=int(r["rank_in_district"]),
             rank_in_commune=int(r["rank_in_commune"]), reasons=_reasons(r, lang),
         ))
     return out

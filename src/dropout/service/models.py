@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dropout.schema import contract
-from dropout.score.output import BANDS, LANGS, N_REASONS
+from dropout.score.output import BANDS, LANGS, N_REASONS, STATUSES
 from dropout.strict import Strict as StrictBase
 
 # ---------------------------------------------------------------- limits (one place)
@@ -41,6 +41,7 @@ LAST_DAY = date(2100, 12, 31)
 
 Lang = Literal[LANGS]
 Band = Literal[BANDS]
+Status = Literal[STATUSES]
 Day = Annotated[
     date,
     Field(ge=FIRST_DAY, le=LAST_DAY, description=f"calendar day YYYY-MM-DD, {FIRST_DAY} to {LAST_DAY}"),
@@ -253,6 +254,9 @@ class ParticipantScore(Out):
     due_on: date | None = None
     amount_due: int | None = None
     net_amount: float | None = None
+    status: Status | None = None
+    arrears_installments: int | None = None
+    arrears_vnd: int | None = None
     reasons: list[Reason] = Field(default_factory=list, max_length=N_REASONS)
     note: str | None = None
 
@@ -284,6 +288,9 @@ class StoredScore(Out):
     due_on: date
     amount_due: int
     net_amount: float
+    status: Status
+    arrears_installments: int
+    arrears_vnd: int
     risk: float
     risk_band: Band
     rank_in_district: int

@@ -43,6 +43,7 @@ class RunRecord:
     model_name: str
     model_version: str | None
     model_sha256: str
+    target: str | None
     data_fingerprint: str
     data_dir: str | None
     engine: str | None
@@ -53,6 +54,8 @@ class RunRecord:
     status: str
     n_expected: int
     n_scored: int
+    n_population: int | None
+    left_out: str | None
     message: str | None
 
     @classmethod

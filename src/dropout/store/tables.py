@@ -43,6 +43,7 @@ runs = Table(
     Column("model_name", String(200), nullable=False),
     Column("model_version", String(50)),
     Column("model_sha256", String(64), nullable=False),
+    Column("target", String(32)),  # what the model predicts (lapse, no_payment, withdraw_12m)
     Column("data_fingerprint", String(64), nullable=False),
     Column("data_dir", Text),  # the folder scored, when it came from one (plan finds it there)
     Column("engine", String(16)),
@@ -53,6 +54,8 @@ runs = Table(
     Column("status", String(16), nullable=False),  # running | finished | failed
     Column("n_expected", Integer, nullable=False),
     Column("n_scored", Integer, nullable=False, default=0),
+    Column("n_population", Integer),  # the cohort at as-of: enrolled, not withdrawn
+    Column("left_out", Text),  # JSON: reason -> people of the population not scored
     Column("message", Text),
 )
 

@@ -19,7 +19,7 @@ from dropout.strict import Strict
 from dropout.errors import ConfigError
 from dropout.paths import models_dir, project_root
 
-TARGETS = ("lapse", "withdraw_12m")
+TARGETS = ("lapse", "no_payment", "withdraw_12m")
 #: Days after as_of by which a target's label is known (withdraw_12m: a claim within 12 months).
 WITHDRAW_HORIZON_DAYS = 365
 
@@ -91,6 +91,7 @@ class Registry(Strict):
 
 class TargetOverride(Strict):
     horizon_days: int | None = Field(default=None, gt=0)
+    horizon: str | None = None
     backtest: dict | None = None
     as_of: dict | None = None
 
@@ -99,8 +100,8 @@ class ExperimentConfig(Strict):
     name: str
     data: DataSource
     as_of: AsOf
-    target: Literal["lapse", "withdraw_12m"] = "lapse"
-    horizon_days: int = Field(default=90, gt=0)
+    target: Literal["lapse", "no_payment", "withdraw_12m"] = "lapse"
+    horizon_days: int = Field(default=90, gt=0)  # or `horizon: 90d` / `39w` in the file
     backtest: Backtest = Backtest()
     model: ModelSpec = ModelSpec()
     evaluation: Evaluation = Evaluation()
@@ -128,6 +129,18 @@ class ExperimentConfig(Strict):
     def registered_model_name(self) -> str:
         return self.registry.name.format(target=self.target, name=self.name)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _horizon_words(cls, raw):
+        """`horizon: 90d` or `39w` is another way to write `horizon_days`."""
+        if isinstance(raw, dict) and "horizon" in raw:
+            raw = dict(raw)
+            text = raw.pop("horizon")
+            if "horizon_days" in raw:
+                raise ValueError("give `horizon` or `horizon_days`, not both")
+            raw["horizon_days"] = parse_horizon(text)
+        return raw
+
     @model_validator(mode="after")
     def _gap_covers_horizon(self):
         if self.gap_days < self.label_horizon_days:
@@ -140,6 +153,24 @@ class ExperimentConfig(Strict):
             if t not in TARGETS:
                 raise ValueError(f"targets: unknown target {t!r} (use one of {TARGETS})")
         return self
+
+
+def parse_horizon(text) -> int:
+    """'90d', '39w', '90' (days) or an int -> days."""
+    import re
+
+    if isinstance(text, bool):
+        raise ValueError(f"horizon {text!r} is not a number of days or weeks (e.g. 90d, 39w)")
+    if isinstance(text, int):
+        days = text
+    else:
+        m = re.fullmatch(r"\s*(\d+)\s*([dDwW]?)\s*", str(text))
+        if not m:
+            raise ValueError(f"horizon {text!r} is not a number of days or weeks (e.g. 90d, 39w)")
+        days = int(m.group(1)) * (7 if m.group(2).lower() == "w" else 1)
+    if days <= 0:
+        raise ValueError(f"horizon {text!r} must be at least one day")
+    return days
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:
@@ -161,6 +192,9 @@ def config_from_dict(raw: dict, target: str | None = None, source: str = "<dict>
     chosen = raw.get("target", "lapse")
     override = (raw.get("targets") or {}).get(chosen)
     if override:
+        if "horizon" in override and override["horizon"] is not None:
+            raw.pop("horizon", None)
+            raw["horizon_days"] = parse_horizon(override["horizon"])
         for key in ("horizon_days", "backtest", "as_of"):
             if key in override and override[key] is not None:
                 raw[key] = _deep_merge(raw.get(key) or {}, override[key]) if isinstance(override[key], dict) else override[key]

@@ -163,6 +163,9 @@ def fake_scores(tables: Tables, as_of: pd.Timestamp = EXTRACTED_ON, window_days:
     rows["rank_in_commune"] = rows.groupby(["district", "commune"]).cumcount() + 1
     support = np.select([rows["poverty_loss"], rows["ethnicity"] != "Kinh"], [0.2, 0.3], 0.2)
     rows["net_amount"] = (rows["amount_due"] - support * _RATE * _POVERTY_LINE * rows["months_covered"]).clip(lower=0).round().astype("int64")
+    rows["arrears_installments"] = rows["unpaid"].astype("int64")
+    rows["arrears_vnd"] = (rows["arrears_installments"] * rows["amount_due"]).astype("int64")
+    rows["status"] = np.where(rows["arrears_installments"] > 0, "in_arrears", "paying")
     reasons = [_reasons_of(r) for r in rows.itertuples(index=False)]
     for i in range(N_REASONS):
         for j, lang in enumerate(LANGS):
