@@ -4,7 +4,8 @@ Rules (contribution_rules.yaml, Law on SI 2014/2024):
 - A participant's schedule runs from enrolment in steps of the mode's `months_covered`;
   each installment must be paid by the end of its `deadline_months`-th month. The
   schedule goes on while the participant is suspended and stops at a lump-sum
-  withdrawal (or at retirement with a pension).
+  withdrawal (or at retirement with a pension). A change of mode (only under the
+  mode-switch scenario) starts a new schedule at the start of a period (`Schedule`).
 - Each installment is decided once, in its deadline month, from the oracle of lapse.py:
   a paying participant lapses (is suspended from the installment's first month); a
   suspended one resumes. Payers pay somewhere in the window, the tardy ones near the
