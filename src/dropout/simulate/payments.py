@@ -94,7 +94,7 @@ class Ledger:
         start = self.size + np.concatenate([[0], np.cumsum(need)[:-1]]).astype(np.int64)
         end = self.size + int(need.sum())
         if end > len(self.used):
-            self._grow(max(end, len(self.used) + len(self.used) // 4))
+            self._grow(max(end, len(self.used) + len(self.used) // 2))  # few, large steps: each copies every column
         self.person[self.size:end] = np.repeat(person, need)
         self.end_row[person] = start + need
         self.size = end
@@ -103,8 +103,9 @@ class Ledger:
 
     def _grow(self, capacity: int) -> None:
         def grown(a: np.ndarray, fill) -> np.ndarray:
-            out = np.full(capacity, fill, dtype=a.dtype)
+            out = np.empty(capacity, dtype=a.dtype)
             out[: len(a)] = a
+            out[len(a):] = fill
             return out
 
         self.used = grown(self.used, False)
