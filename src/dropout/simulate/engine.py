@@ -4,7 +4,7 @@ Order within a month: enrolment; disasters; household income; poverty reviews;
 scenarios' own state; withdrawals and retirements; payment-mode switches; new
 installment periods; officers' visits; then every installment whose deadline falls in
 this month is decided (paid or not). Scenarios (scenarios/base.py lists their hooks)
-act only where they are switched on: with none, every line below runs as without them.
+are called only when some are switched on: with none, the run is exactly the preset's.
 
 The loop runs 12 months past the extraction date so that the schedule of the next year
 exists and its decisions are in truth/ (the oracle of what happens next). In those

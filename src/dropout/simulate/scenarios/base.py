@@ -40,21 +40,27 @@ import numpy as np
 import pandas as pd
 
 from dropout.errors import ConfigError
+from dropout.reference import ContributionRules
+from dropout.simulate.config import SimConfig
+from dropout.simulate.geography import Geography
+from dropout.simulate.payments import PaymentState, Schedule
+from dropout.simulate.population import Population
+from dropout.simulate.poverty import HouseholdEconomy
 
 
 @dataclass
 class World:
     """What a scenario may read (and, through its hooks, change) during a run."""
 
-    cfg: object  # SimConfig
-    rules: object  # ContributionRules
-    geo: object  # Geography
-    pop: object  # Population
-    calendar: object  # engine.Calendar
-    st: object  # payments.PaymentState
-    schedule: object  # payments.Schedule
-    economy: object  # poverty.HouseholdEconomy
-    policies: pd.DataFrame
+    cfg: SimConfig
+    rules: ContributionRules
+    geo: Geography
+    pop: Population
+    calendar: object  # engine.Calendar (engine imports this module)
+    st: PaymentState
+    schedule: Schedule  # the scenarios' own copy: mode-switch changes it
+    economy: HouseholdEconomy
+    policies: pd.DataFrame  # as changed by the scenarios' `policies` hooks
     occupation: np.ndarray  # per participant (str)
 
 
