@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List
 
 import typer
 from rich.table import Table
@@ -18,19 +19,25 @@ def simulate(
     end: str = typer.Option("2026-06", help="Last simulated month; the data is extracted on its last day."),
     seed: int = typer.Option(0, help="Random seed: the same seed gives identical tables."),
     out: Path = typer.Option(Path("out/simulated"), help="Folder to write the tables and truth/ into."),
+    scenario: List[str] = typer.Option(
+        [], "--scenario", help="A robustness scenario on top of the preset (repeatable): migration, price-slump, "
+        "collection-agent, rumour, mode-switch, topup-ends, ledger-only, or a scenario YAML path.",
+    ),
 ) -> None:
     """Simulate a population of voluntary social insurance with an oracle of every lapse."""
     from dropout.simulate import simulate as run_simulation
     from dropout.simulate import summarize, write_simulation
 
     with progress_bar() as bar:
-        result = run_simulation(preset, participants=participants, start=start, end=end, seed=seed, progress=bar)
+        result = run_simulation(preset, participants=participants, start=start, end=end, seed=seed,
+                                progress=bar, scenarios=scenario)
         write_task = bar.add_task("write Parquet", total=1)
         write_simulation(result, out)
         bar.update(write_task, completed=1)
 
     summary = summarize(result.tables, result.truth)
-    rows = Table(title=f"{result.config.name}: {result.start} to {result.end}, seed {seed}")
+    worlds = "".join(f" + {s.mechanism}" for s in result.scenarios)
+    rows = Table(title=f"{result.config.name}{worlds}: {result.start} to {result.end}, seed {seed}")
     rows.add_column("table")
     rows.add_column("rows", justify="right")
     for name, n in summary["rows"].items():

@@ -18,8 +18,10 @@ own module with the source of its numbers:
     outreach.py    home visits and evening sessions with a true effect
     tables.py      the contract tables and truth/
     summary.py     headline numbers (yearly lapse by tenure) from any data folder
+    scenarios/     other worlds on top of any preset (migration, rumour, ...), one module each
 
-Deterministic: the same preset, participants, window and seed give identical tables.
+Deterministic: the same preset, scenarios, participants, window and seed give identical
+tables; with no scenario, the run is exactly the preset's.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,15 +42,19 @@ from dropout.simulate.config import PRESETS, SimConfig, load_preset
 from dropout.simulate.engine import FUTURE_MONTHS, Calendar, run
 from dropout.simulate.geography import build_geography
 from dropout.simulate.population import build_population
+from dropout.simulate.scenarios import SCENARIOS, ScenarioSpec, build_scenarios, load_scenario
 from dropout.simulate.subsidy import SubsidyRates
 from dropout.simulate.summary import summarize, yearly_lapse_by_tenure
 from dropout.simulate.tables import build_tables
 
 __all__ = [
     "PRESETS",
+    "SCENARIOS",
+    "ScenarioSpec",
     "SimConfig",
     "SimResult",
     "load_preset",
+    "load_scenario",
     "simulate",
     "summarize",
     "write_simulation",
@@ -68,6 +74,7 @@ class SimResult:
     seed: int
     start: str
     end: str
+    scenarios: tuple[ScenarioSpec, ...] = ()
 
 
 def _month(value: str, name: str) -> np.datetime64:
@@ -84,6 +91,7 @@ def simulate(
     end: str = "2026-06",
     seed: int = 0,
     progress: Progress | None = None,
+    scenarios: Sequence[str | os.PathLike | ScenarioSpec] | None = None,
 ) -> SimResult:
     """Simulate a population from `start` to `end` (months, inclusive); extraction = last day of `end`.
 
@@ -93,6 +101,8 @@ def simulate(
             villages scale with it.
         progress: called as progress(months_done, months_total) after each simulated month,
             or a rich Progress (dropout.progress.progress_bar) to which a task is added.
+        scenarios: scenario names (`rumour`, see dropout.simulate.scenarios), YAML paths or
+            loaded ScenarioSpecs, combined in any order; none = the preset's world as is.
     """
     cfg = preset if isinstance(preset, SimConfig) else load_preset(preset)
     if participants is not None:
@@ -103,6 +113,9 @@ def simulate(
     n_observed = int((last - first).astype(int)) + 1
     if n_observed < 1:
         raise ConfigError(f"end {end!r} is before start {start!r}")
+    if isinstance(scenarios, (str, os.PathLike)):
+        scenarios = [scenarios]
+    scen, specs = build_scenarios(scenarios, int(seed))
 
     rules = contribution_rules()
     policies = subsidy_policies()
@@ -115,14 +128,20 @@ def simulate(
 
     geo = build_geography(cfg.geography, cfg.participants, rngs["geography"])
     pop = build_population(cfg, geo, rules, first, n_observed, rngs["population"])
-    out = run(cfg, rules, SubsidyRates(policies, geo.provinces), geo, pop, calendar, rngs, progress)
+    if scen:
+        policies = scen.policies(policies, geo.provinces)
+    out = run(cfg, rules, SubsidyRates(policies, geo.provinces), geo, pop, calendar, rngs, progress, scen)
     tables, truth = build_tables(out, geo, pop, calendar, rules, policies)
-    return SimResult(tables=tables, truth=truth, config=cfg, seed=int(seed), start=str(first), end=str(last))
+    if scen:
+        tables, truth = scen.finish(tables, truth)
+    return SimResult(tables=tables, truth=truth, config=cfg, seed=int(seed), start=str(first), end=str(last),
+                     scenarios=tuple(specs))
 
 
 def write_simulation(result: SimResult, out_dir: str | os.PathLike) -> Path:
     """Write the eight tables + manifest.json into `out_dir` and truth/*.parquet beside them."""
     out = Path(out_dir)
+    extra = {"scenarios": [s.manifest() for s in result.scenarios]} if result.scenarios else {}
     write_tables(
         result.tables,
         out,
@@ -132,6 +151,7 @@ def write_simulation(result: SimResult, out_dir: str | os.PathLike) -> Path:
         seed=result.seed,
         start=result.start,
         end=result.end,
+        **extra,
     )
     for name, df in result.truth.items():
         # dictionary encoding only where it pays: trying it on millions of distinct floats is slow

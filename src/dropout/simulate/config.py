@@ -222,6 +222,16 @@ def config_from_dict(data: dict, where: str = "config") -> SimConfig:
     return _build(SimConfig, data, where)
 
 
+def build_dataclass(cls, data: dict, where: str):
+    """Build any config dataclass from a plain dict, checking every key (scenarios use it too)."""
+    return _build(cls, data, where)
+
+
+def merge_dicts(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, dicts key by key (as `extends:` does)."""
+    return _merge(base, override)
+
+
 def _read_with_extends(preset: str | Path, seen: tuple) -> dict:
     path = Path(preset) if str(preset).endswith((".yaml", ".yml")) else preset_path(str(preset))
     if not path.exists():
@@ -276,7 +286,7 @@ def _build(cls, data, where: str):
             has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
             if has_default:
                 continue
-            raise ConfigError(f"{where}.{f.name}: missing (every knob is set in the preset YAML)")
+            raise ConfigError(f"{where}.{f.name}: missing (every knob is set in the YAML file)")
         values[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
     return cls(**values)
 

@@ -1,8 +1,10 @@
 """The monthly loop: every mechanism steps once a month, vectorised over people.
 
 Order within a month: enrolment; disasters; household income; poverty reviews;
-withdrawals and retirements; new installment periods; officers' visits; then every
-installment whose deadline falls in this month is decided (paid or not).
+scenarios' own state; withdrawals and retirements; payment-mode switches; new
+installment periods; officers' visits; then every installment whose deadline falls in
+this month is decided (paid or not). Scenarios (scenarios/base.py lists their hooks)
+are called only when some are switched on: with none, the run is exactly the preset's.
 
 The loop runs 12 months past the extraction date so that the schedule of the next year
 exists and its decisions are in truth/ (the oracle of what happens next). In those
@@ -29,6 +31,7 @@ from dropout.simulate.payments import (
     SUSPENDED,
     Ledger,
     PaymentState,
+    Schedule,
     apply_makeups,
     open_rows,
     paid_days,
@@ -37,6 +40,7 @@ from dropout.simulate.payments import (
 )
 from dropout.simulate.population import Population
 from dropout.simulate.poverty import NEAR_POOR, POOR, HouseholdEconomy
+from dropout.simulate.scenarios.base import Batch, ScenarioSet, World
 from dropout.simulate.subsidy import SubsidyRates
 
 FUTURE_MONTHS = 12
@@ -75,6 +79,7 @@ class Calendar:
 class RunOutput:
     ledger: Ledger
     state: PaymentState
+    schedule: Schedule
     economy: HouseholdEconomy
     disasters: DisasterModel
     outreach: Outreach
@@ -82,8 +87,9 @@ class RunOutput:
 
 def run(cfg: SimConfig, rules: ContributionRules, subsidy: SubsidyRates, geo: Geography, pop: Population,
         calendar: Calendar, rngs: dict[str, np.random.Generator],
-        progress: Callable[[int, int], None] | None = None) -> RunOutput:
+        progress: Callable[[int, int], None] | None = None, scenarios: ScenarioSet | None = None) -> RunOutput:
     """Step every mechanism month by month and return the filled ledger and models."""
+    scen = scenarios if scenarios is not None else ScenarioSet([])
     lp = cfg.lapse
     mode_specs = [rules.payment_modes[name] for name in pop.modes]
     months_covered = np.array([s.months_covered for s in mode_specs])[pop.mode]
@@ -98,8 +104,10 @@ def run(cfg: SimConfig, rules: ContributionRules, subsidy: SubsidyRates, geo: Ge
     since = np.maximum(pop.enrol_month, subsidy_start)
     subsidised = np.rint(np.maximum(-since, 0) * cfg.population.stock_paid_share).astype(np.int64)
 
-    ledger = Ledger(pop.enrol_month, months_covered, calendar.n_total)
+    ledger = Ledger(pop.enrol_month, months_covered, calendar.n_total, scen.truth_columns)
     st = PaymentState.new(pop.income_base, pop.prior_paid_months, subsidised)
+    schedule = Schedule(mode=pop.mode, months_covered=months_covered, deadline=deadline, exposure=exposure,
+                        anchor=pop.enrol_month)
     economy = HouseholdEconomy(cfg, pop.household_income, geo.village_commune[pop.household_village],
                                geo.n_communes, calendar.start, calendar.n_total, rngs["economy"])
     disasters = DisasterModel(cfg.disasters, geo, rngs["disasters"])
@@ -108,6 +116,14 @@ def run(cfg: SimConfig, rules: ContributionRules, subsidy: SubsidyRates, geo: Ge
     village_lapse = np.zeros((calendar.n_total, geo.n_villages), dtype=np.int32)
     episodes: list[tuple] = []
     rng = rngs["payments"]
+    if scen:
+        schedule = Schedule(**{k: v.copy() for k, v in vars(schedule).items()})  # scenarios may switch modes
+        exposure_of_months = np.zeros(max(s.months_covered for s in mode_specs) + 1)
+        for spec in mode_specs:
+            exposure_of_months[spec.months_covered] = lp.exposure_months[spec.name]
+        occupation = pop.participants["occupation"].to_numpy(dtype=object)
+        scen.start(World(cfg=cfg, rules=rules, geo=geo, pop=pop, calendar=calendar, st=st, schedule=schedule,
+                         economy=economy, policies=subsidy.policies, occupation=occupation))
 
     for m in range(calendar.n_total):
         cal, year = calendar.cal(m), calendar.year(m)
@@ -117,14 +133,24 @@ def run(cfg: SimConfig, rules: ContributionRules, subsidy: SubsidyRates, geo: Ge
         st.status[(pop.enrol_month <= m) if m == 0 else (pop.enrol_month == m)] = ACTIVE
 
         shock = disasters.step(m, cal, first_day, n_days)
-        economy.step_income(m, cal, shock)
+        if scen:
+            scen.month(m, cal, observed)
+        economy.step_income(m, cal, shock, scen.income_factor() if scen else None)
         economy.review(year, cal, first_day, disasters.severe)
         age = year + (cal + 0.5) / 12.0 - pop.birth_year - 0.5
         if observed:
+            hazard = lp.withdrawal_monthly_hazard
+            factor = scen.withdrawal_factor() if scen else None
             withdraw(st, m, pop.enrol_month, reform_month, rules.withdrawal_after_months_out,
-                     12 * rules.withdrawal_max_years_paid, lp.withdrawal_monthly_hazard, first_day, n_days, rng)
+                     12 * rules.withdrawal_max_years_paid, hazard if factor is None else hazard * factor,
+                     first_day, n_days, rng)
             retire(st, age, pension_age, months_required)
-        open_rows(ledger, st, m, pop.enrol_month, months_covered, deadline, shock[pop.commune],
+        shock_person = shock[pop.commune]
+        if scen:
+            scen.switch_modes(m, cal, observed)
+            extra = scen.downgrade_shock()
+            shock_person = shock_person if extra is None else shock_person + extra
+        open_rows(ledger, st, m, pop.enrol_month, schedule, shock_person,
                   rules.min_income_base, lp.downgrade_prob, lp.downgrade_per_shock, rng)
 
         lo = max(0, m - lp.neighbour_months)
@@ -132,7 +158,10 @@ def run(cfg: SimConfig, rules: ContributionRules, subsidy: SubsidyRates, geo: Ge
         lap = village_lapse[lo:m].sum(axis=0)
         village_rate = (lap + lp.neighbour_prior_rate * lp.neighbour_prior_weight) / (dec + lp.neighbour_prior_weight)
         if observed:
+            since = outreach.n_blocks
             outreach.step(m, st, first_day, n_days, village_rate)
+            if scen:
+                scen.after_outreach(outreach, since)
 
         idx = np.flatnonzero(st.cur_due == m)
         if len(idx):
@@ -173,7 +202,18 @@ def run(cfg: SimConfig, rules: ContributionRules, subsidy: SubsidyRates, geo: Ge
                 person_effect=pop.person_effect[idx],
             )
             st.pending_visit[idx] = 0.0
-            p = p_unpaid(lp, lapse_logit(lp, d), exposure[idx], suspended)
+            makeup_share = lp.makeup_share
+            if scen:
+                row_exposure = exposure_of_months[mc]  # the mode of this installment (modes may switch)
+                extra_logit, blocked, share, extra_truth = scen.decide(
+                    Batch(m=m, cal=cal, idx=idx, suspended=suspended, rate=rate, exposure=row_exposure))
+                p_logit = p_unpaid(lp, lapse_logit(lp, d) + extra_logit, row_exposure, suspended)
+                p = 1.0 - (1.0 - blocked) * (1.0 - p_logit)
+                makeup_share = makeup_share if share is None else share
+                for name, values in extra_truth.items():
+                    ledger.extra[name][rows] = values
+            else:
+                p = p_unpaid(lp, lapse_logit(lp, d), exposure[idx], suspended)
             lapsed = rng.random(len(idx)) < p
             day = paid_days(calendar.first_day[ledger.period[rows]], int(calendar.last_day[m]), pop.tardiness[idx], rng)
 
@@ -194,7 +234,7 @@ def run(cfg: SimConfig, rules: ContributionRules, subsidy: SubsidyRates, geo: Ge
             st.paid_months[idx[paid]] += mc[paid]
             st.subsidised_months[idx[paid]] += sub_months[paid]
             resumed = suspended & paid
-            makeup = resumed & (rng.random(len(idx)) < lp.makeup_share)
+            makeup = resumed & (rng.random(len(idx)) < makeup_share)
             if makeup.any():
                 who = idx[makeup]
                 stop = ledger.period[rows[makeup]].astype(np.int64)
@@ -213,4 +253,5 @@ def run(cfg: SimConfig, rules: ContributionRules, subsidy: SubsidyRates, geo: Ge
 
     apply_makeups(ledger, episodes, rules.contribution_rate, rules.poverty_line_vnd,
                   rules.makeup_interest_rate_yearly)
-    return RunOutput(ledger=ledger, state=st, economy=economy, disasters=disasters, outreach=outreach)
+    return RunOutput(ledger=ledger, state=st, schedule=schedule, economy=economy, disasters=disasters,
+                     outreach=outreach)

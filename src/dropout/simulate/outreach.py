@@ -141,6 +141,24 @@ class Outreach:
         days = first_day + rng.integers(0, n_days, len(chosen))
         self._record(none, chosen, days, SESSION, v_language, notes, mean_effect)
 
+    @property
+    def n_blocks(self) -> int:
+        """Blocks of visits recorded so far (a month adds up to two: home visits, sessions)."""
+        return len(self._rows)
+
+    def rewrite_notes(self, since: int, share: np.ndarray, note: str, rng: np.random.Generator) -> None:
+        """Home visits recorded from block `since` on: the officer writes `note` with the visited person's `share`.
+
+        For scenarios whose hidden state an officer sees at the door (scenarios/migration.py, rumour.py).
+        """
+        for block in self._rows[since:]:
+            home = np.flatnonzero(block["kind"] == HOME)
+            if len(home) == 0:
+                continue
+            p = share[block["person"][home]]
+            hit = home[rng.random(len(home)) < p]
+            block["note"][hit] = note
+
     def _record(self, person, village, day, kind, language, note, effect) -> None:
         if len(village):
             self._rows.append(

@@ -4,7 +4,8 @@ Rules (contribution_rules.yaml, Law on SI 2014/2024):
 - A participant's schedule runs from enrolment in steps of the mode's `months_covered`;
   each installment must be paid by the end of its `deadline_months`-th month. The
   schedule goes on while the participant is suspended and stops at a lump-sum
-  withdrawal (or at retirement with a pension).
+  withdrawal (or at retirement with a pension). A change of mode (only under the
+  mode-switch scenario) starts a new schedule at the start of a period (`Schedule`).
 - Each installment is decided once, in its deadline month, from the oracle of lapse.py:
   a paying participant lapses (is suspended from the installment's first month); a
   suspended one resumes. Payers pay somewhere in the window, the tardy ones near the
@@ -34,21 +35,29 @@ NULL_DAY = np.iinfo(np.int32).min
 
 
 class Ledger:
-    """Installment rows in preallocated slots: person i's k-th period is row offset[i] + k.
+    """Installment rows in preallocated slots: person i's rows start at offset[i], one after another.
 
-    Every person's schedule is known in advance (it can only stop early), so rows land
-    grouped by person and in period order: no sort is needed at the end, only dropping
-    the slots never used (after a withdrawal or retirement).
+    Every person's schedule under their enrolment mode is known in advance (it can only
+    stop early), so rows land grouped by person and in period order: no sort is needed
+    at the end, only dropping the slots never used (after a withdrawal or retirement).
+    A schedule that changes (a payment-mode switch, scenarios/mode_switch.py) may need
+    more slots than reserved: that person's later rows move to a new segment at the end
+    (`relocated`), and `output_rows` then sorts the used rows by person and period.
     """
 
-    def __init__(self, enrol_month: np.ndarray, months_covered: np.ndarray, n_months: int):
+    def __init__(self, enrol_month: np.ndarray, months_covered: np.ndarray, n_months: int,
+                 extra_columns: tuple[str, ...] = ()):
         first = np.maximum(enrol_month, 0)
         steps = -((enrol_month - first) // months_covered)  # ceil((first - enrol) / mc)
         self.first_period = enrol_month + steps * months_covered
         slots = np.maximum(0, -((self.first_period - n_months) // months_covered))
         self.offset = np.concatenate([[0], np.cumsum(slots)[:-1]]).astype(np.int64)
-        self.months_covered = months_covered
+        self.next_row = self.offset.copy()
+        self.end_row = self.offset + slots
+        self.n_months = n_months
         capacity = int(slots.sum())
+        self.size = capacity  # slots handed out so far (the arrays may be longer)
+        self.relocated = False
         self.used = np.zeros(capacity, dtype=bool)
         self.period = np.empty(capacity, dtype=np.int16)
         self.months = np.empty(capacity, dtype=np.int16)
@@ -61,16 +70,78 @@ class Ledger:
         self.lapsed = np.full(capacity, -1, dtype=np.int8)
         # filled where decided; undecided rows are set to NaN when the tables are built
         self.drivers = {name: np.empty(capacity, dtype=np.float32) for name in DRIVERS}
+        self.extra = {name: np.empty(capacity, dtype=np.float32) for name in extra_columns}  # scenarios' truth
         self.person = np.repeat(np.arange(len(slots), dtype=np.int32), slots)
 
-    def add(self, person: np.ndarray, period: int, base: np.ndarray, due_month: np.ndarray) -> np.ndarray:
-        rows = self.offset[person] + (period - self.first_period[person]) // self.months_covered[person]
+    def add(self, person: np.ndarray, period: int, months: np.ndarray, base: np.ndarray,
+            due_month: np.ndarray) -> np.ndarray:
+        """Rows for the periods of `person` starting in month `period`, covering `months` each."""
+        rows = self.next_row[person]
+        full = rows >= self.end_row[person]
+        if full.any():
+            rows[full] = self._relocate(person[full], period, months[full])
+        self.next_row[person] = rows + 1
         self.used[rows] = True
         self.period[rows] = period
-        self.months[rows] = self.months_covered[person]
+        self.months[rows] = months
         self.base[rows] = base
         self.due_month[rows] = due_month
         return rows
+
+    def _relocate(self, person: np.ndarray, period: int, months: np.ndarray) -> np.ndarray:
+        """New segments at the end for people whose reserved slots ran out; their first rows."""
+        need = -((period - self.n_months) // months)  # periods left from `period` on
+        start = self.size + np.concatenate([[0], np.cumsum(need)[:-1]]).astype(np.int64)
+        end = self.size + int(need.sum())
+        if end > len(self.used):
+            self._grow(max(end, len(self.used) + len(self.used) // 2))  # few, large steps: each copies every column
+        self.person[self.size:end] = np.repeat(person, need)
+        self.end_row[person] = start + need
+        self.size = end
+        self.relocated = True
+        return start
+
+    def _grow(self, capacity: int) -> None:
+        def grown(a: np.ndarray, fill) -> np.ndarray:
+            out = np.empty(capacity, dtype=a.dtype)
+            out[: len(a)] = a
+            out[len(a):] = fill
+            return out
+
+        self.used = grown(self.used, False)
+        for name in ("period", "months", "due_month"):
+            setattr(self, name, grown(getattr(self, name), 0))
+        self.base = grown(self.base, 0)
+        self.paid_day = grown(self.paid_day, NULL_DAY)
+        self.amount_paid = grown(self.amount_paid, 0)
+        self.p_lapse = grown(self.p_lapse, np.nan)
+        self.decision = grown(self.decision, 0)
+        self.lapsed = grown(self.lapsed, -1)
+        self.drivers = {k: grown(v, np.nan) for k, v in self.drivers.items()}
+        self.extra = {k: grown(v, np.nan) for k, v in self.extra.items()}
+        self.person = grown(self.person, -1)
+
+    def output_rows(self) -> np.ndarray:
+        """The used rows in output order (by person, then period): a mask, or positions once relocated."""
+        if not self.relocated:
+            return self.used
+        rows = np.flatnonzero(self.used)
+        return rows[np.lexsort((self.period[rows], self.person[rows]))]
+
+
+@dataclass
+class Schedule:
+    """Each participant's payment mode now (index into the modes), what it implies, and its anchor.
+
+    Periods start at `anchor` + k x months_covered: the enrolment month, or the month of
+    the latest payment-mode switch (the arrays change only under scenarios/mode_switch.py).
+    """
+
+    mode: np.ndarray
+    months_covered: np.ndarray
+    deadline: np.ndarray
+    exposure: np.ndarray
+    anchor: np.ndarray
 
 
 @dataclass
@@ -113,11 +184,12 @@ class PaymentState:
         )
 
 
-def open_rows(ledger: Ledger, st: PaymentState, m: int, enrol_month, months_covered, deadline_months,
+def open_rows(ledger: Ledger, st: PaymentState, m: int, enrol_month, schedule: Schedule,
               shock_person, min_base: int, downgrade_prob: float, downgrade_per_shock: float, rng) -> None:
     """Add the installments whose period starts in month `m` (with any downgrade of the base)."""
     live = (st.status == ACTIVE) | (st.status == SUSPENDED)
-    idx = np.flatnonzero(live & (enrol_month <= m) & ((m - enrol_month) % months_covered == 0))
+    months_covered = schedule.months_covered
+    idx = np.flatnonzero(live & (enrol_month <= m) & ((m - schedule.anchor) % months_covered == 0))
     if len(idx) == 0:
         return
     above = st.base[idx] > min_base
@@ -126,14 +198,17 @@ def open_rows(ledger: Ledger, st: PaymentState, m: int, enrol_month, months_cove
     if len(down):
         lowered = np.round(st.base[down] * rng.uniform(0.4, 0.9, len(down)) / 100_000) * 100_000
         st.base[down] = np.maximum(min_base, lowered).astype(np.int64)
-    due = m + deadline_months[idx] - 1
-    st.cur_row[idx] = ledger.add(idx, m, st.base[idx], due)
+    due = m + schedule.deadline[idx] - 1
+    st.cur_row[idx] = ledger.add(idx, m, months_covered[idx], st.base[idx], due)
     st.cur_due[idx] = due
 
 
 def withdraw(st: PaymentState, m: int, enrol_month, enrolled_before_month: int, months_out: int,
-             max_months_paid: int, hazard: float, first_day: int, n_days: int, rng) -> None:
-    """Lump-sum withdrawals of this month: the record ends, the schedule stops."""
+             max_months_paid: int, hazard, first_day: int, n_days: int, rng) -> None:
+    """Lump-sum withdrawals of this month: the record ends, the schedule stops.
+
+    `hazard` is one monthly probability, or one per participant (scenarios/rumour.py).
+    """
     eligible = (
         (st.status == SUSPENDED)
         & (m - st.susp_since >= months_out)
@@ -141,7 +216,7 @@ def withdraw(st: PaymentState, m: int, enrol_month, enrolled_before_month: int, 
         & (st.paid_months < max_months_paid)
     )
     idx = np.flatnonzero(eligible)
-    who = idx[rng.random(len(idx)) < hazard]
+    who = idx[rng.random(len(idx)) < (hazard if np.isscalar(hazard) else hazard[idx])]
     st.status[who] = WITHDRAWN
     st.cur_due[who] = -1
     st.claimed_day[who] = first_day + rng.integers(0, n_days, len(who))

@@ -67,12 +67,17 @@ class HouseholdEconomy:
         day0 = month0.astype("datetime64[D]").astype(np.int64) + self.review_day[0][household_commune]
         self._changes = [(np.arange(n), day0, self.status.copy())]
 
-    def step_income(self, m: int, cal: int, shock: np.ndarray) -> np.ndarray:
-        """This month's per-capita income of every household (VND)."""
+    def step_income(self, m: int, cal: int, shock: np.ndarray, factor: np.ndarray | None = None) -> np.ndarray:
+        """This month's per-capita income of every household (VND).
+
+        `factor` (per household) multiplies cash income: a scenario's shock (scenarios/price_slump.py).
+        """
         c = self.inc
         self.ar = c.ar_rho * self.ar + self.rng.normal(0.0, c.ar_sd, len(self.ar))
         loss = np.maximum(c.floor_share, 1.0 - c.loss_per_shock * shock[self.commune])
         underlying = self.level * np.exp(c.growth_yearly * m / 12.0 + self.ar) * loss
+        if factor is not None:
+            underlying = underlying * factor
         self.avg12 += (underlying - self.avg12) / 12.0  # what a 12-month income survey would see
         self.income = underlying * self.harvest[cal]
         return self.income

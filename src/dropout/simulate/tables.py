@@ -3,7 +3,8 @@
 The extraction date cuts everything: no payment, poverty decision, disaster, visit or
 withdrawal after it reaches the raw tables; the installment schedule of the following
 12 months is kept (unpaid). truth/installments has the same rows in the same order as
-installments, with the oracle of every decided installment (NaN when undecided).
+installments, with the oracle of every decided installment (NaN when undecided). Scenarios add their drivers to truth/installments
+(after `lapsed`) and may change what the export holds (scenarios/base.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def installments_and_truth(out: RunOutput, pop: Population, calendar: Calendar,
                            rules: ContributionRules) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Installments (paid_on cut at extraction) and truth/installments, by participant and period."""
     led = out.ledger
-    used = led.used  # slots are grouped by person (participant_id order) and in period order
+    used = led.output_rows()  # slots are grouped by person (participant_id order) and in period order
 
     def take(name: str) -> np.ndarray:
         """The used rows of a ledger column; the full column is released at once (memory)."""
@@ -83,6 +84,10 @@ def installments_and_truth(out: RunOutput, pop: Population, calendar: Calendar,
         values[undecided] = np.nan
         truth[name] = values
     truth["lapsed"] = pd.arrays.BooleanArray(lapsed == 1, undecided)
+    for name in list(led.extra):
+        values = led.extra.pop(name)[used]
+        values[undecided] = np.nan
+        truth[name] = values
     led.used = None
     return installments, pd.DataFrame(truth, copy=False)
 
