@@ -53,6 +53,12 @@ def test_payment_history_at_july_first(ledger):
         "paid_months_total": 5,  # Jan, Feb, Apr, Jun, Jul
         # a woman of 45 (pension age 56: 11 years) with 5 of the 180 required months paid: 14.6 years
         "years_to_pension": 14.6,
+        # the oldest unpaid installment, March's, was due 03-31: 3 whole months to 07-01
+        "months_in_arrears": 3, "behind_on_payments": 0,  # June's was paid
+        # paid on 01-26, 03-03, 04-20, 06-25 (July's, ahead), 06-30: 5 days, the first 01-26
+        "payment_days_total": 5, "months_since_first_payment": 5,
+        # days before the deadline of those due and paid by as_of: Jan 5, Feb -3, Apr 10, Jun 0
+        "payment_margin_days_12m": 3.0, "payment_margin_trend_days": -3.0,
     }
     for name, value in expected.items():
         assert f[name] == pytest.approx(value), name
@@ -118,3 +124,13 @@ def test_years_to_pension_takes_the_later_of_age_and_paid_years():
                            np.array([170, 170, 180, 0]))
     # F 50: 6 to age, 10/12 to paid -> 6; M 50: 11; M 70 with 15 years paid -> 0; F 30: 26 vs 15 -> 26
     np.testing.assert_allclose(got, [6.0, 11.0, 0.0, 26.0])
+
+
+def test_behind_now_versus_old_gaps(ledger):
+    """At 06-01 May's installment (due 05-31) is unpaid: behind; at 07-01 only old gaps remain."""
+    tables, pid = ledger
+    june = features_of(tables, "2025-06-01", pid, families=["payment_history"])
+    assert june["behind_on_payments"] == 1 and june["arrears_installments"] == 2  # March and May
+    july = features_of(tables, "2025-07-01", pid, families=["payment_history"])
+    assert july["behind_on_payments"] == 0 and july["arrears_installments"] == 2
+    assert np.isnan(june["payment_margin_trend_days"])  # May's margin is not known yet

@@ -114,12 +114,15 @@ class Schedule:
         return (self.enrolled <= asof.day) & (self.withdrawn_on > asof.day)
 
     def in_arrears(self, asof: AsOf) -> np.ndarray:
-        """Some past-due installment is still unpaid as known at as_of (the member is suspended)."""
-        return self.arrears(asof)["installments"] > 0
+        """Behind now: the latest installment that fell due before as_of is still unpaid at
+        as_of (the member is suspended). Older gaps a member did not make up, while paying
+        again, do not count here (they are in `arrears`)."""
+        return self.arrears(asof)["behind"]
 
     def arrears(self, asof: AsOf) -> dict[str, np.ndarray]:
         """Per participant, what is past due and still unpaid as known at as_of: installments,
-        months and VND (gross amount due), and the due_on of the oldest such row (NEVER if none)."""
+        months and VND (gross amount due), the due_on of the oldest such row (NEVER if none),
+        and `behind`: whether the latest past-due installment is one of them."""
         def compute(a: AsOf):
             L = self.ledger
             lp = L["lapse_prefix"]
@@ -132,11 +135,15 @@ class Schedule:
             n = (hi - lo) - late
             oldest = np.where(n > 0, self.lapse_rows["due"][np.clip(first, 0, max(len(self.lapse_rows["due"]) - 1, 0))]
                               if len(self.lapse_rows["due"]) else NEVER, NEVER)
+            end = self.past_due_end(a)
+            last = np.maximum(end - 1, 0)
+            behind = (end > L.start) & (L["paid"][last] > a.day) if len(L) else np.zeros(self.n, dtype=bool)
             return {
                 "installments": n,
                 "months": range_sum(state["missed_months_prefix"], lo, hi),
                 "vnd": range_sum(state["missed_amount_prefix"], lo, hi),
                 "oldest_due": oldest,
+                "behind": behind,
             }
         return self.cached("arrears", asof, compute)
 
@@ -190,6 +197,10 @@ class Schedule:
                           months=L["months"][rows], late=L["lapse"][rows])
         ev.columns["months_prefix"] = prefix_sum(ev["months"])
         ev.columns["late_prefix"] = prefix_sum(ev["late"])
+        # A payment event: a day on which the member paid (several installments paid on one
+        # day, a make-up, count once), as a "transaction" of buy-'til-you-die models.
+        new_day = ~(ev.prev_same_entity & (np.diff(ev.day, prepend=np.int64(-1)) == 0))
+        ev.columns["event_prefix"] = prefix_sum(new_day)
         return ev
 
     def past_due_end(self, asof: AsOf) -> np.ndarray:
@@ -206,6 +217,7 @@ class Schedule:
                 "late_prefix": prefix_sum(late),
                 "days_late": days_late,
                 "days_late_prefix": prefix_sum(days_late),
+                "paid_late_days_prefix": prefix_sum(np.where(late, days_late, 0)),
                 "missed_months_prefix": prefix_sum(np.where(late, 0, lr["months"])),
                 "missed_amount_prefix": prefix_sum(np.where(late, 0, lr["amount_due"])),
             }

@@ -45,6 +45,10 @@ class _Static:
 
     def __init__(self, ctx: Context):
         L = ctx.schedule.ledger
+        # Days before the deadline of installments paid by it (0 for the others: their
+        # margin is negative and known only once paid, see `compute`).
+        on_time = ~L["lapse"]
+        self.on_time_margin_prefix = prefix_sum(np.where(on_time, L.day - np.minimum(L["paid"], L.day), 0))
         lapse = L["lapse"]
         # A suspension starts at a lapse whose previous installment was not a lapse.
         prev_lapse = np.zeros(len(L), dtype=bool)
@@ -95,6 +99,7 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
     out["arrears_months"] = arrears["months"].astype(np.int32)
     out["arrears_vnd"] = arrears["vnd"]
     out["months_in_arrears"] = months_since(arrears["oldest_due"], t, arrears["installments"] > 0).astype(np.float32)
+    out["behind_on_payments"] = arrears["behind"].astype(np.int8)
 
     # Consecutive on-time installments ending with the latest past-due one.
     last_bad = static.last_lapse[np.maximum(hi - 1, 0)] if len(L) else np.zeros(n, dtype=np.int64)
@@ -104,9 +109,14 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
     paid_end = P.before(t + 1)  # payments received by as_of: [P.start, paid_end)
     has_paid = paid_end > P.start
     months = np.full(n, np.nan, dtype=np.float32)
+    since_first = np.full(n, np.nan, dtype=np.float32)
     if len(P):
         months[has_paid] = whole_months_between(P.day[paid_end[has_paid] - 1], t)
+        since_first[has_paid] = whole_months_between(P.day[P.start[has_paid]], t)
     out["months_since_last_payment"] = months
+    out["months_since_first_payment"] = since_first
+    out["payment_days_total"] = range_sum(P["event_prefix"], P.start, paid_end).astype(np.int32)
+    out.update(_payment_margins(ctx, asof, static, hi))
 
     # The current mode: installments of the latest period started by as_of.
     row, started = ctx.schedule.last_started_row(asof)
@@ -123,6 +133,31 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
     out["paid_months_total"] = range_sum(P["months_prefix"], P.start, paid_end).astype(np.int32)
     out["years_to_pension"] = years_to_pension(ctx.rules, ctx.female, out["age_years"], out["paid_months_total"])
     return out
+
+
+def _payment_margins(ctx: Context, asof: AsOf, static: _Static, hi: np.ndarray) -> dict[str, np.ndarray]:
+    """How many days before its deadline each installment was paid, on average over the
+    installments due in the last 12 months and paid by as_of (late ones count negative),
+    and the latest such installment's margin minus that average: paying ever closer to
+    the deadline is a sign of strain before any installment is missed."""
+    L = ctx.schedule.ledger
+    lp = L["lapse_prefix"]
+    state = ctx.schedule.lapse_state(asof)
+    lo = L.before(asof.months_back(12))
+    n_on_time = (hi - lo) - (lp[hi] - lp[lo])
+    n_late_paid = range_sum(state["late_prefix"], lp[lo], lp[hi])
+    total = range_sum(static.on_time_margin_prefix, lo, hi) - range_sum(state["paid_late_days_prefix"], lp[lo], lp[hi])
+    count = n_on_time + n_late_paid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / count, np.nan)
+    # The latest past-due installment, when it was paid by as_of.
+    last = np.maximum(hi - 1, 0)
+    known = (hi > L.start) & (L["paid"][last] <= asof.day) if len(L) else np.zeros(ctx.n, dtype=bool)
+    last_margin = np.where(known, L.day[last] - L["paid"][last], np.nan) if len(L) else np.full(ctx.n, np.nan)
+    return {
+        "payment_margin_days_12m": mean.astype(np.float32),
+        "payment_margin_trend_days": (last_margin - mean).astype(np.float32),
+    }
 
 
 def years_to_pension(rules, female: np.ndarray, age_years: np.ndarray, paid_months: np.ndarray) -> np.ndarray:

@@ -144,7 +144,7 @@ def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
         "due_on": pd.to_datetime(nxt["due_on"]).astype("datetime64[ns]").to_numpy(),
         "amount_due": nxt["amount_due"].to_numpy(np.int64),
         "net_amount": np.asarray(net_amount, dtype=np.float64),
-        "status": np.where(owed > 0, "in_arrears", "paying"),
+        "status": np.where(arrears["behind"][at_schedule], "in_arrears", "paying"),
         "arrears_installments": owed.astype(np.int64),
         "arrears_vnd": arrears["vnd"][at_schedule].astype(np.int64),
         "months_covered": nxt["months_covered"].to_numpy(),

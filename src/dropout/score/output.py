@@ -76,8 +76,9 @@ INSTALLMENT = (
     # What the person pays after state and provincial support (the subsidy family's
     # next_net_amount_vnd): what an officer tells them.
     ScoreColumn("net_amount", "float"),
-    # Paying, or in arrears (suspended: past installments unpaid at as_of), and what is
-    # owed: the people an officer can still bring back with a make-up payment.
+    # Paying, or in arrears (suspended: the latest installment that fell due is unpaid),
+    # and what is owed in all (older gaps included, paying or not): what a make-up
+    # payment would cover. The people an officer can still bring back.
     ScoreColumn("status", "str", length=16),
     ScoreColumn("arrears_installments", "int"),
     ScoreColumn("arrears_vnd", "int"),
