@@ -39,7 +39,11 @@ def test_predictions_come_only_from_each_folds_test_block(run):
 
 def test_contenders_and_checks(run):
     _, res = run
-    assert res.contenders == ["model", "rule_last_missed", "rule_late_last_4", "recency_frequency", "logistic", "oracle"]
+    assert res.contenders == ["model", "rule_last_missed", "rule_late_last_4", "recency_frequency", "bg_nbd",
+                              "logistic", "oracle"]
+    assert set(res.checks["beats_auc_detail"]) == set(res.checks["beats_detail"])
+    assert set(res.checks["mean_fold_auc"]) == set(res.contenders)
+    assert 0 < res.checks["recall_ratio_minority_kinh"] < 5
     assert set(res.checks["beats_detail"]) == {f"fold{i}/{b}" for i in range(3) for b in res.baselines}
     assert 0.5 < res.checks["auc_fraction_of_oracle"] <= 1.05
     for c in res.contenders:

@@ -21,8 +21,13 @@ its own validation slice, so Brier and ECE compare like with like.
   transaction; x = payments made, t_x = months from enrolment to the last payment,
   T = months from enrolment to as_of. Parameters (r, alpha, a, b) by maximum likelihood
   on the training rows.
+- `BetaGeoRanking`: P(no payment in the horizon) under the BG/NBD of Fader, Hardie & Lee
+  (2005), fitted by maximum likelihood on one row per participant (the calibration
+  period ends at their latest training as-of); a payment day is a transaction.
 - `LogisticBaseline`: logistic regression on the same features (median imputation with
   missing-value indicators, standardised).
+
+Every baseline trains on exactly the rows the model trains on (no caps of their own).
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ from dropout.model.calibration import Calibrator
 from dropout.model.gbm import ModelInputError
 
 DAYS_PER_MONTH = 30.4375
-HISTORY_COLUMNS = ["last_missed_or_late", "late_last_4", "n_payments", "months_to_last_payment", "tenure_months"]
+HISTORY_COLUMNS = ["last_missed_or_late", "late_last_4", "n_payments", "months_to_last_payment", "tenure_months",
+                   "repeat_payment_days", "months_first_to_last_payment", "months_since_first_payment"]
 
 
 def _days(values) -> np.ndarray:
@@ -53,7 +59,11 @@ def history_summary(tables: Tables, keys: pd.DataFrame) -> pd.DataFrame:
         late_last_4: how many of the last 4 installments due before as_of were late or unpaid;
         n_payments: payments received before as_of;
         months_to_last_payment: months from enrolment to the last such payment (0 if none);
-        tenure_months: months from enrolment to as_of.
+        tenure_months: months from enrolment to as_of;
+        repeat_payment_days, months_first_to_last_payment, months_since_first_payment: the
+            BG/NBD's x, t_x and T, counting days on which the member paid anything (a
+            make-up of several installments is one transaction), time 0 being the first
+            payment (the enrolment when there is none: x = t_x = 0, T = tenure).
     """
     parts = tables.participants[["participant_id", "enrolled_on"]]
     index = pd.Index(parts["participant_id"].to_numpy())
@@ -77,6 +87,13 @@ def history_summary(tables: Tables, keys: pd.DataFrame) -> pd.DataFrame:
     lo = np.searchsorted(pkey, qbase, side="left")
     n_pay = hi - lo
     last_pay_day = np.where(n_pay > 0, pkey[np.maximum(hi - 1, 0)] - qbase, 0)
+    # Distinct payment days, for the BG/NBD.
+    dkeys = np.unique(pkey)
+    dhi = np.searchsorted(dkeys, qkey, side="left")
+    dlo = np.searchsorted(dkeys, qbase, side="left")
+    n_days = dhi - dlo
+    first_day = np.where(n_days > 0, dkeys[np.minimum(dlo, max(len(dkeys) - 1, 0))] - qbase if len(dkeys) else 0, 0)
+    last_day = np.where(n_days > 0, dkeys[np.maximum(dhi - 1, 0)] - qbase if len(dkeys) else 0, 0)
 
     # The last installment that fell due strictly before as_of, and whether it was late.
     due = _days(inst["due_on"])
@@ -102,6 +119,9 @@ def history_summary(tables: Tables, keys: pd.DataFrame) -> pd.DataFrame:
             "n_payments": n_pay.astype(np.int32),
             "months_to_last_payment": np.minimum(t_x, tenure),
             "tenure_months": tenure,
+            "repeat_payment_days": np.maximum(n_days - 1, 0).astype(np.int32),
+            "months_first_to_last_payment": np.where(n_days > 0, (last_day - first_day) / DAYS_PER_MONTH, 0.0),
+            "months_since_first_payment": np.where(n_days > 0, (qday - first_day) / DAYS_PER_MONTH, tenure),
         },
         index=keys.index,
     )
@@ -163,7 +183,7 @@ class RecencyFrequency(Baseline):
 
     name = "recency_frequency"
 
-    def __init__(self, max_rows: int = 200_000, seed: int = 1):
+    def __init__(self, max_rows: int | None = None, seed: int = 1):
         self.max_rows = max_rows
         self.seed = seed
 
@@ -176,7 +196,7 @@ class RecencyFrequency(Baseline):
 
     def _fit(self, X, y, context: pd.DataFrame) -> None:
         x, t_x, T = self._xtT(context)
-        if len(x) > self.max_rows:
+        if self.max_rows is not None and len(x) > self.max_rows:
             keep = np.random.default_rng(self.seed).choice(len(x), self.max_rows, replace=False)
             keep.sort()
             x, t_x, T = x[keep], t_x[keep], T[keep]
@@ -199,12 +219,47 @@ class RecencyFrequency(Baseline):
         return 1.0 - self.p_alive(context)
 
 
+class BetaGeoRanking(Baseline):
+    """P(no payment in the next `horizon_days`) under a BG/NBD fitted by maximum likelihood.
+
+    Properly fitted: one row per participant (their latest as-of in the training rows,
+    i.e. the calibration period ends there), not one row per snapshot; a payment day is
+    a transaction (`history_summary`). Scores any row from its own history at its as-of
+    (`dropout.model.btyd.BetaGeoNBD.p_no_transaction`).
+    """
+
+    name = "bg_nbd"
+
+    def __init__(self, horizon_days: int = 90):
+        self.horizon_days = int(horizon_days)
+
+    @staticmethod
+    def _xtT(context: pd.DataFrame):
+        x = context["repeat_payment_days"].to_numpy(dtype=np.int64)
+        T = np.maximum(context["months_since_first_payment"].to_numpy(dtype=float), 1e-3)
+        t_x = np.where(x > 0, np.clip(context["months_first_to_last_payment"].to_numpy(dtype=float), 0.0, T), 0.0)
+        return x, t_x, T
+
+    def _fit(self, X, y, context: pd.DataFrame) -> None:
+        from dropout.model.btyd import BetaGeoNBD
+
+        latest = context.assign(_row=np.arange(len(context)))
+        if "participant_id" in latest and "as_of" in latest:
+            latest = latest.sort_values("as_of", kind="stable").drop_duplicates("participant_id", keep="last")
+        x, t_x, T = self._xtT(latest)
+        self.model_ = BetaGeoNBD().fit(x, t_x, T)
+
+    def score(self, X, *, context=None) -> np.ndarray:
+        x, t_x, T = self._xtT(context)
+        return self.model_.p_no_transaction(self.horizon_days / DAYS_PER_MONTH, x, t_x, T)
+
+
 class LogisticBaseline(Baseline):
     """Logistic regression on the model's features (imputed, with missing indicators, scaled)."""
 
     name = "logistic"
 
-    def __init__(self, feature_names: list[str], max_rows: int = 300_000, seed: int = 1, C: float = 1.0):
+    def __init__(self, feature_names: list[str], max_rows: int | None = None, seed: int = 1, C: float = 1.0):
         self.feature_names = list(feature_names)
         self.max_rows = max_rows
         self.seed = seed
@@ -222,7 +277,7 @@ class LogisticBaseline(Baseline):
         from sklearn.preprocessing import StandardScaler
 
         m, y = self._matrix(X), np.asarray(y)
-        if len(y) > self.max_rows:
+        if self.max_rows is not None and len(y) > self.max_rows:
             keep = np.sort(np.random.default_rng(self.seed).choice(len(y), self.max_rows, replace=False))
             m, y = m[keep], y[keep]
         self.pipeline_ = make_pipeline(
@@ -236,6 +291,7 @@ class LogisticBaseline(Baseline):
         return self.pipeline_.predict_proba(self._matrix(X))[:, 1]
 
 
-def make_baselines(feature_names: list[str], seed: int = 1) -> list:
-    """The baselines of every run, in report order."""
-    return [LastInstallmentRule(), LateCountRule(), RecencyFrequency(seed=seed), LogisticBaseline(feature_names, seed=seed)]
+def make_baselines(feature_names: list[str], seed: int = 1, horizon_days: int = 90) -> list:
+    """The baselines of every run, in report order; each trains on the model's own rows."""
+    return [LastInstallmentRule(), LateCountRule(), RecencyFrequency(max_rows=None, seed=seed),
+            BetaGeoRanking(horizon_days), LogisticBaseline(feature_names, max_rows=None, seed=seed)]

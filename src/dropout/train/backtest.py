@@ -20,6 +20,7 @@ import pandas as pd
 
 from dropout.evaluate.metrics import (
     binary_metrics,
+    safe_auc,
     capacity_metrics,
     group_metrics,
     oracle_fraction,
@@ -29,15 +30,20 @@ from dropout.model.baselines import make_baselines
 from dropout.train.data import Dataset
 from dropout.model.gbm import DropoutModel
 from dropout.train.timechop import Fold, check_no_leak
+from dropout.train.tuning import choose
 
 MODEL = "model"
 ORACLE = "oracle"
 SENSITIVE = ("ethnic_group", "province", "sex", "poverty_status")
+#: Breakdowns of every report: the sensitive groups, and paying vs in arrears (members in
+#: arrears are easier to rank: the whole-cohort AUC flatters, the paying AUC does not).
+GROUPS = (*SENSITIVE, "status")
 
 
 @dataclass
 class ModelSpec:
-    """What is needed to train a DropoutModel: parameters, features and calibration."""
+    """What is needed to train a DropoutModel: parameters, features and calibration, and
+    the candidate parameter overrides tuned inside each training window (tuning.py)."""
 
     params: dict
     feature_names: list[str]
@@ -45,6 +51,14 @@ class ModelSpec:
     calibration: str = "isotonic"
     num_boost_round: int = 1000
     early_stopping_rounds: int = 50
+    candidates: list[dict] = field(default_factory=list)
+    inner_validation_months: int = 6
+    max_inner_rows: int | None = None  # candidates compare on a participant sample of this size
+
+    def with_params(self, overrides: dict) -> "ModelSpec":
+        """The same spec with some LightGBM parameters replaced (and no candidates left)."""
+        return ModelSpec({**self.params, **overrides}, self.feature_names, self.monotone, self.calibration,
+                         self.num_boost_round, self.early_stopping_rounds)
 
     def build(self, metadata: dict | None = None) -> DropoutModel:
         return DropoutModel(
@@ -67,6 +81,7 @@ class BacktestResult:
     baselines: list[str]
     fold_models: list[DropoutModel] = field(default_factory=list)
     fingerprint: str = ""
+    tuning: dict = field(default_factory=dict)  # fold name -> TuningResult.as_dict()
 
     def mean_fold_metric(self, contender: str, metric: str) -> float:
         return float(self.fold_metrics.xs(contender, level="contender")[metric].mean())
@@ -104,6 +119,7 @@ def run_backtest(
     max_train_rows: int | None = None,
     extra_specs: dict[str, ModelSpec] | None = None,
     on_fold=None,
+    tuning_gap_days: int | None = None,
 ) -> BacktestResult:
     """Fit and score every fold; return predictions, metrics and the must-show checks.
 
@@ -112,6 +128,8 @@ def run_backtest(
         evaluation: a config.Evaluation (top k, top N, ECE bins, targets); defaults if None.
         extra_specs: other models to train on the same folds (e.g. the current champion's).
         on_fold: callback(fold) after each fold, for progress bars.
+        tuning_gap_days: the gap inside a training block between the inner training and
+            inner validation rows (default: the label horizon).
     """
     from dropout.train.config import Evaluation
 
@@ -123,6 +141,8 @@ def run_backtest(
     preds, models = [], []
     extra_specs = extra_specs or {}
     baseline_names: list[str] = []
+    tuning: dict = {}
+    gap = dataset.horizon_days if tuning_gap_days is None else tuning_gap_days
     for fold in folds:
         check_no_leak(fold, as_of, ctx["label_known_on"])
         train, val, test = fold.masks(as_of)
@@ -130,19 +150,24 @@ def run_backtest(
         if not test.any():
             raise ValueError(f"{fold.name}: the test block {fold.test_start.date()}..{fold.test_end.date()} has no rows")
         Xtr, ytr, Xva, yva, Xte = X_all[train], y_all[train], X_all[val], y_all[val], X_all[test]
-        model = spec.build({"fold": fold.as_dict()}).fit(Xtr, ytr, Xva, yva)
+        tuned = choose(spec, X_all, y_all, as_of, train, gap_days=gap,
+                       sample=lambda m: _subsample_participants(frame, m, spec.max_inner_rows, seed + 500 + fold.index))
+        tuning[fold.name] = tuned.as_dict()
+        model = spec.with_params(tuned.chosen).build({"fold": fold.as_dict(), "tuning": tuned.as_dict()}).fit(
+            Xtr, ytr, Xva, yva)
         models.append(model)
         out = frame.loc[test, ["participant_id", "as_of", "label"]].copy()
         out.insert(0, "fold", fold.index)
-        for col in ("district", *SENSITIVE):
-            out[col] = ctx.loc[test, col].to_numpy()
+        for col in ("district", *GROUPS):
+            if col in ctx:
+                out[col] = ctx.loc[test, col].to_numpy()
         p = model.predict_proba(Xte)
         out[f"score_{MODEL}"], out[f"p_{MODEL}"] = p, p
         for name, extra in extra_specs.items():
             m = extra.build().fit(Xtr, ytr, Xva, yva)
             p = m.predict_proba(Xte)
             out[f"score_{name}"], out[f"p_{name}"] = p, p
-        baselines = make_baselines(dataset.feature_names, seed=seed)
+        baselines = make_baselines(dataset.feature_names, seed=seed, horizon_days=dataset.horizon_days)
         baseline_names = [b.name for b in baselines]
         for b in baselines:
             b.fit(Xtr, ytr, Xva, yva, context=ctx[train], context_val=ctx[val])
@@ -158,7 +183,9 @@ def run_backtest(
     contenders = [MODEL, *extra_specs, *baseline_names]
     if f"p_{ORACLE}" in predictions and predictions[f"p_{ORACLE}"].notna().any():
         contenders.append(ORACLE)
-    return _summarise(predictions, folds, contenders, baseline_names, ev, models, backtest_fingerprint(dataset, folds))
+    result = _summarise(predictions, folds, contenders, baseline_names, ev, models, backtest_fingerprint(dataset, folds))
+    result.tuning = tuning
+    return result
 
 
 def _metrics_for(df: pd.DataFrame, contender: str, ev) -> dict:
@@ -192,23 +219,32 @@ def _summarise(predictions, folds, contenders, baselines, ev, models, fingerprin
 
     selected = select_top_percent(predictions[f"score_{MODEL}"], predictions["as_of"], ev.capacity_percent)
     groups = group_metrics(
-        predictions["label"], predictions[f"p_{MODEL}"], selected, predictions[list(SENSITIVE)], ev.ece_bins
+        predictions["label"], predictions[f"p_{MODEL}"], selected,
+        predictions[[c for c in GROUPS if c in predictions]], ev.ece_bins,
     )
-    checks = _checks(predictions, fold_metrics, overall, folds, baselines, ev)
+    checks = _checks(predictions, fold_metrics, overall, folds, baselines, ev, groups, contenders)
     return BacktestResult(folds, predictions, fold_metrics, overall, time_metrics, groups, checks, contenders, baselines, models, fingerprint)
 
 
-def _checks(predictions, fold_metrics, overall, folds, baselines, ev) -> dict:
-    """The issue's must-show checks, computed, never asserted here."""
-    beats = {}
+def _checks(predictions, fold_metrics, overall, folds, baselines, ev, groups=None, contenders=()) -> dict:
+    """The must-show checks, computed, never asserted here."""
+    beats, beats_auc = {}, {}
     for f in folds:
         m = fold_metrics.loc[(f.index, MODEL)]
         for b in baselines:
             o = fold_metrics.loc[(f.index, b)]
             beats[f"fold{f.index}/{b}"] = bool(m["auc"] > o["auc"] and m["pr_auc"] > o["pr_auc"])
+            beats_auc[f"fold{f.index}/{b}"] = bool(m["auc"] > o["auc"])
+    mean_fold = {c: float(fold_metrics.xs(c, level="contender")["auc"].mean()) for c in contenders}
     checks = {
         "beats_every_baseline_every_fold": all(beats.values()) if beats else False,
         "beats_detail": beats,
+        "beats_every_baseline_every_fold_auc": all(beats_auc.values()) if beats_auc else False,
+        "beats_auc_detail": beats_auc,
+        "pooled_auc": {c: float(overall.loc[c, "auc"]) for c in contenders},
+        "mean_fold_auc": mean_fold,
+        # A pooled AUC below every fold's AUC means the calibrated level drifts between folds.
+        "level_drift": bool(overall.loc[MODEL, "auc"] < fold_metrics.xs(MODEL, level="contender")["auc"].min()),
         "test_ece": float(overall.loc[MODEL, "ece"]),
         "ece_target": ev.ece_target,
         "ece_ok": bool(overall.loc[MODEL, "ece"] <= ev.ece_target),
@@ -230,14 +266,34 @@ def _checks(predictions, fold_metrics, overall, folds, baselines, ev) -> dict:
             df = d[d["fold"] == f.index]
             per_fold[f.index] = binary_metrics(df["label"], df[f"score_{MODEL}"])["auc"] / binary_metrics(df["label"], df[f"score_{ORACLE}"])["auc"]
         checks["auc_fraction_of_oracle_by_fold"] = per_fold
+        if ORACLE in mean_fold and mean_fold[ORACLE]:
+            checks["auc_fraction_of_oracle_mean_fold"] = mean_fold[MODEL] / mean_fold[ORACLE]
+    if groups is not None and "ethnic_group" in groups:
+        recall = groups["ethnic_group"]["recall"]
+        if {"minority", "Kinh"} <= set(recall.index) and recall["Kinh"] > 0:
+            checks["recall_at_capacity"] = {g: float(recall[g]) for g in ("minority", "Kinh")}
+            checks["recall_ratio_minority_kinh"] = float(recall["minority"] / recall["Kinh"])
+    if "status" in predictions:
+        paying = predictions["status"].to_numpy() == "paying"
+        checks["paying_auc"] = {}
+        for c in contenders:
+            d = predictions[paying & predictions[f"p_{c}"].notna().to_numpy()]
+            checks["paying_auc"][c] = safe_auc(d["label"].to_numpy(), d[f"score_{c}"].to_numpy())
+        checks["paying_rows"] = int(paying.sum())
     return checks
 
 
 def fit_final(dataset: Dataset, fold: Fold, spec: ModelSpec, metadata: dict, seed: int = 1,
-              max_train_rows: int | None = None) -> DropoutModel:
-    """The model that ships: trained on all labelled history, calibrated on its last months."""
-    train, val, _ = fold.masks(dataset.frame["as_of"])
+              max_train_rows: int | None = None, tuning_gap_days: int | None = None) -> DropoutModel:
+    """The model that ships: trained on all labelled history, calibrated on its last months,
+    with parameters tuned inside that training window (never on the validation months)."""
+    as_of = dataset.frame["as_of"]
+    train, val, _ = fold.masks(as_of)
     train = _subsample_participants(dataset.frame, train, max_train_rows, seed + 1000)
     X = dataset.frame[dataset.feature_names]
     y = dataset.frame["label"].to_numpy(dtype=np.int8)
-    return spec.build({**metadata, "final_fold": fold.as_dict()}).fit(X[train], y[train], X[val], y[val])
+    gap = dataset.horizon_days if tuning_gap_days is None else tuning_gap_days
+    tuned = choose(spec, X, y, as_of, train, gap_days=gap,
+                   sample=lambda m: _subsample_participants(dataset.frame, m, spec.max_inner_rows, seed + 1500))
+    meta = {**metadata, "final_fold": fold.as_dict(), "tuning": tuned.as_dict()}
+    return spec.with_params(tuned.chosen).build(meta).fit(X[train], y[train], X[val], y[val])

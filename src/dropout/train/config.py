@@ -248,6 +248,27 @@ DEFAULT_LGB_PARAMS = {
     "verbosity": -1,
 }
 DEFAULT_TRAINING = {"num_boost_round": 1000, "early_stopping_rounds": 50}
+DEFAULT_TUNING = {"inner_validation_months": 6, "max_inner_rows": None, "candidates": []}
+
+
+def load_tuning(path: str | Path | None = None) -> dict:
+    """The `tuning` section of models/lightgbm.yaml: inner_validation_months, candidates."""
+    p = resolve_path(path) if path else models_dir() / "lightgbm.yaml"
+    raw = (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("tuning") or {}
+    bad = set(raw) - set(DEFAULT_TUNING)
+    if bad:
+        raise ConfigError(f"{p}: unknown tuning settings {sorted(bad)} (known: {sorted(DEFAULT_TUNING)})")
+    out = {**DEFAULT_TUNING, **raw}
+    cands = out["candidates"] or []
+    if not isinstance(cands, list) or not all(isinstance(c, dict) and c for c in cands):
+        raise ConfigError(f"{p}: tuning.candidates must be a list of non-empty parameter mappings")
+    months = out["inner_validation_months"]
+    if isinstance(months, bool) or not isinstance(months, int) or months < 1:
+        raise ConfigError(f"{p}: tuning.inner_validation_months must be a positive whole number, got {months!r}")
+    rows = out["max_inner_rows"]
+    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1000):
+        raise ConfigError(f"{p}: tuning.max_inner_rows must be a whole number >= 1000 or empty, got {rows!r}")
+    return {"inner_validation_months": months, "max_inner_rows": rows, "candidates": [dict(c) for c in cands]}
 
 
 def load_model_params(path: str | Path | None = None) -> tuple[dict, dict]:
@@ -256,9 +277,9 @@ def load_model_params(path: str | Path | None = None) -> tuple[dict, dict]:
     if not p.exists():
         raise ConfigError(f"model parameters file {p} does not exist")
     raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    unknown = set(raw) - {"params", "training"}
+    unknown = set(raw) - {"params", "training", "tuning"}
     if unknown:
-        raise ConfigError(f"{p}: unknown top-level keys {sorted(unknown)} (use `params` and `training`)")
+        raise ConfigError(f"{p}: unknown top-level keys {sorted(unknown)} (use `params`, `training`, `tuning`)")
     params = {**DEFAULT_LGB_PARAMS, **(raw.get("params") or {})}
     training = {**DEFAULT_TRAINING, **(raw.get("training") or {})}
     bad = set(training) - set(DEFAULT_TRAINING)

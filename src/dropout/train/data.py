@@ -21,7 +21,7 @@ from dropout.model.baselines import history_summary
 
 KEY_COLUMNS = ("participant_id", "as_of")
 LABEL_COLUMNS = ("label", "label_period_start", "label_due_on")
-GROUP_COLUMNS = ("district", "province", "ethnic_group", "sex", "poverty_status")
+GROUP_COLUMNS = ("district", "province", "ethnic_group", "sex", "poverty_status", "status")
 
 
 @dataclass
@@ -110,7 +110,11 @@ def build_context(
 ) -> pd.DataFrame:
     """Everything beside the features a backtest needs, aligned with `frame`'s index."""
     keys = frame[list(KEY_COLUMNS)]
-    ctx = pd.concat([group_columns(tables, keys), history_summary(tables, keys)], axis=1)
+    ctx = pd.concat([keys, group_columns(tables, keys), history_summary(tables, keys)], axis=1)
+    # Paying or behind now (in arrears) at as_of: a breakdown every report shows, since
+    # members in arrears are easier to rank than the paying ones.
+    if "behind_on_payments" in frame:
+        ctx["status"] = np.where(frame["behind_on_payments"].to_numpy() > 0, "in_arrears", "paying")
     as_of = pd.to_datetime(frame["as_of"])
     fallback = as_of + pd.Timedelta(days=horizon_days)
     if "label_due_on" in frame and target == "lapse":

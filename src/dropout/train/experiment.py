@@ -20,7 +20,7 @@ from dropout.errors import ConfigError
 from dropout.io import write_json, write_text
 from dropout.schema import Tables, tables_fingerprint
 from dropout.train.backtest import BacktestResult, ModelSpec, backtest_fingerprint, fit_final, run_backtest
-from dropout.train.config import ExperimentConfig, load_model_params, resolve_path
+from dropout.train.config import ExperimentConfig, load_model_params, load_tuning, resolve_path
 from dropout.train.data import Dataset, build_context, feature_columns, read_truth
 from dropout.model.gbm import DropoutModel, monotone_constraints
 from dropout.train.timechop import final_fold, make_folds
@@ -103,8 +103,11 @@ def build_dataset(cfg: ExperimentConfig, tables: Tables, truth: dict | None, cat
 def model_spec(cfg: ExperimentConfig, dataset: Dataset) -> ModelSpec:
     params, training = load_model_params(cfg.model.params)
     params = {**params, "seed": params.get("seed", cfg.seed)}
+    tuning = load_tuning(cfg.model.params)
     return ModelSpec(params, dataset.feature_names, dataset.monotone, cfg.model.calibration,
-                     int(training["num_boost_round"]), int(training["early_stopping_rounds"]))
+                     int(training["num_boost_round"]), int(training["early_stopping_rounds"]),
+                     candidates=tuning["candidates"], inner_validation_months=tuning["inner_validation_months"],
+                     max_inner_rows=tuning["max_inner_rows"])
 
 
 def spec_of(model: DropoutModel) -> ModelSpec:
@@ -175,7 +178,7 @@ def run_experiment(
         result = run_backtest(
             dataset, folds, spec, evaluation=cfg.evaluation, seed=cfg.seed,
             max_train_rows=cfg.backtest.max_train_rows, extra_specs=extra,
-            on_fold=lambda f: bar.advance(task),
+            on_fold=lambda f: bar.advance(task), tuning_gap_days=cfg.validation_gap_days,
         )
         timings["backtest_s"] = time.perf_counter() - t
         if "champion" in extra:
@@ -191,7 +194,8 @@ def run_experiment(
             "trained_through_as_of": str(pd.Timestamp(dataset.frame["as_of"].max()).date()),
             "extracted_on": str(pd.Timestamp(dataset.extracted_on).date()) if dataset.extracted_on is not None else None,
         }
-        model = fit_final(dataset, ff, spec, metadata, seed=cfg.seed, max_train_rows=cfg.backtest.max_train_rows)
+        model = fit_final(dataset, ff, spec, metadata, seed=cfg.seed, max_train_rows=cfg.backtest.max_train_rows,
+                          tuning_gap_days=cfg.validation_gap_days)
         timings["final_fit_s"] = time.perf_counter() - t
         bar.advance(task)
 
@@ -248,6 +252,7 @@ def _write_outputs(cfg, dataset, result, model, run_dir: Path, uri, timings) -> 
 
     write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True), run_dir / "config.yaml")
     write_json({"folds": [f.as_dict() for f in result.folds], "backtest_fingerprint": result.fingerprint}, run_dir / "folds.json")
+    write_json({"folds": result.tuning, "final": model.metadata.get("tuning")}, run_dir / "tuning.json")
     write_json(summary_numbers(result), run_dir / "metrics.json")
     result.fold_metrics.reset_index().to_csv(run_dir / "fold_metrics.csv", index=False)
     result.overall_metrics.reset_index().to_csv(run_dir / "test_metrics.csv", index=False)

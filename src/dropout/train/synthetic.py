@@ -60,7 +60,10 @@ def synthetic_dataset(
     frame["label_period_start"] = frame["as_of"] + pd.Timedelta(days=14)
     frame["label_due_on"] = frame["as_of"] + pd.Timedelta(days=horizon_days - 5)
     district = np.repeat(rng.choice(["A Luoi", "Nam Dong", "Phong Dien"], n_p), n_d)
+    paid = np.maximum(tenure - missed, 0)
+    since_last = np.minimum(np.nan_to_num(since, nan=0.0), tenure)
     ctx = pd.DataFrame({
+        "participant_id": pid, "as_of": as_of,
         "district": district,
         "province": np.where(district == "Phong Dien", "Hue", "Thua Thien Hue"),
         "ethnic_group": np.repeat(rng.choice(["Kinh", "minority"], n_p, p=[0.3, 0.7]), n_d),
@@ -71,6 +74,9 @@ def synthetic_dataset(
         "n_payments": np.maximum(tenure - missed, 0).astype(np.int32),
         "months_to_last_payment": np.maximum(tenure - np.nan_to_num(since), 0),
         "tenure_months": tenure,
+        "repeat_payment_days": np.maximum(paid - 1, 0).astype(np.int32),
+        "months_first_to_last_payment": np.where(paid > 1, np.maximum(tenure - since_last, 0), 0.0),
+        "months_since_first_payment": np.maximum(tenure, 1e-3).astype(float),
         "label_known_on": frame["label_due_on"],
         "oracle_p": p,
     }, index=frame.index)
