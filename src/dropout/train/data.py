@@ -123,6 +123,12 @@ def build_context(
         ctx["label_known_on"] = fallback
     if target == "lapse" and truth is not None and truth.get("installments") is not None:
         ctx["oracle_p"] = oracle_probability(truth["installments"], frame)
+    elif target == "withdraw_12m" and truth is not None and truth.get("withdraw_oracle") is not None:
+        # dropout.simulate.oracle.withdraw_oracle: participant_id, as_of, oracle_p
+        o = truth["withdraw_oracle"]
+        m = keys.merge(o.astype({"participant_id": keys["participant_id"].dtype}), on=list(KEY_COLUMNS),
+                       how="left", validate="many_to_one")
+        ctx["oracle_p"] = m["oracle_p"].to_numpy(dtype=float)
     return ctx
 
 
