@@ -8,6 +8,7 @@ Persistence never uses pickle. A saved model is a folder of plain files:
 
     model.txt         LightGBM's own text format (Booster.save_model)
     calibration.json  the monotone calibration map (see calibration.py)
+    linear.json       when the boosting starts from a linear model (see linear.py)
     features.json     feature names in catalog order and their monotone constraints
     metadata.json     target, horizon, parameters, best iteration, sha256 of model.txt
 
@@ -34,6 +35,7 @@ import pandas as pd  # noqa: E402
 from dropout.io import write_json, write_text
 from dropout.errors import DropoutError
 from dropout.model.calibration import Calibrator
+from dropout.model.linear import LinearBase
 
 MODEL_FILE = "model.txt"
 MLFLOW_MODEL_FILE = "model.lgb"
@@ -104,8 +106,10 @@ class DropoutModel:
         num_boost_round: int = 1000,
         early_stopping_rounds: int = 50,
         metadata: dict | None = None,
+        linear_base: bool = False,
     ):
         self.params = dict(params or {})
+        self.linear_base = bool(linear_base)
         self.feature_names = list(feature_names) if feature_names is not None else None
         self.monotone = list(monotone) if monotone is not None else None
         self.calibration = calibration
@@ -154,11 +158,19 @@ class DropoutModel:
                 raise ModelInputError(f"{name} holds a single class; cannot train a binary classifier")
         params = {"objective": "binary", "metric": "binary_logloss", **self.params}
         params["monotone_constraints"] = self.monotone
+        m_train, m_val = self._matrix(X_train), self._matrix(X_val)
+        init_train = init_val = None
+        if self.linear_base:
+            # The trees start from the linear model's log-odds and learn what it misses.
+            self.linear_ = LinearBase(self.monotone).fit(m_train, y_train)
+            init_train, init_val = self.linear_.margin(m_train), self.linear_.margin(m_val)
+        elif hasattr(self, "linear_"):
+            del self.linear_
         dtrain = lgb.Dataset(
-            self._matrix(X_train).astype(np.float32), label=y_train, feature_name=self.feature_names,
-            free_raw_data=True,
+            m_train.astype(np.float32), label=y_train, feature_name=self.feature_names,
+            free_raw_data=True, init_score=init_train,
         )
-        dval = lgb.Dataset(self._matrix(X_val).astype(np.float32), label=y_val, reference=dtrain)
+        dval = lgb.Dataset(m_val.astype(np.float32), label=y_val, reference=dtrain, init_score=init_val)
         booster = lgb.train(
             params,
             dtrain,
@@ -172,7 +184,7 @@ class DropoutModel:
         # model on disk, tree for tree.
         self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
         self.best_iteration_ = int(best)
-        raw_val = self.booster_.predict(self._matrix(X_val))
+        raw_val = self._raw(m_val)
         self.calibrator_ = Calibrator(method=self.calibration).fit(raw_val, y_val)
         self.metadata.update(
             best_iteration=self.best_iteration_,
@@ -188,10 +200,17 @@ class DropoutModel:
 
     # ------------------------------------------------------------------ predict
 
+    def _raw(self, m: np.ndarray) -> np.ndarray:
+        if getattr(self, "linear_", None) is None:
+            return self.booster_.predict(m)
+        margin = self.booster_.predict(m, raw_score=True) + self.linear_.margin(m)
+        return 1.0 / (1.0 + np.exp(-margin))
+
     def predict_raw(self, X) -> np.ndarray:
-        """The booster's uncalibrated probability of the positive class (1-d)."""
+        """The uncalibrated probability of the positive class (1-d): the booster's, started
+        from the linear model's log-odds when there is one."""
         self._check_fitted()
-        return self.booster_.predict(self._matrix(X))
+        return self._raw(self._matrix(X))
 
     def predict_proba(self, X, *, context=None) -> np.ndarray:
         """Calibrated probability of the positive class, a 1-d array in [0, 1].
@@ -212,6 +231,10 @@ class DropoutModel:
         self._check_fitted()
         m = self._matrix(X)
         contrib = self.booster_.predict(m, pred_contrib=True)
+        if getattr(self, "linear_", None) is not None:  # additive: the line's terms join the trees'
+            lin, intercept = self.linear_.contributions(m)
+            contrib[:, :-1] += lin
+            contrib[:, -1] += intercept
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(contrib, columns=[*self.feature_names, "bias"], index=index)
 
@@ -233,7 +256,9 @@ class DropoutModel:
         return hashlib.sha256(self.model_text().encode("utf-8")).hexdigest()
 
     def _json_parts(self) -> dict[str, dict]:
+        parts = {"linear.json": self.linear_.to_dict()} if getattr(self, "linear_", None) is not None else {}
         return {
+            **parts,
             "calibration.json": self.calibrator_.to_dict(),
             "features.json": {"features": self.feature_names, "monotone": self.monotone},
             "metadata.json": {
@@ -242,6 +267,7 @@ class DropoutModel:
                 "calibration": self.calibration,
                 "num_boost_round": self.num_boost_round,
                 "early_stopping_rounds": self.early_stopping_rounds,
+                "linear_base": getattr(self, "linear_", None) is not None,
                 "model_sha256": self.sha256,
                 "format": "lightgbm-text+json",
             },
@@ -287,11 +313,16 @@ class DropoutModel:
             calibration=meta.pop("calibration", "isotonic"),
             num_boost_round=meta.pop("num_boost_round", 1000),
             early_stopping_rounds=meta.pop("early_stopping_rounds", 50),
+            linear_base=meta.pop("linear_base", False),
             metadata={k: v for k, v in meta.items() if k not in ("model_sha256", "format")},
         )
         model.booster_ = lgb.Booster(model_str=text)
         model.best_iteration_ = int(model.metadata.get("best_iteration", model.booster_.current_iteration()))
         model.calibrator_ = Calibrator.from_dict(part("calibration.json"))
+        if model.linear_base:
+            model.linear_ = LinearBase.from_dict(part("linear.json"))
+            if len(model.linear_.monotone) != len(model.feature_names):
+                raise ValueError(f"{folder}: linear.json does not match the feature list")
         if model.booster_.feature_name() != model.feature_names:
             raise ValueError(f"{folder}: features.json does not match the booster's feature names")
         return model

@@ -54,17 +54,21 @@ class ModelSpec:
     candidates: list[dict] = field(default_factory=list)
     inner_validation_months: int = 6
     max_inner_rows: int | None = None  # candidates compare on a participant sample of this size
+    linear_base: bool = False  # boost from a monotone-signed logistic regression (model/linear.py)
 
     def with_params(self, overrides: dict) -> "ModelSpec":
-        """The same spec with some LightGBM parameters replaced (and no candidates left)."""
+        """The same spec with some parameters replaced (and no candidates left). The key
+        `linear_base` switches the linear start; every other key is a LightGBM parameter."""
+        overrides = dict(overrides)
+        linear = bool(overrides.pop("linear_base", self.linear_base))
         return ModelSpec({**self.params, **overrides}, self.feature_names, self.monotone, self.calibration,
-                         self.num_boost_round, self.early_stopping_rounds)
+                         self.num_boost_round, self.early_stopping_rounds, linear_base=linear)
 
     def build(self, metadata: dict | None = None) -> DropoutModel:
         return DropoutModel(
             self.params, feature_names=self.feature_names, monotone=self.monotone,
             calibration=self.calibration, num_boost_round=self.num_boost_round,
-            early_stopping_rounds=self.early_stopping_rounds, metadata=metadata,
+            early_stopping_rounds=self.early_stopping_rounds, metadata=metadata, linear_base=self.linear_base,
         )
 
 

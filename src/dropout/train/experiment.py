@@ -112,7 +112,7 @@ def model_spec(cfg: ExperimentConfig, dataset: Dataset) -> ModelSpec:
 
 def spec_of(model: DropoutModel) -> ModelSpec:
     return ModelSpec(model.params, model.feature_names, model.monotone, model.calibration,
-                     model.num_boost_round, model.early_stopping_rounds)
+                     model.num_boost_round, model.early_stopping_rounds, linear_base=model.linear_base)
 
 
 # ---------------------------------------------------------------- the run
