@@ -35,7 +35,7 @@ def test_contributions_add_up_to_the_log_odds_and_survive_a_round_trip(tmp_path)
     tr, va = slice(0, 3000), slice(3000, None)
     params = {**DEFAULT_LGB_PARAMS, "learning_rate": 0.1, "num_leaves": 4, "min_data_in_leaf": 50}
     m = DropoutModel(params, monotone=[1, -1, 0], calibration="platt", num_boost_round=200,
-                     early_stopping_rounds=20, linear_base=True).fit(X.iloc[tr], y[tr], X.iloc[va], y[va])
+                     early_stopping_rounds=20, linear_weight=0.5).fit(X.iloc[tr], y[tr], X.iloc[va], y[va])
     c = m.contributions(X.iloc[va])
     raw = m.predict_raw(X.iloc[va])
     assert np.allclose(1 / (1 + np.exp(-c.sum(axis=1).to_numpy())), raw, atol=1e-9)
@@ -50,7 +50,7 @@ def test_a_broken_linear_file_is_refused(tmp_path):
     X, y = _data(1500)
     params = {**DEFAULT_LGB_PARAMS, "num_leaves": 4, "min_data_in_leaf": 50}
     folder = DropoutModel(params, monotone=[1, -1, 0], num_boost_round=30, early_stopping_rounds=10,
-                          linear_base=True).fit(X[:1000], y[:1000], X[1000:], y[1000:]).save(tmp_path / "m")
+                          linear_weight=0.5).fit(X[:1000], y[:1000], X[1000:], y[1000:]).save(tmp_path / "m")
     import json
 
     d = json.loads((folder / "linear.json").read_text())

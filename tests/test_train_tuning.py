@@ -60,9 +60,20 @@ def test_candidates_never_see_validation_or_test_rows(data, monkeypatch):
     tuned = choose(spec, X, y, ds.frame["as_of"], train, gap_days=90)
     forbidden = set(np.flatnonzero(val | test))
     assert len(seen) == 2 and all(not (tr | va) & forbidden for tr, va, _ in seen)
-    assert tuned.chosen in spec.candidates
+    assert {k: v for k, v in tuned.chosen.items() if k != "linear_weight"} in spec.candidates
     best = max(tuned.scores, key=lambda s: s["auc"])
     assert tuned.chosen == best["params"]
+
+
+def test_the_blend_weight_is_tuned_on_the_inner_split_too(data):
+    ds, folds = data
+    spec = _spec(ds, [{"num_leaves": 4}])
+    spec.linear_weights = [0.0, 0.5]
+    train, _, _ = folds[0].masks(ds.frame["as_of"])
+    tuned = choose(spec, ds.frame[ds.feature_names], ds.frame["label"].to_numpy(), ds.frame["as_of"], train,
+                   gap_days=90)
+    assert [s["params"]["linear_weight"] for s in tuned.scores] == [0.0, 0.5]
+    assert tuned.chosen["linear_weight"] in (0.0, 0.5)
 
 
 def test_the_backtest_records_what_each_fold_chose(data):
@@ -70,7 +81,7 @@ def test_the_backtest_records_what_each_fold_chose(data):
     res = run_backtest(ds, folds, _spec(ds, [{"num_leaves": 2}, {"num_leaves": 6}]), seed=1)
     assert set(res.tuning) == {"fold0", "fold1"}
     for fold_name, t in res.tuning.items():
-        assert t["chosen"] in ({"num_leaves": 2}, {"num_leaves": 6})
+        assert t["chosen"] in ({"num_leaves": 2, "linear_weight": 0.0}, {"num_leaves": 6, "linear_weight": 0.0})
         assert len(t["candidates"]) == 2 and all(0.5 < c["auc"] <= 1 for c in t["candidates"])
     for m, f in zip(res.fold_models, folds):
         assert m.params["num_leaves"] == res.tuning[f.name]["chosen"]["num_leaves"]

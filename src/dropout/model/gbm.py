@@ -8,7 +8,7 @@ Persistence never uses pickle. A saved model is a folder of plain files:
 
     model.txt         LightGBM's own text format (Booster.save_model)
     calibration.json  the monotone calibration map (see calibration.py)
-    linear.json       when the boosting starts from a linear model (see linear.py)
+    linear.json       when the model blends in a linear model (see linear.py)
     features.json     feature names in catalog order and their monotone constraints
     metadata.json     target, horizon, parameters, best iteration, sha256 of model.txt
 
@@ -106,10 +106,14 @@ class DropoutModel:
         num_boost_round: int = 1000,
         early_stopping_rounds: int = 50,
         metadata: dict | None = None,
-        linear_base: bool = False,
+        linear_weight: float = 0.0,
+        linear_signs: list[int] | None = None,
     ):
         self.params = dict(params or {})
-        self.linear_base = bool(linear_base)
+        self.linear_signs = list(linear_signs) if linear_signs is not None else None
+        if not 0.0 <= float(linear_weight) < 1.0:
+            raise ModelInputError(f"linear_weight must be in [0, 1), got {linear_weight!r}")
+        self.linear_weight = float(linear_weight)
         self.feature_names = list(feature_names) if feature_names is not None else None
         self.monotone = list(monotone) if monotone is not None else None
         self.calibration = calibration
@@ -159,18 +163,16 @@ class DropoutModel:
         params = {"objective": "binary", "metric": "binary_logloss", **self.params}
         params["monotone_constraints"] = self.monotone
         m_train, m_val = self._matrix(X_train), self._matrix(X_val)
-        init_train = init_val = None
-        if self.linear_base:
-            # The trees start from the linear model's log-odds and learn what it misses.
-            self.linear_ = LinearBase(self.monotone).fit(m_train, y_train)
-            init_train, init_val = self.linear_.margin(m_train), self.linear_.margin(m_val)
+        if self.linear_weight > 0:
+            # A logistic regression on the same rows, blended in the log-odds (linear.py).
+            signs = self.linear_signs if self.linear_signs is not None else self.monotone
+            self.linear_ = LinearBase(signs).fit(m_train, y_train)
         elif hasattr(self, "linear_"):
             del self.linear_
         dtrain = lgb.Dataset(
-            m_train.astype(np.float32), label=y_train, feature_name=self.feature_names,
-            free_raw_data=True, init_score=init_train,
+            m_train.astype(np.float32), label=y_train, feature_name=self.feature_names, free_raw_data=True,
         )
-        dval = lgb.Dataset(m_val.astype(np.float32), label=y_val, reference=dtrain, init_score=init_val)
+        dval = lgb.Dataset(m_val.astype(np.float32), label=y_val, reference=dtrain)
         booster = lgb.train(
             params,
             dtrain,
@@ -203,12 +205,13 @@ class DropoutModel:
     def _raw(self, m: np.ndarray) -> np.ndarray:
         if getattr(self, "linear_", None) is None:
             return self.booster_.predict(m)
-        margin = self.booster_.predict(m, raw_score=True) + self.linear_.margin(m)
+        w = self.linear_weight
+        margin = (1.0 - w) * self.booster_.predict(m, raw_score=True) + w * self.linear_.margin(m)
         return 1.0 / (1.0 + np.exp(-margin))
 
     def predict_raw(self, X) -> np.ndarray:
-        """The uncalibrated probability of the positive class (1-d): the booster's, started
-        from the linear model's log-odds when there is one."""
+        """The uncalibrated probability of the positive class (1-d): the booster's, blended
+        in the log-odds with the linear model's when there is one (weight `linear_weight`)."""
         self._check_fitted()
         return self._raw(self._matrix(X))
 
@@ -232,9 +235,11 @@ class DropoutModel:
         m = self._matrix(X)
         contrib = self.booster_.predict(m, pred_contrib=True)
         if getattr(self, "linear_", None) is not None:  # additive: the line's terms join the trees'
+            w = self.linear_weight
             lin, intercept = self.linear_.contributions(m)
-            contrib[:, :-1] += lin
-            contrib[:, -1] += intercept
+            contrib *= 1.0 - w
+            contrib[:, :-1] += w * lin
+            contrib[:, -1] += w * intercept
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(contrib, columns=[*self.feature_names, "bias"], index=index)
 
@@ -267,7 +272,7 @@ class DropoutModel:
                 "calibration": self.calibration,
                 "num_boost_round": self.num_boost_round,
                 "early_stopping_rounds": self.early_stopping_rounds,
-                "linear_base": getattr(self, "linear_", None) is not None,
+                "linear_weight": self.linear_weight if getattr(self, "linear_", None) is not None else 0.0,
                 "model_sha256": self.sha256,
                 "format": "lightgbm-text+json",
             },
@@ -313,14 +318,15 @@ class DropoutModel:
             calibration=meta.pop("calibration", "isotonic"),
             num_boost_round=meta.pop("num_boost_round", 1000),
             early_stopping_rounds=meta.pop("early_stopping_rounds", 50),
-            linear_base=meta.pop("linear_base", False),
+            linear_weight=meta.pop("linear_weight", 0.0),
             metadata={k: v for k, v in meta.items() if k not in ("model_sha256", "format")},
         )
         model.booster_ = lgb.Booster(model_str=text)
         model.best_iteration_ = int(model.metadata.get("best_iteration", model.booster_.current_iteration()))
         model.calibrator_ = Calibrator.from_dict(part("calibration.json"))
-        if model.linear_base:
+        if model.linear_weight > 0:
             model.linear_ = LinearBase.from_dict(part("linear.json"))
+            model.linear_signs = model.linear_.monotone
             if len(model.linear_.monotone) != len(model.feature_names):
                 raise ValueError(f"{folder}: linear.json does not match the feature list")
         if model.booster_.feature_name() != model.feature_names:

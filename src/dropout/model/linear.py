@@ -1,4 +1,4 @@
-"""A logistic regression the boosting can start from, with the catalog's monotone signs.
+"""A logistic regression blended with the trees, with the catalog's monotone signs.
 
 `LinearBase` is a plain logistic regression on the model's features: empty values take
 the column's training median and get a missing-value indicator, everything is
@@ -7,11 +7,13 @@ catalog marks monotone, bounded to the catalog's sign (so the model's response t
 the net cost never turns the wrong way). It is fitted by L-BFGS-B with an analytic
 gradient.
 
-Its log-odds are LightGBM's `init_score`: the trees then learn what the line misses
-(boosting from a linear model, a form of stacking). Every part is additive in the
-log-odds, so a person's reasons stay exact: a feature's contribution is its tree SHAP
-value plus its linear term coef x (standardised value - 0) (and its indicator's), and the
-intercept joins the bias. Stored as plain JSON, never pickled.
+The model's log-odds are (1 - w) x the trees' + w x the line's, w tuned inside the
+training window (train/tuning.py): the line carries the many small additive effects a
+few hundred shallow trees learn slowly from a district's data, the trees the bends and
+interactions. Every part is additive in the log-odds, so a person's reasons stay exact:
+a feature's contribution is (1 - w) x its tree SHAP value + w x its linear term coef x
+standardised value (and its indicator's); the intercept joins the bias. Stored as plain
+JSON, never pickled.
 """
 
 from __future__ import annotations

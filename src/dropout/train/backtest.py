@@ -53,22 +53,27 @@ class ModelSpec:
     early_stopping_rounds: int = 50
     candidates: list[dict] = field(default_factory=list)
     inner_validation_months: int = 6
+    inner_splits: int = 1
     max_inner_rows: int | None = None  # candidates compare on a participant sample of this size
-    linear_base: bool = False  # boost from a monotone-signed logistic regression (model/linear.py)
+    linear_weight: float = 0.0  # weight of the blended logistic regression (model/linear.py)
+    linear_weights: list[float] = field(default_factory=list)  # the weights tuning tries
+    linear_signs: list[int] | None = None  # the line's coefficient signs (default: monotone)
 
     def with_params(self, overrides: dict) -> "ModelSpec":
-        """The same spec with some parameters replaced (and no candidates left). The key
-        `linear_base` switches the linear start; every other key is a LightGBM parameter."""
+        """The same spec with some parameters replaced (and nothing left to tune). The key
+        `linear_weight` sets the blend; every other key is a LightGBM parameter."""
         overrides = dict(overrides)
-        linear = bool(overrides.pop("linear_base", self.linear_base))
+        w = float(overrides.pop("linear_weight", self.linear_weight))
         return ModelSpec({**self.params, **overrides}, self.feature_names, self.monotone, self.calibration,
-                         self.num_boost_round, self.early_stopping_rounds, linear_base=linear)
+                         self.num_boost_round, self.early_stopping_rounds, linear_weight=w,
+                         linear_signs=self.linear_signs)  # (nothing left to tune)
 
     def build(self, metadata: dict | None = None) -> DropoutModel:
         return DropoutModel(
             self.params, feature_names=self.feature_names, monotone=self.monotone,
             calibration=self.calibration, num_boost_round=self.num_boost_round,
-            early_stopping_rounds=self.early_stopping_rounds, metadata=metadata, linear_base=self.linear_base,
+            early_stopping_rounds=self.early_stopping_rounds, metadata=metadata, linear_weight=self.linear_weight,
+            linear_signs=self.linear_signs,
         )
 
 

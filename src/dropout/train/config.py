@@ -248,7 +248,8 @@ DEFAULT_LGB_PARAMS = {
     "verbosity": -1,
 }
 DEFAULT_TRAINING = {"num_boost_round": 1000, "early_stopping_rounds": 50}
-DEFAULT_TUNING = {"inner_validation_months": 6, "max_inner_rows": None, "candidates": []}
+DEFAULT_TUNING = {"inner_validation_months": 6, "inner_splits": 1, "max_inner_rows": None, "candidates": [],
+                  "linear_weights": [0.0]}
 
 
 def load_tuning(path: str | Path | None = None) -> dict:
@@ -268,7 +269,15 @@ def load_tuning(path: str | Path | None = None) -> dict:
     rows = out["max_inner_rows"]
     if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1000):
         raise ConfigError(f"{p}: tuning.max_inner_rows must be a whole number >= 1000 or empty, got {rows!r}")
-    return {"inner_validation_months": months, "max_inner_rows": rows, "candidates": [dict(c) for c in cands]}
+    weights = out["linear_weights"]
+    if (not isinstance(weights, list) or not weights
+            or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w < 1 for w in weights)):
+        raise ConfigError(f"{p}: tuning.linear_weights must be a list of numbers in [0, 1), got {weights!r}")
+    splits = out["inner_splits"]
+    if isinstance(splits, bool) or not isinstance(splits, int) or splits < 1:
+        raise ConfigError(f"{p}: tuning.inner_splits must be a positive whole number, got {splits!r}")
+    return {"inner_validation_months": months, "inner_splits": splits, "max_inner_rows": rows,
+            "candidates": [dict(c) for c in cands], "linear_weights": [float(w) for w in weights]}
 
 
 def load_model_params(path: str | Path | None = None) -> tuple[dict, dict]:

@@ -107,12 +107,26 @@ def model_spec(cfg: ExperimentConfig, dataset: Dataset) -> ModelSpec:
     return ModelSpec(params, dataset.feature_names, dataset.monotone, cfg.model.calibration,
                      int(training["num_boost_round"]), int(training["early_stopping_rounds"]),
                      candidates=tuning["candidates"], inner_validation_months=tuning["inner_validation_months"],
-                     max_inner_rows=tuning["max_inner_rows"])
+                     inner_splits=tuning["inner_splits"],
+                     max_inner_rows=tuning["max_inner_rows"], linear_weights=tuning["linear_weights"],
+                     linear_signs=linear_signs(dataset))
+
+
+#: Feature families whose features a policy moves (the what-if): their linear terms keep
+#: the catalog's sign. Elsewhere correlated features share their effect freely in the
+#: line (forcing signs there costs ranking), and the trees carry the monotone constraints.
+POLICY_FAMILIES = ("subsidy",)
+
+
+def linear_signs(dataset: Dataset) -> list[int]:
+    family = {getattr(e, "name", None): getattr(e, "family", None) for e in dataset.catalog}
+    return [m if family.get(f) in POLICY_FAMILIES else 0 for f, m in zip(dataset.feature_names, dataset.monotone)]
 
 
 def spec_of(model: DropoutModel) -> ModelSpec:
     return ModelSpec(model.params, model.feature_names, model.monotone, model.calibration,
-                     model.num_boost_round, model.early_stopping_rounds, linear_base=model.linear_base)
+                     model.num_boost_round, model.early_stopping_rounds, linear_weight=model.linear_weight,
+                     linear_signs=model.linear_signs)
 
 
 # ---------------------------------------------------------------- the run

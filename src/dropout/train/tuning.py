@@ -5,9 +5,13 @@ compared on an inner split of that fold's *training* block:
 
     inner train [train_start, inner_val_start - gap) .. gap .. inner validation [inner_val_start, train_end)
 
+With `inner_splits` = k the inner validation block rolls back k times inside the
+training block and the scores are averaged (one block of a few months is a noisy judge).
 Each candidate trains on the inner train rows with early stopping on the inner
-validation rows; the one with the highest inner-validation AUC wins (ties: the one
-listed first, the simplest). The fold's validation block (early stopping and
+validation rows; a logistic regression (model/linear.py) is fitted once on the same
+rows, and every (candidate, blend weight w) pair is scored on the inner validation rows
+by the AUC of (1 - w) x the trees' log-odds + w x the line's. The best pair wins (ties:
+the one listed first, the simplest; w = 0 is the trees alone). The fold's validation block (early stopping and
 calibration of the model that is scored) and its test block are never looked at, so a
 reported test number is never the best of several tries on the test rows.
 """
@@ -33,16 +37,21 @@ class TuningResult:
         return {"chosen": self.chosen, "candidates": self.scores}
 
 
-def inner_split(as_of: pd.Series, train: np.ndarray, inner_months: int, gap_days: int) -> tuple[np.ndarray, np.ndarray]:
-    """(inner train, inner validation) masks inside the training mask `train`."""
+def inner_split(as_of: pd.Series, train: np.ndarray, inner_months: int, gap_days: int,
+                back: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(inner train, inner validation) masks inside the training mask `train`.
+
+    `back` = k takes the inner validation block k blocks before the end of the training
+    block (rolling origin inside it), with the inner training rows before it.
+    """
     a = pd.to_datetime(np.asarray(as_of))
     dates = a[train]
     if len(dates) == 0:
         return train.copy(), np.zeros(len(a), dtype=bool)
-    end = dates.max().normalize() + pd.offsets.MonthBegin(1)
+    end = dates.max().normalize() + pd.offsets.MonthBegin(1) - pd.DateOffset(months=inner_months * back)
     inner_val_start = end - pd.DateOffset(months=inner_months)
     inner_train_end = inner_val_start - pd.Timedelta(days=gap_days)
-    inner_val = train & np.asarray(a >= inner_val_start)
+    inner_val = train & np.asarray((a >= inner_val_start) & (a < end))
     inner_train = train & np.asarray(a < inner_train_end)
     return inner_train, inner_val
 
@@ -57,21 +66,48 @@ def choose(spec, X: pd.DataFrame, y: np.ndarray, as_of: pd.Series, train: np.nda
     """
     if not spec.candidates:
         return TuningResult(chosen={})
-    inner_train, inner_val = inner_split(as_of, train, spec.inner_validation_months, gap_days)
-    if sample is not None:
-        inner_train, inner_val = sample(inner_train), sample(inner_val)
-    usable = (inner_train.sum() > 0 and inner_val.sum() > 0
-              and len(np.unique(y[inner_train])) == 2 and len(np.unique(y[inner_val])) == 2)
-    if not usable:  # too little history for an inner split: the first candidate, said so
-        return TuningResult(chosen=dict(spec.candidates[0]),
-                            scores=[{"params": dict(spec.candidates[0]), "auc": None,
+    weights = [float(w) for w in (spec.linear_weights or [spec.linear_weight])]
+    pairs = [{**c, "linear_weight": w} for c in spec.candidates for w in weights]
+    per_split: list[list[float]] = []
+    rows = []
+    for back in range(max(1, spec.inner_splits)):
+        inner_train, inner_val = inner_split(as_of, train, spec.inner_validation_months, gap_days, back)
+        if sample is not None:
+            inner_train, inner_val = sample(inner_train), sample(inner_val)
+        usable = (inner_train.sum() > 0 and inner_val.sum() > 0
+                  and len(np.unique(y[inner_train])) == 2 and len(np.unique(y[inner_val])) == 2)
+        if not usable:
+            break
+        per_split.append(_scores(spec, X, y, inner_train, inner_val, weights))
+        rows.append((int(inner_train.sum()), int(inner_val.sum())))
+    if not per_split:  # too little history for an inner split: the first candidate, said so
+        return TuningResult(chosen={**spec.candidates[0], "linear_weight": weights[0]},
+                            scores=[{"params": pairs[0], "auc": None,
                                      "note": "training window too short for an inner split"}])
-    scores = []
-    Xtr, ytr, Xva, yva = X[inner_train], y[inner_train], X[inner_val], y[inner_val]
-    for overrides in spec.candidates:
-        model = spec.with_params(overrides).build().fit(Xtr, ytr, Xva, yva)
-        auc = safe_auc(yva, model.predict_raw(Xva))
-        scores.append({"params": dict(overrides), "auc": float(auc), "best_iteration": model.best_iteration_,
-                       "inner_train_rows": int(inner_train.sum()), "inner_validation_rows": int(inner_val.sum())})
+    mean = np.mean(np.asarray(per_split), axis=0)
+    scores = [{"params": p, "auc": float(m), "auc_by_split": [float(s[i]) for s in per_split],
+               "rows_by_split": rows} for i, (p, m) in enumerate(zip(pairs, mean))]
     best = max(range(len(scores)), key=lambda i: (scores[i]["auc"], -i))
-    return TuningResult(chosen=dict(spec.candidates[best]), scores=scores)
+    return TuningResult(chosen=dict(scores[best]["params"]), scores=scores)
+
+
+def _scores(spec, X, y, inner_train, inner_val, weights) -> list[float]:
+    """Inner-validation AUC of every (candidate, weight) pair, candidates outer, weights inner."""
+    Xtr, ytr, Xva, yva = X[inner_train], y[inner_train], X[inner_val], y[inner_val]
+    line_margin = None
+    if any(w > 0 for w in weights):
+        from dropout.model.linear import LinearBase
+
+        cols = list(spec.feature_names)
+        signs = spec.linear_signs if spec.linear_signs is not None else spec.monotone
+        line = LinearBase(signs).fit(Xtr[cols].to_numpy(np.float64, na_value=np.nan), ytr)
+        line_margin = line.margin(Xva[cols].to_numpy(np.float64, na_value=np.nan))
+    out = []
+    for overrides in spec.candidates:
+        model = spec.with_params({**overrides, "linear_weight": 0.0}).build().fit(Xtr, ytr, Xva, yva)
+        p = np.clip(model.predict_raw(Xva), 1e-12, 1 - 1e-12)
+        trees_margin = np.log(p) - np.log1p(-p)
+        for w in weights:
+            margin = trees_margin if w == 0 else (1 - w) * trees_margin + w * line_margin
+            out.append(float(safe_auc(yva, margin)))
+    return out
