@@ -50,7 +50,7 @@ def _child_train(config: str, folder: str, scratch: str) -> dict:
     cfg = load_config(config)
     raw = cfg.model_dump(mode="json")
     raw["data"] = {"folder": folder}
-    cfg = config_from_dict(raw)
+    cfg = config_from_dict(raw, base_dir=cfg.base_dir)
     t = time.perf_counter()
     res = run_experiment(cfg, tracking_uri=f"sqlite:///{scratch}/mlflow.db", out_dir=f"{scratch}/runs", show_progress=False)
     total = time.perf_counter() - t

@@ -71,7 +71,7 @@ def run_row(name: str, spec: dict) -> dict:
     if spec.get("horizon"):
         raw.pop("horizon_days", None)
         raw["horizon"] = spec["horizon"]
-    cfg = config_from_dict(raw)
+    cfg = config_from_dict(raw, base_dir=cfg.base_dir)
     truth = dict(sim.truth)
     if cfg.target == "withdraw_12m":
         truth["withdraw_oracle"] = withdraw_oracle(sim)

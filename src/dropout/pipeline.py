@@ -19,9 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
-from dropout.io import load_tables, write_json
 
 DEMO_CONFIG = "experiments/a-luoi.yaml"
 DEMO_WINDOW = "30d"
@@ -52,6 +49,9 @@ def run_demo(out: Path, preset: str = "a-luoi", participants: int | None = None,
     Returns:
         DemoResult with row counts, output paths and the headline numbers.
     """
+    import pandas as pd
+
+    from dropout.io import load_tables, write_json
     from dropout.plan import load_plan_config, parse_capacity, plan_visits, villages_with_enrolled, write_plan
     from dropout.model import ModelRef
     from dropout.score.run import run_scoring

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from dropout.commands._boundary import guarded
-from dropout.pipeline import DEMO_CAPACITY, DEMO_CONFIG, DEMO_WINDOW, run_demo
+from dropout.pipeline import DEMO_CAPACITY, DEMO_CONFIG, DEMO_WINDOW
 from dropout.progress import console, progress_bar
 
 
@@ -22,6 +21,10 @@ def demo(
     capacity: str = typer.Option(DEMO_CAPACITY, help="Officer-hours for the week (see `dropout plan --help`)."),
 ) -> None:
     """Simulate a district, validate it, train, score, plan visits and write the report."""
+    from rich.table import Table
+
+    from dropout.pipeline import run_demo  # noqa: F811 (the heavy part of the module, loaded here)
+
     with progress_bar() as progress:
         result = run_demo(out, preset=preset, participants=participants, seed=seed, progress=progress,
                           config=config, window=window, capacity=capacity)

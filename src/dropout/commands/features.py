@@ -6,10 +6,7 @@ from pathlib import Path
 
 import typer
 
-from dropout.commands.score import with_store_visits
 from dropout.commands._boundary import guarded
-from dropout.features import FAMILIES, build_features
-from dropout.io import load_tables, write_parquet
 from dropout.progress import console, progress_bar
 
 
@@ -17,7 +14,7 @@ def features(
     data: Path = typer.Option(..., "--data", help="Folder of raw tables (Parquet, CSV or Excel)."),
     as_of: list[str] = typer.Option(..., "--as-of", help="As-of date YYYY-MM-DD; repeat for several."),
     out: Path = typer.Option(..., "--out", help="Parquet file to write (written atomically)."),
-    family: list[str] = typer.Option(None, "--family", help=f"Only these families (repeat): {', '.join(FAMILIES)}."),
+    family: list[str] = typer.Option(None, "--family", help="Only these feature families (repeat); the families are listed in features/catalog.yaml."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     store: str = typer.Option(None, "--store", help="Store of the web pages' recorded visits "
                               "(default sqlite:///out/scores.db)."),
@@ -26,6 +23,10 @@ def features(
                                               "data's visits. Default: when the store has them."),
 ) -> None:
     """Build one row per (participant, as-of date) with the features of the catalog (features/catalog.yaml)."""
+    from dropout.commands.score import with_store_visits
+    from dropout.features import build_features
+    from dropout.io import load_tables, write_parquet
+
     tables = with_store_visits(load_tables(data), store, recorded_visits)
     families = list(family) if family else None
     with progress_bar(disable=quiet) as bars:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from dropout.commands._boundary import guarded
 from dropout.progress import console
@@ -44,6 +43,8 @@ def plan(
 
 
 def _summary(result, record, weeks: float) -> None:
+    from rich.table import Table
+
     t = Table(title=f"visit plan for run {record.run_id} (as of {record.as_of.date()}, {weeks:g} week(s))")
     for col, just in (("pool", "left"), ("hours", "right"), ("used", "right"), ("days", "right"),
                       ("trips", "right"), ("sessions", "right"), ("visits", "right"),

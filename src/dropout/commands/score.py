@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from dropout.commands._boundary import guarded
 from dropout.progress import console, progress_bar
@@ -33,6 +32,8 @@ def score(
                                               "data's visits before the features. Default: when the store has them."),
 ) -> None:
     """Score everyone whose next installment falls due in the window: risk, ranks, reasons."""
+    from rich.table import Table
+
     from dropout.io import load_tables
     from dropout.registry.resolve import resolve_model
     from dropout.score import DEFAULT_CHUNK_SIZE, check_job

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import List
 
 import typer
-from rich.table import Table
 
 from dropout.commands._boundary import guarded
 from dropout.progress import console, progress_bar
@@ -25,6 +24,8 @@ def simulate(
     ),
 ) -> None:
     """Simulate a population of voluntary social insurance with an oracle of every lapse."""
+    from rich.table import Table
+
     from dropout.simulate import simulate as run_simulation
     from dropout.simulate import summarize, write_simulation
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from dropout.commands._boundary import guarded
 from dropout.progress import console
@@ -21,6 +20,8 @@ def train(
     mlflow_log: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the run to MLflow at all."),
 ) -> None:
     """Rolling-origin backtest with baselines, final calibrated LightGBM, HTML report, MLflow run."""
+    from rich.table import Table
+
     from dropout.train.config import load_config
     from dropout.train.experiment import run_experiment
 

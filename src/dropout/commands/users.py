@@ -5,16 +5,19 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.table import Table
 
 from dropout.commands._boundary import guarded
 from dropout.progress import console
-from dropout.web.settings import ENV_STORE, WebSettings
 
 users_app = typer.Typer(help="Officers' accounts of the web pages (stored in the score store).", no_args_is_help=True)
 
 
+ENV_STORE = "DROPOUT_STORE_URL"  # dropout.web.settings.ENV_STORE (a test holds the two together)
+
+
 def _store(store: str | None) -> str:
+    from dropout.web.settings import WebSettings
+
     return store or WebSettings.from_env().store_url
 
 
@@ -55,6 +58,8 @@ def list_(
     store: str = typer.Option(None, help=f"Store URL (default: ${ENV_STORE} or the score store's default)."),
 ) -> None:
     """List the accounts (never their password hashes)."""
+    from rich.table import Table
+
     from dropout.web.accounts import list_users
 
     table = Table(title="accounts")

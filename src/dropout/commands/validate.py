@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from dropout.commands._boundary import guarded
-from dropout.io import load_tables
 from dropout.progress import console
 
 
@@ -16,6 +14,10 @@ def validate(
     data: Path = typer.Argument(..., help="Folder of raw tables (Parquet, CSV or Excel)."),
 ) -> None:
     """Check a folder of raw tables: print row counts, or every problem and exit 1."""
+    from rich.table import Table
+
+    from dropout.io import load_tables
+
     tables = load_tables(data)
     summary = Table(title=f"{data}: OK (extracted on {tables.extracted_on.date()})")
     summary.add_column("table")

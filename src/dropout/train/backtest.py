@@ -129,6 +129,7 @@ def run_backtest(
     extra_specs: dict[str, ModelSpec] | None = None,
     on_fold=None,
     tuning_gap_days: int | None = None,
+    on_stage=None,
 ) -> BacktestResult:
     """Fit and score every fold; return predictions, metrics and the must-show checks.
 
@@ -137,6 +138,7 @@ def run_backtest(
         evaluation: a config.Evaluation (top k, top N, ECE bins, targets); defaults if None.
         extra_specs: other models to train on the same folds (e.g. the current champion's).
         on_fold: callback(fold) after each fold, for progress bars.
+        on_stage: callback(text) naming what runs now ("fold 1/3: tuning"), for progress logs.
         tuning_gap_days: the gap inside a training block between the inner training and
             inner validation rows (default: the label horizon).
     """
@@ -152,7 +154,9 @@ def run_backtest(
     baseline_names: list[str] = []
     tuning: dict = {}
     gap = dataset.horizon_days if tuning_gap_days is None else tuning_gap_days
-    for fold in folds:
+    say = on_stage or (lambda text: None)
+    for k, fold in enumerate(folds, start=1):
+        say(f"fold {k}/{len(folds)}: tuning")
         check_no_leak(fold, as_of, ctx["label_known_on"])
         train, val, test = fold.masks(as_of)
         train = _subsample_participants(frame, train, max_train_rows, seed + fold.index)
@@ -162,6 +166,7 @@ def run_backtest(
         tuned = choose(spec, X_all, y_all, as_of, train, gap_days=gap,
                        sample=lambda m: _subsample_participants(frame, m, spec.max_inner_rows, seed + 500 + fold.index))
         tuning[fold.name] = tuned.as_dict()
+        say(f"fold {k}/{len(folds)}: fit and calibration")
         model = spec.with_params(tuned.chosen).build({"fold": fold.as_dict(), "tuning": tuned.as_dict()}).fit(
             Xtr, ytr, Xva, yva)
         models.append(model)
@@ -176,6 +181,7 @@ def run_backtest(
             m = extra.build().fit(Xtr, ytr, Xva, yva)
             p = m.predict_proba(Xte)
             out[f"score_{name}"], out[f"p_{name}"] = p, p
+        say(f"fold {k}/{len(folds)}: baselines")
         baselines = make_baselines(dataset.feature_names, seed=seed, horizon_days=dataset.horizon_days)
         baseline_names = [b.name for b in baselines]
         for b in baselines:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from dropout.strict import Strict
 from dropout.errors import ConfigError
@@ -110,6 +110,25 @@ class ExperimentConfig(Strict):
     seed: int = 1
     output_dir: str = "runs"
     targets: dict[str, TargetOverride] = {}
+    # The folder relative paths of the file are read from: the config file's own folder
+    # (load_config), else the current folder.
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir if self._base_dir is not None else Path.cwd()
+
+    def path(self, value: str | Path) -> Path:
+        """A path written in the config: absolute as is, else relative to the config file's folder."""
+        p = Path(value)
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    def tracking_uri(self) -> str | None:
+        """The config's tracking URI, a relative SQLite file taken from the config's folder."""
+        uri = self.tracking.uri
+        if uri and uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+            return f"sqlite:///{self.path(uri.removeprefix('sqlite:///'))}"
+        return uri
 
     @property
     def label_horizon_days(self) -> int:
@@ -180,8 +199,13 @@ def _deep_merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def config_from_dict(raw: dict, target: str | None = None, source: str = "<dict>") -> ExperimentConfig:
-    """Build a config from a parsed YAML mapping, applying the `targets:` override of `target`."""
+def config_from_dict(raw: dict, target: str | None = None, source: str = "<dict>",
+                     base_dir: str | Path | None = None) -> ExperimentConfig:
+    """Build a config from a parsed YAML mapping, applying the `targets:` override of `target`.
+
+    Args:
+        base_dir: the folder relative paths are read from (default: the current folder).
+    """
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
     raw = copy.deepcopy(raw)
@@ -199,7 +223,9 @@ def config_from_dict(raw: dict, target: str | None = None, source: str = "<dict>
             if key in override and override[key] is not None:
                 raw[key] = _deep_merge(raw.get(key) or {}, override[key]) if isinstance(override[key], dict) else override[key]
     try:
-        return ExperimentConfig.model_validate(raw)
+        cfg = ExperimentConfig.model_validate(raw)
+        cfg._base_dir = Path(base_dir).resolve() if base_dir is not None else None
+        return cfg
     except ValidationError as exc:
         lines = [f"{source}: invalid experiment config"]
         for err in exc.errors():
@@ -210,13 +236,18 @@ def config_from_dict(raw: dict, target: str | None = None, source: str = "<dict>
 
 
 def resolve_path(path: str | Path) -> Path:
-    """A path from a config: absolute as is, else relative to the project root."""
+    """A path of the project (models/..., experiments/...): absolute as is, else relative to
+    the project root. Paths written inside an experiment config use `ExperimentConfig.path`."""
     p = Path(path)
     return p if p.is_absolute() else project_root() / p
 
 
 def load_config(path: str | Path, target: str | None = None) -> ExperimentConfig:
-    """Read and validate an experiment YAML file; `target` overrides its target."""
+    """Read and validate an experiment YAML file; `target` overrides its target.
+
+    The file is looked for as given, then in the project (`experiments/a-luoi.yaml` works
+    from any folder). Relative paths inside it resolve against the file's own folder.
+    """
     p = Path(path)
     if not p.exists():
         alt = resolve_path(path)
@@ -227,7 +258,7 @@ def load_config(path: str | Path, target: str | None = None) -> ExperimentConfig
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    return config_from_dict(raw, target=target, source=str(p))
+    return config_from_dict(raw, target=target, source=str(p), base_dir=p.resolve().parent)
 
 
 DEFAULT_LGB_PARAMS = {
@@ -253,8 +284,8 @@ DEFAULT_TUNING = {"inner_validation_months": 6, "inner_splits": 1, "max_inner_ro
 
 
 def load_tuning(path: str | Path | None = None) -> dict:
-    """The `tuning` section of models/lightgbm.yaml: inner_validation_months, candidates."""
-    p = resolve_path(path) if path else models_dir() / "lightgbm.yaml"
+    """The `tuning` section of models/lightgbm.yaml (or `path`)."""
+    p = Path(path) if path else models_dir() / "lightgbm.yaml"
     raw = (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("tuning") or {}
     bad = set(raw) - set(DEFAULT_TUNING)
     if bad:
@@ -281,8 +312,8 @@ def load_tuning(path: str | Path | None = None) -> dict:
 
 
 def load_model_params(path: str | Path | None = None) -> tuple[dict, dict]:
-    """Read models/lightgbm.yaml: (LightGBM params, training settings)."""
-    p = resolve_path(path) if path else models_dir() / "lightgbm.yaml"
+    """Read models/lightgbm.yaml (or `path`): (LightGBM params, training settings)."""
+    p = Path(path) if path else models_dir() / "lightgbm.yaml"
     if not p.exists():
         raise ConfigError(f"model parameters file {p} does not exist")
     raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}

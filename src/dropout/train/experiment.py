@@ -20,7 +20,7 @@ from dropout.errors import ConfigError
 from dropout.io import write_json, write_text
 from dropout.schema import Tables, tables_fingerprint
 from dropout.train.backtest import BacktestResult, ModelSpec, backtest_fingerprint, fit_final, run_backtest
-from dropout.train.config import ExperimentConfig, load_model_params, load_tuning, resolve_path
+from dropout.train.config import ExperimentConfig, load_model_params, load_tuning
 from dropout.train.data import Dataset, build_context, feature_columns, read_truth
 from dropout.model.gbm import DropoutModel, monotone_constraints
 from dropout.train.timechop import final_fold, make_folds
@@ -46,7 +46,7 @@ def load_source(cfg: ExperimentConfig, progress=None) -> tuple[Tables, dict | No
     if cfg.data.folder is not None:
         from dropout.io import load_tables
 
-        folder = resolve_path(cfg.data.folder)
+        folder = cfg.path(cfg.data.folder)
         return load_tables(folder), read_truth(folder)
     from dropout.simulate import simulate
 
@@ -101,9 +101,9 @@ def build_dataset(cfg: ExperimentConfig, tables: Tables, truth: dict | None, cat
 
 
 def model_spec(cfg: ExperimentConfig, dataset: Dataset) -> ModelSpec:
-    params, training = load_model_params(cfg.model.params)
+    params, training = load_model_params(cfg.path(cfg.model.params))
     params = {**params, "seed": params.get("seed", cfg.seed)}
-    tuning = load_tuning(cfg.model.params)
+    tuning = load_tuning(cfg.path(cfg.model.params))
     return ModelSpec(params, dataset.feature_names, dataset.monotone, cfg.model.calibration,
                      int(training["num_boost_round"]), int(training["early_stopping_rounds"]),
                      candidates=tuning["candidates"], inner_validation_months=tuning["inner_validation_months"],
@@ -152,23 +152,25 @@ def run_experiment(
         out_dir: where run folders go (default: the config's output_dir).
         tables, truth: data already in memory (skips the config's data source).
     """
-    from dropout.progress import progress_bar
+    from dropout.progress import Stages, progress_bar
     from dropout.registry import gate, log, tracking, versions
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    uri = tracking.resolve_tracking_uri(tracking_uri or cfg.tracking.uri)
+    uri = tracking.resolve_tracking_uri(tracking_uri or cfg.tracking_uri())
     register = register and log_mlflow and cfg.registry.enabled
     with progress_bar(disable=not show_progress) as bar:
-        task = bar.add_task(f"train {cfg.name} ({cfg.target})", total=cfg.backtest.folds + 4)
+        stages = Stages(bar, f"train {cfg.name} ({cfg.target})", total=cfg.backtest.folds + 4, quiet=not show_progress)
+        stages.stage("loading the data")
         if tables is None:
             tables, truth = load_source(cfg)
         timings["data_s"] = time.perf_counter() - t0
-        bar.advance(task)
+        stages.done()
         t = time.perf_counter()
+        stages.stage("building the training frames (features and labels)")
         dataset = build_dataset(cfg, tables, truth)
         timings["training_frame_s"] = time.perf_counter() - t
-        bar.advance(task)
+        stages.done()
 
         folds = make_folds(
             dataset.frame["as_of"], folds=cfg.backtest.folds, test_months=cfg.backtest.test_months,
@@ -192,13 +194,14 @@ def run_experiment(
         result = run_backtest(
             dataset, folds, spec, evaluation=cfg.evaluation, seed=cfg.seed,
             max_train_rows=cfg.backtest.max_train_rows, extra_specs=extra,
-            on_fold=lambda f: bar.advance(task), tuning_gap_days=cfg.validation_gap_days,
+            on_fold=lambda f: stages.done(), on_stage=stages.stage, tuning_gap_days=cfg.validation_gap_days,
         )
         timings["backtest_s"] = time.perf_counter() - t
         if "champion" in extra:
             champion_value = result.mean_fold_metric("champion", cfg.registry.gate_metric)
 
         t = time.perf_counter()
+        stages.stage("final model: tuning, fit, calibration")
         ff = final_fold(dataset.frame["as_of"], validation_months=cfg.backtest.validation_months,
                         validation_gap_days=cfg.validation_gap_days, min_train_months=cfg.backtest.min_train_months)
         metadata = {
@@ -211,9 +214,10 @@ def run_experiment(
         model = fit_final(dataset, ff, spec, metadata, seed=cfg.seed, max_train_rows=cfg.backtest.max_train_rows,
                           tuning_gap_days=cfg.validation_gap_days)
         timings["final_fit_s"] = time.perf_counter() - t
-        bar.advance(task)
+        stages.done()
 
         t = time.perf_counter()
+        stages.stage("report")
         run_dir = _run_dir(cfg, out_dir)
         model.save(run_dir / "model")
         report_path = _write_outputs(cfg, dataset, result, model, run_dir, uri if log_mlflow else None, timings)
@@ -222,6 +226,7 @@ def run_experiment(
         registration = None
         if log_mlflow:
             t = time.perf_counter()
+            stages.stage("MLflow run and registry")
             registration = log.log_training_run(
                 uri=uri, experiment=cfg.tracking.experiment, run_name=f"{cfg.name}-{cfg.target}-{run_dir.name}",
                 config=cfg.model_dump(mode="json"), model=model, result=result, artifacts_dir=run_dir,
@@ -232,13 +237,13 @@ def run_experiment(
             timings["mlflow_s"] = time.perf_counter() - t
             write_json({"run_id": registration.run_id, "model": registration.model_name, "version": registration.version,
                         "alias": registration.alias, "reason": registration.reason}, run_dir / "registration.json")
-        bar.advance(task)
+        stages.done()
     timings["total_s"] = time.perf_counter() - t0
     return ExperimentResult(cfg, dataset, result, model, run_dir, report_path, registration, timings)
 
 
 def _run_dir(cfg: ExperimentConfig, out_dir) -> Path:
-    base = Path(out_dir) if out_dir else resolve_path(cfg.output_dir)
+    base = Path(out_dir) if out_dir else cfg.path(cfg.output_dir)
     stamp = pd.Timestamp.now().strftime("%Y%m%d-%H%M%S")
     d = base / cfg.name / cfg.target / stamp
     n = 1
