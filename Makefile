@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 OUT ?= out/demo
 
-.PHONY: demo test bootstrap sync browser bench clean
+.PHONY: demo test bootstrap sync browser bench ui clean
 
 bootstrap:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -23,6 +23,10 @@ browser:
 
 test: sync browser
 	$(UV) run --frozen pytest -q
+
+# The MLflow UI on the project's tracking store, opened on the A Luoi experiment's runs.
+ui: sync
+	$(UV) run --frozen dropout ui
 
 bench: sync
 	$(UV) run --frozen python benchmarks/simulate.py

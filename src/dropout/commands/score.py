@@ -15,7 +15,8 @@ def score(
     as_of: str = typer.Option(..., "--as-of", help="Day the scores are made (YYYY-MM-DD), not after the extraction."),
     window: str = typer.Option("30d", "--window", help="Score people whose next installment falls due "
                                "within this many days after as-of (e.g. 30d, 4w)."),
-    model: str = typer.Option("champion", "--model", help="Registry alias (champion, NAME@alias) or a model folder."),
+    model: str = typer.Option("champion", "--model", help="A model folder, or a registry alias: champion (the "
+                              "champion of the data's district, province or the nation), NAME@alias."),
     model_name: str = typer.Option("dropout-lapse", "--model-name", help="Registered model the alias belongs to."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow URI (default experiments/mlflow.db)."),
     out: Path = typer.Option(Path("out/score"), "--out", help="Output folder; files go to OUT/<run id>/."),
@@ -36,12 +37,14 @@ def score(
 
     from dropout.io import load_tables
     from dropout.registry.resolve import resolve_model
+    from dropout.registry.scope import data_scope
     from dropout.score import DEFAULT_CHUNK_SIZE, check_job
     from dropout.score.run import run_scoring
 
     tables = with_store_visits(load_tables(data), store, recorded_visits)
     check_job(tables, as_of, window)  # cheap: refuse a wrong date before loading the model
-    model_ref = resolve_model(model, model_name=model_name, tracking_uri=tracking_uri)
+    # A bare alias (champion) is the champion of this data's scope (its district, province or the nation).
+    model_ref = resolve_model(model, model_name=model_name, tracking_uri=tracking_uri, scope=data_scope(tables))
     with progress_bar() as progress:
         result = run_scoring(
             tables, as_of, window, model_ref, store_url=store, out_dir=out, engine=engine,

@@ -16,7 +16,7 @@ from dropout.evaluate.metrics import calibration_table, lift_curve  # noqa: E402
 
 COLOURS = {
     "model": "#1b6ca8", "champion": "#7b4fa0", "logistic": "#e07b39", "recency_frequency": "#5a9e4b",
-    "rule_last_missed": "#b0413e", "rule_late_last_4": "#d4a017", "oracle": "#555555",
+    "rule_last_missed": "#b0413e", "rule_late_last_4": "#d4a017", "oracle": "#555555", "bg_nbd": "#2a9d8f",
 }
 
 
@@ -111,12 +111,18 @@ def group_plot(groups: dict[str, pd.DataFrame]) -> str:
     return to_base64(fig)
 
 
+# Line styles per contender, so that a line drawn over another stays visible (the model
+# over the champion it often equals: solid and thick under dashed and thin).
+_STYLES = {"model": dict(lw=2.6, ls="-", zorder=3), "champion": dict(lw=1.4, ls="--", zorder=4, marker="x")}
+
+
 def over_time_plot(time_metrics: pd.DataFrame, contenders: list[str], folds) -> str:
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.4))
     for c in contenders:
         d = time_metrics.xs(c, level="contender")
-        a1.plot(d.index, d["auc"], marker=".", c=_colour(c), label=c)
-        a2.plot(d.index, d["pr_auc"], marker=".", c=_colour(c), label=c)
+        style = {"lw": 1.2, "ls": "-", "marker": ".", "zorder": 2, **_STYLES.get(c, {})}
+        a1.plot(d.index, d["auc"], c=_colour(c), label=c, **style)
+        a2.plot(d.index, d["pr_auc"], c=_colour(c), label=c, **style)
     for f in folds:
         for ax in (a1, a2):
             ax.axvline(f.test_start, c="#dddddd", lw=1)
@@ -124,5 +130,8 @@ def over_time_plot(time_metrics: pd.DataFrame, contenders: list[str], folds) -> 
     a2.set(title="PR-AUC by as-of date (test blocks)", ylabel="PR-AUC")
     for ax in (a1, a2):
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    a1.legend(fontsize=8)
+    # The legend sits below the plots, where it hides no line.
+    handles, labels = a1.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 8), fontsize=8, frameon=False)
+    fig.subplots_adjust(bottom=0.3)
     return to_base64(fig)

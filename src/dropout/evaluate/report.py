@@ -48,6 +48,8 @@ def render_report(
     families: dict[str, str] | None = None,
     ks=(5, 10, 20),
     n_bins: int = 10,
+    gate: dict | None = None,
+    hyperparameters: dict | None = None,
 ) -> str:
     """The report as an HTML string.
 
@@ -140,7 +142,26 @@ def render_report(
         groups={k: _table(v) for k, v in result.group_metrics.items()},
         oracle_by_fold={f"fold{k}": f"{v:.3f}" for k, v in checks.get("auc_fraction_of_oracle_by_fold", {}).items()},
         figures=figures,
+        gate=_gate_view(gate),
+        hyperparameters={k: _fmt(v) for k, v in (hyperparameters or {}).items()},
     )
+
+
+def _gate_view(gate: dict | None) -> dict | None:
+    """The gate's comparisons as rows a template prints."""
+    if gate is None:
+        return None
+
+    def num(v):
+        return "–" if v is None else f"{v:.4f}"
+
+    return {
+        "metric": gate["metric"], "scope": gate.get("scope") or "", "champion": gate.get("champion_version"),
+        "rows_used": gate.get("rows_used", ""),
+        "rows": [[r["fold"], num(r["candidate"]), num(r["champion"]), r["result"]] for r in gate["folds"]]
+                + [["mean over the folds", num(gate["candidate_mean"]), num(gate.get("champion_mean")), ""]],
+        "decision": gate.get("decision") or "–", "reason": gate["reason"],
+    }
 
 
 def write_report(path: str | Path, html: str) -> Path:

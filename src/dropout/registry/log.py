@@ -89,6 +89,8 @@ def log_training_run(
     has_champion: bool = False,
     min_improvement: float = 0.0,
     tags: dict | None = None,
+    scope=None,
+    candidate_value: float | None = None,
 ) -> Registration:
     """Log config, params, metrics, artifacts and the model; register it and set its alias.
 
@@ -97,6 +99,10 @@ def log_training_run(
         register_as: registered model name, or None to log without registering.
         champion_value: the champion's gate metric *on this backtest* (None if no champion
             or not comparable; then `has_champion` says which).
+        scope: the data's `registry.scope.Scope`; the alias set is the scope's own
+            (`champion--district-a-luoi`), so each scope keeps its champion.
+        candidate_value: the candidate's gate metric on the rows the gate compares
+            (registry.gate.comparison); default: its mean over the folds.
     """
     import lightgbm as lgb
     import mlflow
@@ -107,7 +113,8 @@ def log_training_run(
     exp_id = ensure_experiment(c, experiment)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    candidate_value = result.mean_fold_metric("model", gate_metric)
+    if candidate_value is None:
+        candidate_value = result.mean_fold_metric("model", gate_metric)
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
         mlflow.set_tags({**(tags or {}), "backtest_fingerprint": result.fingerprint, "model_sha256": model.sha256})
         params = _flatten(config)
@@ -141,12 +148,16 @@ def log_training_run(
                 "model_sha256": model.sha256,
                 f"gate.{gate_metric}": repr(candidate_value),
                 "run_name": run_name,
+                "scope": scope.key if scope is not None else "",
+                "scope_slug": scope.slug if scope is not None else "",
+                "period": f"{model.metadata.get('trained_from_as_of', '')}..{model.metadata.get('trained_through_as_of', '')}",
             })
             version = str(mv.version)
             if has_champion and champion_value is None:
                 alias, reason = CHALLENGER, "the champion could not be compared on this backtest"
             else:
                 alias, reason = decide_alias(candidate_value, champion_value if has_champion else None, gate_metric, min_improvement)
+            alias = scope.alias(alias) if scope is not None else alias
             c.set_registered_model_alias(register_as, alias, version)
             c.set_model_version_tag(register_as, version, "gate_decision", f"{alias}: {reason}")
             mlflow.set_tags({"registered_model": register_as, "registered_version": version, "alias": alias, "gate_reason": reason})

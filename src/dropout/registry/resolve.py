@@ -19,9 +19,14 @@ class ModelNotFoundError(DropoutError, LookupError):
     """No model where the user pointed: no such folder, an unusable one, or an unknown alias."""
 
 
-def resolve_model(spec: str, model_name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None) -> ModelRef:
+def resolve_model(spec: str, model_name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None,
+                  scope=None) -> ModelRef:
     """A model folder path, or a registry alias (`champion`, `NAME@alias`), loaded and described.
 
+    Args:
+        scope: the data's `registry.scope.Scope`: a bare role (`champion`, `challenger`)
+            then means that scope's (`champion--district-a-luoi`); `NAME@alias` is taken
+            as written.
     Raises:
         ModelNotFoundError: the folder does not exist or is not a model, or the alias is unknown.
     """
@@ -38,6 +43,8 @@ def resolve_model(spec: str, model_name: str = DEFAULT_MODEL_NAME, tracking_uri:
     if "/" in spec or os.sep in spec or path.suffix:
         raise ModelNotFoundError(f"model {spec}: no such model folder")
     name, alias = spec.split("@", 1) if "@" in spec else (model_name, spec)
+    if "@" not in spec and scope is not None and "--" not in alias:
+        alias = scope.alias(alias)
     from dropout.registry.tracking import client, resolve_tracking_uri
     from dropout.registry.versions import load_model
 
@@ -45,9 +52,20 @@ def resolve_model(spec: str, model_name: str = DEFAULT_MODEL_NAME, tracking_uri:
         model = load_model(name, alias=alias, tracking_uri=tracking_uri)
         version = str(client(tracking_uri).get_model_version_by_alias(name, alias).version)
     except Exception as err:  # MLflow raises several types for an unknown name or alias
+        where = f" for {scope}" if scope is not None and "@" not in spec else ""
         raise ModelNotFoundError(
-            f"model {spec}: no registered model {name!r} with alias {alias!r} in "
-            f"{resolve_tracking_uri(tracking_uri)} ({type(err).__name__}: {err}); "
-            "train one (`dropout train`) or give a model folder"
+            f"model {spec}: no registered model {name!r} with alias {alias!r}{where} in "
+            f"{resolve_tracking_uri(tracking_uri)} ({type(err).__name__}: {err}); aliases there: "
+            f"{_aliases(name, tracking_uri) or 'none'}. Train one on this data (`dropout train`), "
+            "promote one into this scope (`dropout models promote ... --scope ... --force`), or give a model folder"
         ) from None
     return ModelRef(model, name, version, model.sha256, f"models:/{name}@{alias}")
+
+
+def _aliases(name: str, tracking_uri: str | None) -> str:
+    from dropout.registry.tracking import client
+
+    try:
+        return ", ".join(sorted(client(tracking_uri).get_registered_model(name).aliases or {}))
+    except Exception:  # an unknown model: nothing to list
+        return ""

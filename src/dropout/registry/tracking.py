@@ -53,11 +53,33 @@ def client(uri: str | None = None):
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+#: MLflow 3's UI shows an experiment with this tag as model training (runs, metrics,
+#: models), not as a GenAI app (traces, judges), which it otherwise may guess.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
+
 def ensure_experiment(c, name: str) -> str:
+    """The experiment's id (created if missing), tagged as a model-training experiment."""
     exp = c.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    return c.create_experiment(name, artifact_location=artifact_root_for(c.tracking_uri))
+    if exp is None:
+        exp_id = c.create_experiment(name, artifact_location=artifact_root_for(c.tracking_uri),
+                                     tags={EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1]})
+        return exp_id
+    if exp.tags.get(EXPERIMENT_KIND[0]) != EXPERIMENT_KIND[1]:
+        c.set_experiment_tag(exp.experiment_id, *EXPERIMENT_KIND)
+    return exp.experiment_id
+
+
+def ui_url(uri: str | None, experiment: str, host: str = "127.0.0.1", port: int = 5000) -> str:
+    """The MLflow UI page of `experiment`'s training runs (tagged as model training on the way)."""
+    c = client(uri)
+    exp = c.get_experiment_by_name(experiment)
+    if exp is None:
+        known = ", ".join(sorted(e.name for e in c.search_experiments())) or "none"
+        raise RegistryError(f"no experiment {experiment!r} in {resolve_tracking_uri(uri)} (experiments: {known}); "
+                            "train one first (`dropout train --config ...`)")
+    ensure_experiment(c, experiment)
+    return f"http://{host}:{port}/#/experiments/{exp.experiment_id}/runs"
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Registered versions by hand: list, promote, load (checked against their digest).
+"""Loading registered versions (checked against their digest).
 
 MLflow's `models:/NAME@alias` URIs are resolved against the store asked for, never
 ./mlflow.db (see tracking.mlflow_uris).
@@ -11,51 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 
-import pandas as pd
 
 from dropout.model.gbm import MLFLOW_MODEL_FILE, MODEL_FILE, DropoutModel
-from dropout.registry.gate import CHAMPION, current_champion
+from dropout.registry.gate import CHAMPION
 from dropout.registry.tracking import RegistryError, client, mlflow_uris, resolve_tracking_uri
-
-
-def promote(name: str, version: str | int, uri: str | None = None) -> str:
-    """Give `version` the champion alias (human override); returns the previous champion's version."""
-    from mlflow.exceptions import MlflowException
-
-    c = client(uri)
-    try:
-        c.get_model_version(name, str(version))
-    except MlflowException:
-        raise RegistryError(f"model {name!r} has no version {version} in {c.tracking_uri}") from None
-    prev = current_champion(name, uri)
-    c.set_registered_model_alias(name, CHAMPION, str(version))
-    c.set_model_version_tag(name, str(version), "gate_decision", f"{CHAMPION}: promoted by hand")
-    return prev.version if prev else ""
-
-
-def list_versions(name: str | None = None, uri: str | None = None) -> pd.DataFrame:
-    """One row per registered model version: name, version, aliases, target, gate metric, run."""
-    c = client(uri)
-    filt = f"name = '{name}'" if name else ""
-    aliases: dict[tuple[str, str], list[str]] = {}
-    for rm in c.search_registered_models(filt):
-        for alias, v in (rm.aliases or {}).items():
-            aliases.setdefault((rm.name, str(v)), []).append(alias)
-    rows = []
-    for mv in c.search_model_versions(filt):
-        gate = {k: v for k, v in mv.tags.items() if k.startswith("gate.")}
-        rows.append({
-            "name": mv.name,
-            "version": int(mv.version),
-            "aliases": ",".join(sorted(aliases.get((mv.name, str(mv.version)), []))),
-            "target": mv.tags.get("target", ""),
-            "gate": ", ".join(f"{k[5:]}={float(v):.4f}" for k, v in gate.items()),
-            "created": pd.Timestamp(mv.creation_timestamp, unit="ms").strftime("%Y-%m-%d %H:%M"),
-            "run_id": mv.run_id,
-            "sha256": mv.tags.get("model_sha256", "")[:12],
-        })
-    df = pd.DataFrame(rows, columns=["name", "version", "aliases", "target", "gate", "created", "run_id", "sha256"])
-    return df.sort_values(["name", "version"]).reset_index(drop=True)
 
 
 def model_uri(name_or_uri: str, alias: str = CHAMPION) -> str:

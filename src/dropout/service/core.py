@@ -70,13 +70,18 @@ class RiskEngine:
         from dropout.io import load_tables
         from dropout.registry.resolve import resolve_model
 
+        from dropout.registry.scope import data_scope
+
         t0 = time.perf_counter()
-        ref = resolve_model(settings.model, tracking_uri=settings.tracking_uri)
+        tables = load_tables(settings.data_dir) if settings.data_dir else None
+        # A bare alias (champion) is the champion of the reference data's scope.
+        scope = data_scope(tables) if tables is not None else None
+        ref = resolve_model(settings.model, tracking_uri=settings.tracking_uri, scope=scope)
         catalog = load_catalog()
         missing = [f for f in ref.model.feature_names if f not in catalog]
         if missing:
             raise DropoutError(f"the model uses features the catalog does not list: {missing[:10]}")
-        reference = Reference.from_tables(load_tables(settings.data_dir)) if settings.data_dir else Reference.empty()
+        reference = Reference.from_tables(tables) if tables is not None else Reference.empty()
         engine = cls(
             model=ref.model,
             info=describe_model(ref, catalog, settings.tracking_uri),

@@ -127,6 +127,7 @@ def run_backtest(
     seed: int = 1,
     max_train_rows: int | None = None,
     extra_specs: dict[str, ModelSpec] | None = None,
+    fitted: dict | None = None,
     on_fold=None,
     tuning_gap_days: int | None = None,
     on_stage=None,
@@ -136,7 +137,9 @@ def run_backtest(
     Args:
         spec: the candidate model.
         evaluation: a config.Evaluation (top k, top N, ECE bins, targets); defaults if None.
-        extra_specs: other models to train on the same folds (e.g. the current champion's).
+        extra_specs: other models to train on the same folds.
+        fitted: models already trained (e.g. the current champion): they score every
+            fold's test rows as they are, never re-fitted.
         on_fold: callback(fold) after each fold, for progress bars.
         on_stage: callback(text) naming what runs now ("fold 1/3: tuning"), for progress logs.
         tuning_gap_days: the gap inside a training block between the inner training and
@@ -151,6 +154,7 @@ def run_backtest(
     as_of = frame["as_of"]
     preds, models = [], []
     extra_specs = extra_specs or {}
+    fitted = fitted or {}
     baseline_names: list[str] = []
     tuning: dict = {}
     gap = dataset.horizon_days if tuning_gap_days is None else tuning_gap_days
@@ -177,6 +181,9 @@ def run_backtest(
                 out[col] = ctx.loc[test, col].to_numpy()
         p = model.predict_proba(Xte)
         out[f"score_{MODEL}"], out[f"p_{MODEL}"] = p, p
+        for name, m in fitted.items():
+            p = m.predict_proba(Xte)
+            out[f"score_{name}"], out[f"p_{name}"] = p, p
         for name, extra in extra_specs.items():
             m = extra.build().fit(Xtr, ytr, Xva, yva)
             p = m.predict_proba(Xte)
@@ -195,7 +202,7 @@ def run_backtest(
         if on_fold is not None:
             on_fold(fold)
     predictions = pd.concat(preds, ignore_index=True)
-    contenders = [MODEL, *extra_specs, *baseline_names]
+    contenders = [MODEL, *fitted, *extra_specs, *baseline_names]
     if f"p_{ORACLE}" in predictions and predictions[f"p_{ORACLE}"].notna().any():
         contenders.append(ORACLE)
     result = _summarise(predictions, folds, contenders, baseline_names, ev, models, backtest_fingerprint(dataset, folds))

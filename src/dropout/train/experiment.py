@@ -19,7 +19,9 @@ import yaml
 from dropout.errors import ConfigError
 from dropout.io import write_json, write_text
 from dropout.schema import Tables, tables_fingerprint
-from dropout.train.backtest import BacktestResult, ModelSpec, backtest_fingerprint, fit_final, run_backtest
+from dropout.provenance import code_version
+from dropout.registry.scope import data_scope
+from dropout.train.backtest import BacktestResult, ModelSpec, fit_final, run_backtest
 from dropout.train.config import ExperimentConfig, load_model_params, load_tuning
 from dropout.train.data import Dataset, build_context, feature_columns, read_truth
 from dropout.model.gbm import DropoutModel, monotone_constraints
@@ -178,34 +180,41 @@ def run_experiment(
             validation_gap_days=cfg.validation_gap_days, min_train_months=cfg.backtest.min_train_months,
         )
         spec = model_spec(cfg, dataset)
+        scope = data_scope(tables)
         name = cfg.registered_model_name if register else None
-        champion, extra, champion_value = None, {}, None
+        champion, fitted, champion_value, champion_note, seen_through = None, {}, None, None, None
         if name:
-            champion = gate.current_champion(name, uri)
+            champion = gate.current_champion(name, uri, scope)
             if champion is not None:
-                fp = backtest_fingerprint(dataset, folds)
-                if champion.backtest_fingerprint == fp and champion.gate_value(cfg.registry.gate_metric) is not None:
-                    champion_value = champion.gate_value(cfg.registry.gate_metric)
+                # The champion scores the new folds' test rows as it is (never re-fitted).
+                champ_model = versions.load_model(name, scope.alias(gate.CHAMPION), uri)
+                if set(champ_model.feature_names) <= set(dataset.feature_names):
+                    fitted["champion"] = champ_model
+                    seen_through = champ_model.metadata.get("trained_through_as_of")
                 else:
-                    champ_model = versions.load_model(name, gate.CHAMPION, uri)
-                    if set(champ_model.feature_names) <= set(dataset.feature_names):
-                        extra["champion"] = spec_of(champ_model)
+                    champion_note = ("the champion needs features these data do not have: "
+                                     f"{sorted(set(champ_model.feature_names) - set(dataset.feature_names))[:5]}")
         t = time.perf_counter()
         result = run_backtest(
             dataset, folds, spec, evaluation=cfg.evaluation, seed=cfg.seed,
-            max_train_rows=cfg.backtest.max_train_rows, extra_specs=extra,
+            max_train_rows=cfg.backtest.max_train_rows, fitted=fitted,
             on_fold=lambda f: stages.done(), on_stage=stages.stage, tuning_gap_days=cfg.validation_gap_days,
         )
         timings["backtest_s"] = time.perf_counter() - t
-        if "champion" in extra:
-            champion_value = result.mean_fold_metric("champion", cfg.registry.gate_metric)
+        gate_report = gate.comparison(result, cfg.registry.gate_metric, cfg.registry.min_improvement,
+                                      champion_version=champion.version if champion else None,
+                                      note=champion_note, scope=scope, champion_seen_through=seen_through)
+        if "champion" in fitted:
+            champion_value = gate_report["champion_mean"]
 
         t = time.perf_counter()
         stages.stage("final model: tuning, fit, calibration")
         ff = final_fold(dataset.frame["as_of"], validation_months=cfg.backtest.validation_months,
                         validation_gap_days=cfg.validation_gap_days, min_train_months=cfg.backtest.min_train_months)
         metadata = {
-            "experiment": cfg.name, "target": cfg.target, "horizon_days": cfg.horizon_days,
+            "experiment": cfg.name, "target": cfg.target, "horizon_days": cfg.horizon_days, "scope": scope.key,
+            "code_version": code_version(),
+            "trained_from_as_of": str(pd.Timestamp(dataset.frame["as_of"].min()).date()),
             "label_horizon_days": cfg.label_horizon_days, "data_fingerprint": dataset.data_fingerprint,
             "backtest_fingerprint": result.fingerprint,
             "trained_through_as_of": str(pd.Timestamp(dataset.frame["as_of"].max()).date()),
@@ -220,7 +229,10 @@ def run_experiment(
         stages.stage("report")
         run_dir = _run_dir(cfg, out_dir)
         model.save(run_dir / "model")
-        report_path = _write_outputs(cfg, dataset, result, model, run_dir, uri if log_mlflow else None, timings)
+        if not (register and log_mlflow):
+            gate_report = {**gate_report, "decision": None, "reason": "not registered (--no-register / --no-mlflow)"}
+        report_path = _write_outputs(cfg, dataset, result, model, run_dir, uri if log_mlflow else None, timings,
+                                     gate_report, scope)
         timings["report_s"] = time.perf_counter() - t
 
         registration = None
@@ -230,8 +242,9 @@ def run_experiment(
             registration = log.log_training_run(
                 uri=uri, experiment=cfg.tracking.experiment, run_name=f"{cfg.name}-{cfg.target}-{run_dir.name}",
                 config=cfg.model_dump(mode="json"), model=model, result=result, artifacts_dir=run_dir,
+                candidate_value=gate_report["candidate_mean"],
                 register_as=name, gate_metric=cfg.registry.gate_metric, champion_value=champion_value,
-                has_champion=champion is not None, min_improvement=cfg.registry.min_improvement,
+                has_champion=champion is not None, min_improvement=cfg.registry.min_improvement, scope=scope,
                 tags={"experiment": cfg.name, "target": cfg.target, "run_dir": str(run_dir)},
             )
             timings["mlflow_s"] = time.perf_counter() - t
@@ -266,12 +279,14 @@ def summary_numbers(result: BacktestResult) -> dict:
     return out
 
 
-def _write_outputs(cfg, dataset, result, model, run_dir: Path, uri, timings) -> Path:
+def _write_outputs(cfg, dataset, result, model, run_dir: Path, uri, timings, gate_report=None, scope=None) -> Path:
     from dropout.evaluate.report import render_report, write_report
 
     write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True), run_dir / "config.yaml")
     write_json({"folds": [f.as_dict() for f in result.folds], "backtest_fingerprint": result.fingerprint}, run_dir / "folds.json")
     write_json({"folds": result.tuning, "final": model.metadata.get("tuning")}, run_dir / "tuning.json")
+    if gate_report is not None:
+        write_json(gate_report, run_dir / "gate.json")
     write_json(summary_numbers(result), run_dir / "metrics.json")
     result.fold_metrics.reset_index().to_csv(run_dir / "fold_metrics.csv", index=False)
     result.overall_metrics.reset_index().to_csv(run_dir / "test_metrics.csv", index=False)
@@ -283,6 +298,7 @@ def _write_outputs(cfg, dataset, result, model, run_dir: Path, uri, timings) -> 
         "data": cfg.data.folder or f"simulated preset {cfg.data.simulate.preset} "
                 f"({cfg.data.simulate.participants or 'default'} participants, seed {cfg.data.simulate.seed})",
         "target": cfg.target,
+        "scope": str(scope) if scope is not None else "",
         "label horizon (days)": cfg.label_horizon_days,
         "as-of dates": f"{pd.Timestamp(as_of.min()).date()} .. {pd.Timestamp(as_of.max()).date()} ({as_of.nunique()} dates, {cfg.as_of.frequency})",
         "training rows": int(len(dataset.frame)),
@@ -293,12 +309,19 @@ def _write_outputs(cfg, dataset, result, model, run_dir: Path, uri, timings) -> 
         "calibration": cfg.model.calibration,
         "final model trees": model.best_iteration_,
         "model sha256": model.sha256,
-        "data fingerprint": dataset.data_fingerprint[:16],
+        "data fingerprint": dataset.data_fingerprint,
+        "code version": model.metadata.get("code_version", ""),
         "tracking": uri or "(not logged)",
     }
+    hyper = {**{f"lgb.{k}": v for k, v in model.params.items() if k not in ("monotone_constraints",)},
+             "linear_weight": model.linear_weight, "num_boost_round": model.num_boost_round,
+             "early_stopping_rounds": model.early_stopping_rounds, "best_iteration": model.best_iteration_,
+             "tuned (final)": (model.metadata.get("tuning") or {}).get("chosen", {}),
+             **{f"tuned ({k})": v["chosen"] for k, v in result.tuning.items()}}
     html = render_report(
         result, title=f"dropout — {cfg.name}, target {cfg.target}", summary=summary,
         importance=model.feature_importance("gain"), families=families,
         ks=cfg.evaluation.top_k_percent, n_bins=cfg.evaluation.ece_bins,
+        gate=gate_report, hyperparameters=hyper,
     )
     return write_report(run_dir / "report.html", html)
