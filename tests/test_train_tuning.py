@@ -60,20 +60,25 @@ def test_candidates_never_see_validation_or_test_rows(data, monkeypatch):
     tuned = choose(spec, X, y, ds.frame["as_of"], train, gap_days=90)
     forbidden = set(np.flatnonzero(val | test))
     assert len(seen) == 2 and all(not (tr | va) & forbidden for tr, va, _ in seen)
-    assert {k: v for k, v in tuned.chosen.items() if k != "linear_weight"} in spec.candidates
+    assert tuned.chosen in spec.candidates
     best = max(tuned.scores, key=lambda s: s["auc"])
     assert tuned.chosen == best["params"]
 
 
-def test_the_blend_weight_is_tuned_on_the_inner_split_too(data):
+def test_the_blend_weight_is_chosen_on_the_validation_slice(data):
+    from sklearn.metrics import roc_auc_score
+
     ds, folds = data
     spec = _spec(ds, [{"num_leaves": 4}])
-    spec.linear_weights = [0.0, 0.5]
-    train, _, _ = folds[0].masks(ds.frame["as_of"])
-    tuned = choose(spec, ds.frame[ds.feature_names], ds.frame["label"].to_numpy(), ds.frame["as_of"], train,
-                   gap_days=90)
-    assert [s["params"]["linear_weight"] for s in tuned.scores] == [0.0, 0.5]
-    assert tuned.chosen["linear_weight"] in (0.0, 0.5)
+    spec.linear_weights = [0.0, 0.5, 0.75]
+    train, val, _ = folds[0].masks(ds.frame["as_of"])
+    X, y = ds.frame[ds.feature_names], ds.frame["label"].to_numpy()
+    m = spec.build().fit(X[train], y[train], X[val], y[val])
+    aucs = m.metadata["linear_weight_validation_auc"]
+    assert set(aucs) == {"0.0", "0.5", "0.75"}
+    assert m.linear_weight == float(max(aucs, key=aucs.get))
+    if m.linear_weight > 0:
+        assert (roc_auc_score(y[val], m.predict_raw(X[val])) == pytest.approx(aucs[str(m.linear_weight)], abs=1e-12))
 
 
 def test_the_backtest_records_what_each_fold_chose(data):
@@ -81,7 +86,7 @@ def test_the_backtest_records_what_each_fold_chose(data):
     res = run_backtest(ds, folds, _spec(ds, [{"num_leaves": 2}, {"num_leaves": 6}]), seed=1)
     assert set(res.tuning) == {"fold0", "fold1"}
     for fold_name, t in res.tuning.items():
-        assert t["chosen"] in ({"num_leaves": 2, "linear_weight": 0.0}, {"num_leaves": 6, "linear_weight": 0.0})
+        assert t["chosen"] in ({"num_leaves": 2}, {"num_leaves": 6})
         assert len(t["candidates"]) == 2 and all(0.5 < c["auc"] <= 1 for c in t["candidates"])
     for m, f in zip(res.fold_models, folds):
         assert m.params["num_leaves"] == res.tuning[f.name]["chosen"]["num_leaves"]

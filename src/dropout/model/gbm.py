@@ -108,12 +108,17 @@ class DropoutModel:
         metadata: dict | None = None,
         linear_weight: float = 0.0,
         linear_signs: list[int] | None = None,
+        linear_weights: list[float] | None = None,
     ):
         self.params = dict(params or {})
         self.linear_signs = list(linear_signs) if linear_signs is not None else None
-        if not 0.0 <= float(linear_weight) < 1.0:
-            raise ModelInputError(f"linear_weight must be in [0, 1), got {linear_weight!r}")
+        weights = [float(w) for w in (linear_weights or [])]
+        for w in [float(linear_weight), *weights]:
+            if not 0.0 <= w < 1.0:
+                raise ModelInputError(f"linear weights must be in [0, 1), got {w!r}")
         self.linear_weight = float(linear_weight)
+        # Candidate weights: `fit` picks the one with the best AUC on the validation slice.
+        self.linear_weights = weights
         self.feature_names = list(feature_names) if feature_names is not None else None
         self.monotone = list(monotone) if monotone is not None else None
         self.calibration = calibration
@@ -163,6 +168,8 @@ class DropoutModel:
         params = {"objective": "binary", "metric": "binary_logloss", **self.params}
         params["monotone_constraints"] = self.monotone
         m_train, m_val = self._matrix(X_train), self._matrix(X_val)
+        if self.linear_weights and max(self.linear_weights) > 0:
+            self.linear_weight = max(w for w in self.linear_weights if w > 0)  # a line is fitted; chosen below
         if self.linear_weight > 0:
             # A logistic regression on the same rows, blended in the log-odds (linear.py).
             signs = self.linear_signs if self.linear_signs is not None else self.monotone
@@ -186,6 +193,10 @@ class DropoutModel:
         # model on disk, tree for tree.
         self.booster_ = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
         self.best_iteration_ = int(best)
+        if self.linear_weights:
+            self.linear_weight = self._choose_weight(m_val, y_val)
+            if self.linear_weight == 0 and hasattr(self, "linear_"):
+                del self.linear_
         raw_val = self._raw(m_val)
         self.calibrator_ = Calibrator(method=self.calibration).fit(raw_val, y_val)
         self.metadata.update(
@@ -201,6 +212,18 @@ class DropoutModel:
             raise ModelInputError("the model is not fitted: call fit() or DropoutModel.load()")
 
     # ------------------------------------------------------------------ predict
+
+    def _choose_weight(self, m_val: np.ndarray, y_val: np.ndarray) -> float:
+        """The candidate blend weight with the best AUC on the validation slice (ties: the
+        one listed first). The slice is the most recent data before the test months."""
+        from sklearn.metrics import roc_auc_score
+
+        trees = self.booster_.predict(m_val, raw_score=True)
+        line = self.linear_.margin(m_val) if getattr(self, "linear_", None) is not None else trees
+        scores = [float(roc_auc_score(y_val, (1 - w) * trees + w * line)) for w in self.linear_weights]
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        self.metadata["linear_weight_validation_auc"] = dict(zip(map(str, self.linear_weights), scores))
+        return self.linear_weights[best]
 
     def _raw(self, m: np.ndarray) -> np.ndarray:
         if getattr(self, "linear_", None) is None:

@@ -56,7 +56,7 @@ class ModelSpec:
     inner_splits: int = 1
     max_inner_rows: int | None = None  # candidates compare on a participant sample of this size
     linear_weight: float = 0.0  # weight of the blended logistic regression (model/linear.py)
-    linear_weights: list[float] = field(default_factory=list)  # the weights tuning tries
+    linear_weights: list[float] = field(default_factory=list)  # candidates, chosen on the validation slice
     linear_signs: list[int] | None = None  # the line's coefficient signs (default: monotone)
 
     def with_params(self, overrides: dict) -> "ModelSpec":
@@ -66,14 +66,14 @@ class ModelSpec:
         w = float(overrides.pop("linear_weight", self.linear_weight))
         return ModelSpec({**self.params, **overrides}, self.feature_names, self.monotone, self.calibration,
                          self.num_boost_round, self.early_stopping_rounds, linear_weight=w,
-                         linear_signs=self.linear_signs)  # (nothing left to tune)
+                         linear_signs=self.linear_signs, linear_weights=list(self.linear_weights))
 
     def build(self, metadata: dict | None = None) -> DropoutModel:
         return DropoutModel(
             self.params, feature_names=self.feature_names, monotone=self.monotone,
             calibration=self.calibration, num_boost_round=self.num_boost_round,
             early_stopping_rounds=self.early_stopping_rounds, metadata=metadata, linear_weight=self.linear_weight,
-            linear_signs=self.linear_signs,
+            linear_signs=self.linear_signs, linear_weights=self.linear_weights,
         )
 
 

@@ -8,10 +8,10 @@ compared on an inner split of that fold's *training* block:
 With `inner_splits` = k the inner validation block rolls back k times inside the
 training block and the scores are averaged (one block of a few months is a noisy judge).
 Each candidate trains on the inner train rows with early stopping on the inner
-validation rows; a logistic regression (model/linear.py) is fitted once on the same
-rows, and every (candidate, blend weight w) pair is scored on the inner validation rows
-by the AUC of (1 - w) x the trees' log-odds + w x the line's. The best pair wins (ties:
-the one listed first, the simplest; w = 0 is the trees alone). The fold's validation block (early stopping and
+validation rows, and the one with the best inner-validation AUC wins (ties: the one
+listed first, the simplest). The weight of the logistic line blended with the trees is
+chosen afterwards, on the fold's validation slice (the most recent months before the
+gap; `DropoutModel.fit`), from `linear_weights`. The fold's validation block (early stopping and
 calibration of the model that is scored) and its test block are never looked at, so a
 reported test number is never the best of several tries on the test rows.
 """
@@ -66,8 +66,10 @@ def choose(spec, X: pd.DataFrame, y: np.ndarray, as_of: pd.Series, train: np.nda
     """
     if not spec.candidates:
         return TuningResult(chosen={})
-    weights = [float(w) for w in (spec.linear_weights or [spec.linear_weight])]
-    pairs = [{**c, "linear_weight": w} for c in spec.candidates for w in weights]
+    # The blend weight is chosen later, on the fold's validation slice (DropoutModel.fit);
+    # here the trees alone are compared.
+    weights = [0.0]
+    pairs = [dict(c) for c in spec.candidates]
     per_split: list[list[float]] = []
     rows = []
     for back in range(max(1, spec.inner_splits)):
@@ -81,7 +83,7 @@ def choose(spec, X: pd.DataFrame, y: np.ndarray, as_of: pd.Series, train: np.nda
         per_split.append(_scores(spec, X, y, inner_train, inner_val, weights))
         rows.append((int(inner_train.sum()), int(inner_val.sum())))
     if not per_split:  # too little history for an inner split: the first candidate, said so
-        return TuningResult(chosen={**spec.candidates[0], "linear_weight": weights[0]},
+        return TuningResult(chosen=dict(spec.candidates[0]),
                             scores=[{"params": pairs[0], "auc": None,
                                      "note": "training window too short for an inner split"}])
     mean = np.mean(np.asarray(per_split), axis=0)
@@ -92,22 +94,12 @@ def choose(spec, X: pd.DataFrame, y: np.ndarray, as_of: pd.Series, train: np.nda
 
 
 def _scores(spec, X, y, inner_train, inner_val, weights) -> list[float]:
-    """Inner-validation AUC of every (candidate, weight) pair, candidates outer, weights inner."""
+    """Inner-validation AUC of every candidate's trees (the blend weight is chosen later)."""
     Xtr, ytr, Xva, yva = X[inner_train], y[inner_train], X[inner_val], y[inner_val]
-    line_margin = None
-    if any(w > 0 for w in weights):
-        from dropout.model.linear import LinearBase
-
-        cols = list(spec.feature_names)
-        signs = spec.linear_signs if spec.linear_signs is not None else spec.monotone
-        line = LinearBase(signs).fit(Xtr[cols].to_numpy(np.float64, na_value=np.nan), ytr)
-        line_margin = line.margin(Xva[cols].to_numpy(np.float64, na_value=np.nan))
     out = []
     for overrides in spec.candidates:
-        model = spec.with_params({**overrides, "linear_weight": 0.0}).build().fit(Xtr, ytr, Xva, yva)
-        p = np.clip(model.predict_raw(Xva), 1e-12, 1 - 1e-12)
-        trees_margin = np.log(p) - np.log1p(-p)
-        for w in weights:
-            margin = trees_margin if w == 0 else (1 - w) * trees_margin + w * line_margin
-            out.append(float(safe_auc(yva, margin)))
+        model = spec.with_params(overrides).build()
+        model.linear_weight, model.linear_weights = 0.0, []  # the trees alone
+        model.fit(Xtr, ytr, Xva, yva)
+        out.append(float(safe_auc(yva, model.predict_raw(Xva))))
     return out
