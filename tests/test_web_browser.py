@@ -69,7 +69,7 @@ def server(tmp_path_factory):
     write_tables(tables, tmp / "data")
     url = f"sqlite:///{tmp}/scores.db"
     write_store(tables, url)
-    accounts.add_user(url, "lan", PASSWORD, "officer", "A Luoi")
+    accounts.add_user(url, "lan", PASSWORD, "officer", "A Lưới")
     accounts.add_user(url, "admin", PASSWORD, "admin", None)
     port = free_port()
     log_path = tmp / "server.log"
@@ -139,23 +139,23 @@ def test_officer_journey(server, page, browser):
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
     # logged out: sent to the log-in page, which brings us back afterwards
-    page.goto(base + "/d/A%20Luoi")
+    page.goto(base + "/d/A%20L%C6%B0%E1%BB%9Bi")
     assert "/login?next=" in page.url
     shot(page, "01-login")
     page.fill("#username", "lan")
     page.fill("#password", PASSWORD)
     page.click("button[type=submit].primary")
-    page.wait_for_url(base + "/d/A%20Luoi")
+    page.wait_for_url(base + "/d/A%20L%C6%B0%E1%BB%9Bi")
 
     # district overview
-    assert page.locator("h1").inner_text() == "Huyện A Luoi"
+    assert page.locator("h1").inner_text() == "Huyện A Lưới"
     assert page.locator("svg.chart-communes").count() == 1
     assert int(page.locator("#total-due").inner_text()) > 0
     shot(page, "02-district-overview")
 
     # a commune, filtered to the high band
-    page.locator("a.commune-link", has_text="Hong Thai").click()
-    page.wait_for_url(re.compile(r".*/c/Hong%20Thai$"))
+    page.locator("a.commune-link", has_text="Hồng Thái").click()
+    page.wait_for_url(re.compile(r".*/c/H%E1%BB%93ng%20Th%C3%A1i$"))
     shot(page, "03-commune-list")
     shot(page, "03-commune-list-first-screen", full_page=False)  # the README's picture (docs/)
     page.select_option("#filter-band", "high")
@@ -182,7 +182,7 @@ def test_officer_journey(server, page, browser):
     page.click("#switch-language")
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "en"
-    assert page.locator("h1").inner_text() == "Hong Thai commune"
+    assert page.locator("h1").inner_text() == "Hồng Thái commune"
     assert "band=high" in page.url
     shot(page, "04-commune-list-en")
 
@@ -204,7 +204,7 @@ def test_officer_journey(server, page, browser):
     shot(page, "06-visit-recorded")
 
     # the visit plan and its printable A4 sheet
-    page.goto(base + "/d/A%20Luoi/plan")
+    page.goto(base + "/d/A%20L%C6%B0%E1%BB%9Bi/plan")
     assert page.locator("section.officer-day").count() >= 1
     shot(page, "07-visit-plan")
     page.locator("a.print-link").first.click()
@@ -220,7 +220,7 @@ def test_officer_journey(server, page, browser):
     # the commune list on a phone: one card per person
     phone = browser.new_context(viewport={"width": 360, "height": 780}, storage_state=page.context.storage_state())
     small = phone.new_page()
-    small.goto(base + "/d/A%20Luoi/c/Hong%20Thai")
+    small.goto(base + "/d/A%20L%C6%B0%E1%BB%9Bi/c/H%E1%BB%93ng%20Th%C3%A1i")
     assert small.locator("#ranked thead").is_hidden()
     assert small.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     shot(small, "09-commune-list-phone")
@@ -229,22 +229,22 @@ def test_officer_journey(server, page, browser):
     # log out: back to the log-in page, and pages are closed again
     page.click("#logout")
     page.wait_for_url(re.compile(r".*/login\?bye=1$"))
-    page.goto(base + "/d/A%20Luoi")
+    page.goto(base + "/d/A%20L%C6%B0%E1%BB%9Bi")
     assert "/login?next=" in page.url
 
 
 def test_other_districts_and_forged_posts_are_refused(server, page):
     base, refs = server["base"], server["refs"]
     log_in(page, base)
-    r = page.goto(base + "/d/Huong%20Hoa")
+    r = page.goto(base + "/d/H%C6%B0%E1%BB%9Bng%20H%C3%B3a")
     assert r.status == 403
     shot(page, "10-forbidden")
     tables = server["tables"]
     village = tables.villages.set_index("village_id")["district"]
     people = tables.participants.assign(district=tables.participants["village_id"].map(village))
-    other = int(people.loc[people["district"] == "Huong Hoa", "participant_id"].iloc[0])
-    own = int(people.loc[people["district"] == "A Luoi", "participant_id"].iloc[0])
-    for path in ["/d/Huong%20Hoa/c/A%20Doi", "/d/Huong%20Hoa/c/A%20Doi/list.xlsx", "/d/Huong%20Hoa/plan",
+    other = int(people.loc[people["district"] == "Hướng Hóa", "participant_id"].iloc[0])
+    own = int(people.loc[people["district"] == "A Lưới", "participant_id"].iloc[0])
+    for path in ["/d/H%C6%B0%E1%BB%9Bng%20H%C3%B3a/c/A%20D%C6%A1i", "/d/H%C6%B0%E1%BB%9Bng%20H%C3%B3a/c/A%20D%C6%A1i/list.xlsx", "/d/H%C6%B0%E1%BB%9Bng%20H%C3%B3a/plan",
                  f"/p/{refs.encode(other)}"]:
         assert page.request.get(base + path, max_redirects=0).status == 403, path
     form = {"visited_on": time.strftime("%Y-%m-%d"), "kind": "home_visit", "language": "Vietnamese",
@@ -262,11 +262,11 @@ def test_other_districts_and_forged_posts_are_refused(server, page):
 def test_admin_sees_both_districts(server, page):
     base = server["base"]
     log_in(page, base, "admin")
-    assert page.locator("ul.big-links a").all_inner_texts() == ["A Luoi", "Huong Hoa"]
+    assert page.locator("ul.big-links a").all_inner_texts() == ["A Lưới", "Hướng Hóa"]
     shot(page, "11-admin-districts")
-    page.click("text=Huong Hoa")
-    page.wait_for_url(re.compile(r".*/d/Huong%20Hoa$"))
-    assert page.locator("h1").inner_text() == "Huyện Huong Hoa"
+    page.click("text=Hướng Hóa")
+    page.wait_for_url(re.compile(r".*/d/H%C6%B0%E1%BB%9Bng%20H%C3%B3a$"))
+    assert page.locator("h1").inner_text() == "Huyện Hướng Hóa"
 
 
 def test_server_log_holds_no_personal_data(server, page):
@@ -280,10 +280,10 @@ def test_server_log_holds_no_personal_data(server, page):
     page.fill("#outcome_note", "ghi chú riêng tư 8841")
     page.click("#save-visit")
     page.wait_for_url(re.compile(r".*saved=1.*"))
-    page.request.get(base + "/d/A%20Luoi/c/Hong%20Thai/list.xlsx?band=high")
+    page.request.get(base + "/d/A%20L%C6%B0%E1%BB%9Bi/c/H%E1%BB%93ng%20Th%C3%A1i/list.xlsx?band=high")
     time.sleep(0.5)  # let the server flush its log lines
     log = server["log"].read_text(encoding="utf-8", errors="replace")
-    assert "GET /d/A%20Luoi" in log or "GET /p/" in log  # the access log is on: the check is not vacuous
+    assert "GET /d/A%20L%C6%B0%E1%BB%9Bi" in log or "GET /p/" in log  # the access log is on: the check is not vacuous
     assert "POST /p/" in log
     ids = tables.participants["participant_id"].astype(str)
     leaked = [pid for pid in ids if pid in log]
