@@ -422,13 +422,28 @@ def test_users_command(tmp_path):
 
     from dropout.cli import app
 
+    from dropout.io import write_tables
+    from dropout.web.fake import fake_tables
+
     url = f"sqlite:///{tmp_path}/s.db"
+    write_tables(fake_tables(participants_per_district=4, seed=1), tmp_path / "data")
     runner = CliRunner()
-    r = runner.invoke(app, ["users", "add", "hoa", "--district", "A Lưới", "--store", url, "--password-stdin"],
+    data = ["--data", str(tmp_path / "data")]
+    r = runner.invoke(app, ["users", "add", "nam", "--district", "Nowhere", "--store", url, "--password-stdin", *data],
+                      input=PASSWORD + "\n")
+    assert r.exit_code == 2 and "not a district of the data" in r.output
+    r = runner.invoke(app, ["users", "add", "nam", "--district", "A Loi", "--store", url, "--password-stdin", *data],
+                      input=PASSWORD + "\n")
+    assert r.exit_code == 2 and "did you mean 'A Lưới'" in r.output, r.output
+    r = runner.invoke(app, ["users", "add", "nam", "--district", "a luoi", "--store", url, "--password-stdin", *data],
+                      input=PASSWORD + "\n")
+    assert r.exit_code == 0, r.output
+    assert [u.district for u in accounts.list_users(url) if u.username == "nam"] == ["A Lưới"]
+    r = runner.invoke(app, ["users", "add", "hoa", "--district", "A Lưới", "--store", url, "--password-stdin", *data],
                       input=PASSWORD + "\n")
     assert r.exit_code == 0, r.output
     assert accounts.authenticate(url, "hoa", PASSWORD) is not None
-    r = runner.invoke(app, ["users", "add", "hoa", "--district", "A Lưới", "--store", url, "--password-stdin"],
+    r = runner.invoke(app, ["users", "add", "hoa", "--district", "A Lưới", "--store", url, "--password-stdin", *data],
                       input=PASSWORD + "\n")
     assert r.exit_code == 2 and "already exists" in r.output  # the one CLI boundary: 2 for anything but refused data
     assert runner.invoke(app, ["users", "disable", "hoa", "--store", url]).exit_code == 0
