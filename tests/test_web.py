@@ -251,8 +251,13 @@ def test_commune_excel_is_exactly_the_filtered_list(web):
         assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
         ws = load_workbook(io.BytesIO(r.content)).active
         rows = list(ws.iter_rows(values_only=True))
-        assert rows[0][:3] == ("Thứ hạng trong xã / Rank in commune", "Mã số BHXH / SI number", "Thôn/bản / Village")
-        assert [int(r[1]) for r in rows[1:]] == shown, query
+        assert rows[0][:4] == ("Thứ hạng trong xã / Rank in commune", "Họ tên / Name", "Điện thoại / Phone",
+                               "Mã số BHXH / SI number")
+        assert [int(r[3]) for r in rows[1:]] == shown, query
+        assert ws.auto_filter.ref and ws.freeze_panes == "A2"
+        due = rows[0].index("Hạn đóng / Due date")
+        assert all(hasattr(r[due], "year") for r in rows[1:])  # real date cells, not text
+        assert not any(v == "nan" or v == "None" for r in rows for v in r)
     expected = scores[(scores.commune == commune) & (scores.risk_band == "high")].sort_values("rank_in_commune")
     html = c.get(path + "?band=high").text
     assert [int(p) for p in re.findall(r'data-participant="(\d+)"', html)] == expected.participant_id.tolist()
@@ -284,9 +289,17 @@ def test_participant_page_and_plan(web):
     assert "Lịch sử đóng tiền" in html and 'class="chart chart-timeline"' in html and "Vì sao có nguy cơ" in html
     plan = c.get("/d/A%20L%C6%B0%E1%BB%9Bi/plan").text
     day = data.plan("A Lưới")["officer_day"].iloc[0]
-    assert day in plan
+    assert re.search(r"Thứ (Hai|Ba|Tư|Năm|Sáu) \d\d/\d\d/\d{4}", plan)  # plan days carry real dates
+    assert "0.3" not in plan and re.search(r"dự kiến giữ lại khoảng \d+ người", plan)
     sheet = c.get("/d/A%20L%C6%B0%E1%BB%9Bi/plan/sheet", params={"officer_day": day})
-    assert sheet.status_code == 200 and "Phiếu đi thăm" in sheet.text
+    assert sheet.status_code == 200 and "Giờ và nơi gặp" in sheet.text
+    en = c.post("/lang", data={"lang": "en", "next": "/", "csrf_token": token(c, "/d/A%20L%C6%B0%E1%BB%9Bi/plan")})
+    plan_en = c.get("/d/A%20L%C6%B0%E1%BB%9Bi/plan").text
+    assert "Ngày" not in plan_en and re.search(r"(Monday|Tuesday|Wednesday|Thursday|Friday) \d{4}-\d\d-\d\d", plan_en)
+    xlsx = c.get("/d/A%20L%C6%B0%E1%BB%9Bi/plan.xlsx")
+    assert xlsx.status_code == 200
+    ws = load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
+    assert hasattr(ws["A2"].value, "year") and ws.auto_filter.ref
 
 
 def test_security_headers(web):
