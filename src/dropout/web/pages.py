@@ -251,7 +251,12 @@ async def arrears_list(request: Request, user: User) -> Response:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "list"
+    """An ASCII file name part: 'Hồng Thái' -> 'hong-thai'."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFD", str(text).replace("đ", "d").replace("Đ", "D"))
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return re.sub(r"[^A-Za-z0-9]+", "-", folded).strip("-").lower() or "list"
 
 
 @login_required

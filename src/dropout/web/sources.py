@@ -210,3 +210,8 @@ class StoreData:
 
     def reference_day(self, district: str) -> pd.Timestamp:
         return self._current().reference_day(district)
+
+    @property
+    def payments_as_of(self) -> pd.Timestamp | None:
+        """The extraction day of the newest export merged by `dropout refresh`."""
+        return self._current().payments_as_of
