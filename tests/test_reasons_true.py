@@ -81,6 +81,8 @@ def _check(feature: str, value, inst: pd.DataFrame, enrolled: pd.Timestamp, text
     if feature in ("arrears_installments", "lapses_last_4", "suspensions_total", "arrears_months"):
         assert value > 0 and (~paid_by_asof & (inst["due_on"] < AS_OF)).any() or feature in (
             "lapses_last_4", "suspensions_total"), text
+    if "new member" in text:
+        assert (AS_OF - enrolled).days < 366, text
     if feature == "tenure_months":
         assert "new member" in text and (AS_OF - enrolled).days < 366, text
     if feature in ("payment_days_total", "paid_months_total"):

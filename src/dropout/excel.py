@@ -57,7 +57,7 @@ HEADERS: dict[str, tuple[str, str]] = {
     "arrears_months": ("Số tháng nợ", "Months owed"),
     "arrears_vnd": ("Số tiền nợ (VND)", "Amount owed (VND)"),
     "arrears_since": ("Nợ từ hạn", "Owed since"),
-    "action": ("Việc nên làm", "Suggested action"),
+    "suggested_action": ("Việc nên làm", "Suggested action"),
     "since_scoring": ("Tình hình từ khi lập danh sách", "Since scoring"),
     "visit_date": ("Ngày đi", "Visit date"),
 }
@@ -69,6 +69,8 @@ _INVALID_SHEET_CHARS = re.compile(r"[\[\]\*\?/\\:]")
 def header_for(column: str) -> str:
     """'Vietnamese / English' for a known column; reason columns by their prefix."""
     base = re.sub(r"_(vi|en)$", "", column)
+    if column in ("action_vi", "action_en"):  # the suggested action (score row), not the plan's "action"
+        base = "suggested_action"
     if base in HEADERS:
         vi, en = HEADERS[base]
         return f"{vi} / {en}"

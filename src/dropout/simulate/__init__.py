@@ -134,9 +134,9 @@ def simulate(
         policies = scen.policies(policies, geo.provinces)
     out = run(cfg, rules, SubsidyRates(policies, geo.provinces), geo, pop, calendar, rngs, progress, scen)
     tables, truth = build_tables(out, geo, pop, calendar, rules, policies)
+    tables = add_people_and_places(tables, int(seed))  # before a scenario hides tables: same names in truth/
     if scen:
         tables, truth = scen.finish(tables, truth)
-    tables = add_people_and_places(tables, int(seed))
     return SimResult(tables=tables, truth=truth, config=cfg, seed=int(seed), start=str(first), end=str(last),
                      scenarios=tuple(specs))
 
