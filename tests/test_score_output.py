@@ -28,8 +28,8 @@ def test_the_api_models_carry_the_score_row():
     from dropout.service.models import StoredScore
 
     fields = set(StoredScore.model_fields)
-    shown = {c for c in SCORE_COLUMNS if not c.startswith("reason_") and c != "expected_lapse"}
-    assert shown <= fields
+    shown = {c for c in SCORE_COLUMNS if not c.startswith(("reason_", "action_")) and c != "expected_lapse"}
+    assert shown <= fields and "action" in fields  # the action in the asked language
     with pytest.raises(Exception):  # a band outside the score row's bands is refused
         StoredScore.model_validate({**{c: 1 for c in fields}, "risk_band": "extreme"})
 

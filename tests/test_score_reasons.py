@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dropout.score.output import action_columns
 from dropout.score.reasons import explain, reason_columns, top_features, top_reasons
 
 
@@ -37,7 +38,7 @@ def test_explain_names_only_risk_raising_features_with_their_values():
     contrib = np.array([[0.8, -0.3, 0.1, -0.2], [-0.4, 0.6, 0.0, 0.2]])
     values = np.array([[3.0, 0.0, 1.0, 40.0], [0.0, 1.5, 2.0, 7.0]])
     out = explain(contrib, values, names, fake_sentence)
-    assert list(out.columns) == reason_columns()
+    assert list(out.columns) == reason_columns() + action_columns()
     assert out.loc[0, "reason_1_en"] == "[en] missed = 3"  # a whole number reads as 3, not 3.0
     assert out.loc[0, "reason_2_vi"] == "[vi] visits = 1"
     assert pd.isna(out.loc[0, "reason_3_en"]) and pd.isna(out.loc[0, "reason_3_feature"])
@@ -72,7 +73,7 @@ def test_explain_with_the_real_catalog_fills_in_values():
     from dropout.features.catalog import load_catalog, reason_sentence
 
     catalog = load_catalog()
-    specs = [s for s in catalog.features if s.format == "integer"][:3]
+    specs = [catalog[n] for n in ("missed_12m", "paid_late_6m", "suspensions_total")]
     names = [s.name for s in specs]
     contrib = np.array([[0.4, 0.3, 0.2]])
     values = np.array([[7.0, 2.0, 12.0]])
@@ -123,7 +124,7 @@ def test_catalog_reasons_for_a_new_member_are_not_four_ways_of_saying_zero():
     assert "0" not in reason_sentence("on_time_streak", 0, "en")
     assert "0" not in reason_sentence("paid_on_time_12m", 0, "vi")
     assert reason_sentence("paid_on_time_12m", 2, "en") == "Paid 2 installment(s) on time in the last 12 months"
-    routine = {"on_time_streak", "paid_on_time_12m", "installments_due_12m", "tenure_months"}
+    routine = {"on_time_streak", "paid_on_time_12m", "installments_due_12m"}
     assert len({g for n, g in zip(catalog.names(), catalog.reason_groups()) if n in routine}) == 1
 
 

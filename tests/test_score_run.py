@@ -76,12 +76,18 @@ def test_reasons_name_only_risk_raising_features_with_actual_values(scores, mode
     X = feats[model.feature_names].reset_index(drop=True)
     contrib = model.contributions(X)
     names = list(model.feature_names)
+    from dropout.features.catalog import variant_sentence
+    from dropout.score.reasons import catalog_rules
+
     catalog = load_catalog()
-    usual = np.array(catalog.reason_groups(names), dtype=object)
-    when_empty = np.array([g or u for g, u in zip(catalog.reason_groups(names, missing=True), usual)], dtype=object)
-    group_matrix = np.where(X[names].isna().to_numpy(), when_empty, usual)  # (person, feature) -> group
-    c = contrib[names].to_numpy()
-    by_group = pd.DataFrame({g: np.where(group_matrix == g, c, 0.0).sum(axis=1) for g in np.unique(group_matrix)})
+    values = X[names].to_numpy(dtype=np.float64, na_value=np.nan)
+    # (person, feature) -> group by the catalog's rules; hidden cells (fixed traits, values
+    # outside reason_when) belong to no group and count for nothing.
+    cell, variant, group_names, _ = catalog_rules(names).cells(values, catalog.reason_groups(names),
+                                                              catalog.reason_groups(names, missing=True))
+    group_matrix = np.where(cell >= 0, np.array(group_names + [""], dtype=object)[cell], "")
+    c = np.where(cell >= 0, contrib[names].to_numpy(), 0.0)
+    by_group = pd.DataFrame({g: np.where(group_matrix == g, c, 0.0).sum(axis=1) for g in np.unique(group_matrix) if g})
     n_reasons = 0
     for i, row in scores.iterrows():
         previous, named = np.inf, set()
@@ -101,8 +107,9 @@ def test_reasons_name_only_risk_raising_features_with_actual_values(scores, mode
             assert c[i, j] == c[i, group_matrix[i] == group].max()
             value = X.loc[i, feature]
             value = int(value) if pd.notna(value) and float(value).is_integer() else value
-            assert row[f"reason_{k}_en"] == reason_sentence(feature, value, "en")
-            assert row[f"reason_{k}_vi"] == reason_sentence(feature, value, "vi")
+            assert row[f"reason_{k}_en"] == variant_sentence(feature, int(variant[i, j]), value, "en")
+            assert row[f"reason_{k}_vi"] == variant_sentence(feature, int(variant[i, j]), value, "vi")
+            assert catalog[feature].shown_as_reason
             n_reasons += 1
         # no risk-raising group was left out in favour of a weaker one
         left_out = by_group.loc[i, [g for g in by_group.columns if g not in named]]

@@ -42,6 +42,8 @@ def score_rows(pids, district="A Luoi", seed=0) -> pd.DataFrame:
         "status": np.where(np.arange(n) % 3 == 0, "in_arrears", "paying"),
         "arrears_installments": np.where(np.arange(n) % 3 == 0, 2, 0),
         "arrears_vnd": np.where(np.arange(n) % 3 == 0, 660_000, 0),
+        "arrears_months": np.where(np.arange(n) % 3 == 0, 2, 0),
+        "arrears_since": pd.to_datetime(["2025-05-31" if k % 3 == 0 else None for k in range(n)]),
         "risk": risk,
         "risk_band": np.where(risk >= 0.5, "high", "low"),
         "rank_in_district": np.argsort(np.argsort(-risk)) + 1,
@@ -52,6 +54,8 @@ def score_rows(pids, district="A Luoi", seed=0) -> pd.DataFrame:
         df[f"reason_{k}_vi"] = [f"Đã lỡ {k} kỳ\t\"trích\" \\ ok" if k <= 2 else None for _ in pids]
         df[f"reason_{k}_en"] = [f"Missed {k}\nline" if k <= 2 else None for _ in pids]
         df[f"reason_{k}_feature"] = ["missed_last_4" if k <= 2 else None for _ in pids]
+    df["action_vi"] = "Hướng dẫn đóng bù"
+    df["action_en"] = "Help with a make-up payment"
     return df[SCORE_COLUMNS]
 
 

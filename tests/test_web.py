@@ -41,8 +41,8 @@ def users_db(tmp_path_factory) -> Path:
     """A store holding the three test accounts (hashing once, copied for each test)."""
     path = tmp_path_factory.mktemp("users") / "store.db"
     url = f"sqlite:///{path}"
-    accounts.add_user(url, "lan", PASSWORD, "officer", "A Luoi")
-    accounts.add_user(url, "minh", PASSWORD, "officer", "Huong Hoa")
+    accounts.add_user(url, "lan", PASSWORD, "officer", "A Lưới")
+    accounts.add_user(url, "minh", PASSWORD, "officer", "Hướng Hóa")
     accounts.add_user(url, "admin", PASSWORD, "admin", None)
     from dropout.store.engine import _shared_engine as _engine
 
@@ -88,14 +88,14 @@ def ref(pid: int) -> str:
 def test_logged_out_visitors_are_sent_to_login(web):
     app, _, data = web
     c = client_for(app)
-    pid = a_participant(data, "A Luoi")
-    for path in ["/", "/d/A%20Luoi", "/d/A%20Luoi/c/Hong%20Thai", "/d/A%20Luoi/c/Hong%20Thai/list.xlsx",
-                 "/d/A%20Luoi/plan", f"/p/{ref(pid)}"]:
+    pid = a_participant(data, "A Lưới")
+    for path in ["/", "/d/A%20L%C6%B0%E1%BB%9Bi", "/d/A%20L%C6%B0%E1%BB%9Bi/c/H%E1%BB%93ng%20Th%C3%A1i", "/d/A%20L%C6%B0%E1%BB%9Bi/c/H%E1%BB%93ng%20Th%C3%A1i/list.xlsx",
+                 "/d/A%20L%C6%B0%E1%BB%9Bi/plan", f"/p/{ref(pid)}"]:
         r = c.get(path)
         assert r.status_code == 303, path
         assert r.headers["location"].startswith("/login"), path
-    r = c.get("/d/A%20Luoi/c/Hong%20Thai?band=high")
-    assert r.headers["location"] == "/login?next=%2Fd%2FA%2520Luoi%2Fc%2FHong%2520Thai%3Fband%3Dhigh"
+    r = c.get("/d/A%20L%C6%B0%E1%BB%9Bi/c/H%E1%BB%93ng%20Th%C3%A1i?band=high")
+    assert r.headers["location"] == "/login?next=%2Fd%2FA%2520L%25C6%25B0%25E1%25BB%259Bi%2Fc%2FH%25E1%25BB%2593ng%2520Th%25C3%25A1i%3Fband%3Dhigh"
 
 
 def test_login_cookie_is_httponly_and_samesite_strict(web):
@@ -105,7 +105,7 @@ def test_login_cookie_is_httponly_and_samesite_strict(web):
     cookie = r.headers["set-cookie"].lower()
     assert r.status_code == 303 and r.headers["location"] == "/"
     assert "httponly" in cookie and "samesite=strict" in cookie
-    assert c.get("/").headers["location"] == "/d/A%20Luoi"
+    assert c.get("/").headers["location"] == "/d/A%20L%C6%B0%E1%BB%9Bi"
 
 
 def test_wrong_password_is_refused_and_throttled_per_username_and_address(web):
@@ -135,17 +135,17 @@ def test_next_cannot_leave_the_site(web):
 def test_logout_ends_the_session(web):
     app, _, _ = web
     c = login(app, "lan")
-    r = c.post("/logout", data={"csrf_token": token(c, "/d/A%20Luoi")})
+    r = c.post("/logout", data={"csrf_token": token(c, "/d/A%20L%C6%B0%E1%BB%9Bi")})
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
-    assert c.get("/d/A%20Luoi").status_code == 303
+    assert c.get("/d/A%20L%C6%B0%E1%BB%9Bi").status_code == 303
 
 
 def test_disabling_an_account_ends_its_open_sessions(web):
     app, url, _ = web
     c = login(app, "lan")
-    assert c.get("/d/A%20Luoi").status_code == 200
+    assert c.get("/d/A%20L%C6%B0%E1%BB%9Bi").status_code == 200
     accounts.disable_user(url, "lan")
-    assert c.get("/d/A%20Luoi").status_code == 303
+    assert c.get("/d/A%20L%C6%B0%E1%BB%9Bi").status_code == 303
     c2 = client_for(app)
     r = c2.post("/login", data={"csrf_token": token(c2), "username": "lan", "password": PASSWORD})
     assert r.status_code == 401
@@ -156,15 +156,15 @@ def test_account_rules(tmp_path):
     with pytest.raises(accounts.AccountError, match="district"):
         accounts.add_user(url, "lan", PASSWORD, "officer", None)
     with pytest.raises(accounts.AccountError, match="at least"):
-        accounts.add_user(url, "lan", "short", "officer", "A Luoi")
+        accounts.add_user(url, "lan", "short", "officer", "A Lưới")
     with pytest.raises(accounts.AccountError, match="role"):
-        accounts.add_user(url, "lan", PASSWORD, "boss", "A Luoi")
+        accounts.add_user(url, "lan", PASSWORD, "boss", "A Lưới")
     with pytest.raises(accounts.AccountError, match="username"):
-        accounts.add_user(url, "<b>", PASSWORD, "officer", "A Luoi")
-    user = accounts.add_user(url, "Lan", PASSWORD, "officer", "A Luoi")
+        accounts.add_user(url, "<b>", PASSWORD, "officer", "A Lưới")
+    user = accounts.add_user(url, "Lan", PASSWORD, "officer", "A Lưới")
     assert user.username == "lan" and accounts.authenticate(url, "LAN", PASSWORD) == user
     with pytest.raises(accounts.AccountError, match="exists"):
-        accounts.add_user(url, "lan", PASSWORD, "officer", "A Luoi")
+        accounts.add_user(url, "lan", PASSWORD, "officer", "A Lưới")
     stored = accounts.list_users(url)
     assert [u.username for u in stored] == ["lan"]
 
@@ -174,7 +174,7 @@ def test_account_rules(tmp_path):
 
 def test_every_form_post_without_a_valid_csrf_token_is_refused(web):
     app, _, data = web
-    pid = a_participant(data, "A Luoi")
+    pid = a_participant(data, "A Lưới")
     posts = {"/login": {"username": "lan", "password": PASSWORD}, "/logout": {}, "/lang": {"lang": "en"},
              f"/p/{ref(pid)}/visits": {"visited_on": "2026-01-05", "kind": "home_visit", "language": "Vietnamese",
                                        "outcome_note": "x"}}
@@ -193,16 +193,16 @@ def test_every_form_post_without_a_valid_csrf_token_is_refused(web):
 def test_an_officer_sees_only_their_own_district(web):
     app, url, data = web
     c = login(app, "lan")
-    other = a_participant(data, "Huong Hoa")
-    commune = data.scores("Huong Hoa")["commune"].iloc[0].replace(" ", "%20")
-    for path in ["/d/Huong%20Hoa", f"/d/Huong%20Hoa/c/{commune}", f"/d/Huong%20Hoa/c/{commune}/list.xlsx",
-                 "/d/Huong%20Hoa/plan", "/d/Huong%20Hoa/plan/sheet?officer_day=x", f"/p/{ref(other)}"]:
+    other = a_participant(data, "Hướng Hóa")
+    commune = data.scores("Hướng Hóa")["commune"].iloc[0].replace(" ", "%20")
+    for path in ["/d/H%C6%B0%E1%BB%9Bng%20H%C3%B3a", f"/d/H%C6%B0%E1%BB%9Bng%20H%C3%B3a/c/{commune}", f"/d/H%C6%B0%E1%BB%9Bng%20H%C3%B3a/c/{commune}/list.xlsx",
+                 "/d/H%C6%B0%E1%BB%9Bng%20H%C3%B3a/plan", "/d/H%C6%B0%E1%BB%9Bng%20H%C3%B3a/plan/sheet?officer_day=x", f"/p/{ref(other)}"]:
         assert c.get(path).status_code == 403, path
-    form = {"csrf_token": token(c, "/d/A%20Luoi"), "visited_on": "2026-01-05", "kind": "home_visit",
+    form = {"csrf_token": token(c, "/d/A%20L%C6%B0%E1%BB%9Bi"), "visited_on": "2026-01-05", "kind": "home_visit",
             "language": "Vietnamese", "outcome_note": ""}
     assert c.post(f"/p/{ref(other)}/visits", data=form).status_code == 403
     assert len(recorded_visits(url)) == 0
-    own = a_participant(data, "A Luoi")
+    own = a_participant(data, "A Lưới")
     assert c.get(f"/p/{ref(own)}").status_code == 200
 
 
@@ -210,17 +210,17 @@ def test_admin_sees_every_district(web):
     app, _, data = web
     c = login(app, "admin")
     page = c.get("/")
-    assert page.status_code == 200 and "/d/Huong%20Hoa" in page.text and "/d/A%20Luoi" in page.text
-    for district in ("A%20Luoi", "Huong%20Hoa"):
+    assert page.status_code == 200 and "/d/H%C6%B0%E1%BB%9Bng%20H%C3%B3a" in page.text and "/d/A%20L%C6%B0%E1%BB%9Bi" in page.text
+    for district in ("A%20L%C6%B0%E1%BB%9Bi", "H%C6%B0%E1%BB%9Bng%20H%C3%B3a"):
         assert c.get(f"/d/{district}").status_code == 200
-    assert c.get(f"/p/{ref(a_participant(data, 'Huong Hoa'))}").status_code == 200
+    assert c.get(f"/p/{ref(a_participant(data, 'Hướng Hóa'))}").status_code == 200
 
 
 def test_unknown_places_and_refs_are_404(web):
     app, _, _ = web
     c = login(app, "admin")
     assert c.get("/d/Nowhere").status_code == 404
-    assert c.get("/d/A%20Luoi/c/Nowhere").status_code == 404
+    assert c.get("/d/A%20L%C6%B0%E1%BB%9Bi/c/Nowhere").status_code == 404
     assert c.get("/p/not-a-ref").status_code == 404
     assert c.get(f"/p/{ref(12345)}").status_code == 404
 
@@ -231,8 +231,8 @@ def test_unknown_places_and_refs_are_404(web):
 def test_overview_counts_match_the_scores(web):
     app, _, data = web
     c = login(app, "lan")
-    html = c.get("/d/A%20Luoi").text
-    scores = data.scores("A Luoi")
+    html = c.get("/d/A%20L%C6%B0%E1%BB%9Bi").text
+    scores = data.scores("A Lưới")
     assert f'id="total-due">{len(scores)}<' in html
     assert f'id="total-high">{int((scores.risk_band == "high").sum())}<' in html
     assert "<svg" in html and "Hạn đóng sắp tới" in html
@@ -241,9 +241,9 @@ def test_overview_counts_match_the_scores(web):
 def test_commune_excel_is_exactly_the_filtered_list(web):
     app, _, data = web
     c = login(app, "lan")
-    scores = data.scores("A Luoi")
+    scores = data.scores("A Lưới")
     commune = scores["commune"].value_counts().index[0]
-    path = f"/d/A%20Luoi/c/{commune.replace(' ', '%20')}"
+    path = f"/d/A%20L%C6%B0%E1%BB%9Bi/c/{commune.replace(' ', '%20')}"
     for query in ("", "?band=high", "?band=medium&mode=monthly", f"?village={scores.village_id.iloc[0]}"):
         html = c.get(path + query).text
         shown = [int(p) for p in re.findall(r'data-participant="(\d+)"', html)]
@@ -251,8 +251,13 @@ def test_commune_excel_is_exactly_the_filtered_list(web):
         assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
         ws = load_workbook(io.BytesIO(r.content)).active
         rows = list(ws.iter_rows(values_only=True))
-        assert rows[0][:3] == ("Thứ hạng trong xã / Rank in commune", "Mã số BHXH / SI number", "Thôn/bản / Village")
-        assert [int(r[1]) for r in rows[1:]] == shown, query
+        assert rows[0][:4] == ("Thứ hạng trong xã / Rank in commune", "Họ tên / Name", "Điện thoại / Phone",
+                               "Mã số BHXH / SI number")
+        assert [int(r[3]) for r in rows[1:]] == shown, query
+        assert ws.auto_filter.ref and ws.freeze_panes == "A2"
+        due = rows[0].index("Hạn đóng / Due date")
+        assert all(hasattr(r[due], "year") for r in rows[1:])  # real date cells, not text
+        assert not any(v == "nan" or v == "None" for r in rows for v in r)
     expected = scores[(scores.commune == commune) & (scores.risk_band == "high")].sort_values("rank_in_commune")
     html = c.get(path + "?band=high").text
     assert [int(p) for p in re.findall(r'data-participant="(\d+)"', html)] == expected.participant_id.tolist()
@@ -261,32 +266,40 @@ def test_commune_excel_is_exactly_the_filtered_list(web):
 def test_unknown_filter_values_are_ignored(web):
     app, _, data = web
     c = login(app, "lan")
-    commune = data.scores("A Luoi")["commune"].iloc[0].replace(" ", "%20")
-    full = c.get(f"/d/A%20Luoi/c/{commune}").text.count("data-participant=")
-    assert c.get(f"/d/A%20Luoi/c/{commune}?band=<x>&mode=zzz&village=nope").text.count("data-participant=") == full
+    commune = data.scores("A Lưới")["commune"].iloc[0].replace(" ", "%20")
+    full = c.get(f"/d/A%20L%C6%B0%E1%BB%9Bi/c/{commune}").text.count("data-participant=")
+    assert c.get(f"/d/A%20L%C6%B0%E1%BB%9Bi/c/{commune}?band=<x>&mode=zzz&village=nope").text.count("data-participant=") == full
 
 
 def test_language_switch(web):
     app, _, _ = web
     c = login(app, "lan")
-    assert '<html lang="vi">' in c.get("/d/A%20Luoi").text
-    r = c.post("/lang", data={"csrf_token": token(c, "/d/A%20Luoi"), "lang": "en", "next": "/d/A%20Luoi/plan"})
-    assert r.headers["location"] == "/d/A%20Luoi/plan"
-    page = c.get("/d/A%20Luoi").text
+    assert '<html lang="vi">' in c.get("/d/A%20L%C6%B0%E1%BB%9Bi").text
+    r = c.post("/lang", data={"csrf_token": token(c, "/d/A%20L%C6%B0%E1%BB%9Bi"), "lang": "en", "next": "/d/A%20L%C6%B0%E1%BB%9Bi/plan"})
+    assert r.headers["location"] == "/d/A%20L%C6%B0%E1%BB%9Bi/plan"
+    page = c.get("/d/A%20L%C6%B0%E1%BB%9Bi").text
     assert '<html lang="en">' in page and "Deadlines coming up" in page
 
 
 def test_participant_page_and_plan(web):
     app, _, data = web
     c = login(app, "lan")
-    pid = a_participant(data, "A Luoi")
+    pid = a_participant(data, "A Lưới")
     html = c.get(f"/p/{ref(pid)}").text
     assert "Lịch sử đóng tiền" in html and 'class="chart chart-timeline"' in html and "Vì sao có nguy cơ" in html
-    plan = c.get("/d/A%20Luoi/plan").text
-    day = data.plan("A Luoi")["officer_day"].iloc[0]
-    assert day in plan
-    sheet = c.get("/d/A%20Luoi/plan/sheet", params={"officer_day": day})
-    assert sheet.status_code == 200 and "Phiếu đi thăm" in sheet.text
+    plan = c.get("/d/A%20L%C6%B0%E1%BB%9Bi/plan").text
+    day = data.plan("A Lưới")["officer_day"].iloc[0]
+    assert re.search(r"Thứ (Hai|Ba|Tư|Năm|Sáu) \d\d/\d\d/\d{4}", plan)  # plan days carry real dates
+    assert "0.3" not in plan and re.search(r"dự kiến giữ lại khoảng \d+ người", plan)
+    sheet = c.get("/d/A%20L%C6%B0%E1%BB%9Bi/plan/sheet", params={"officer_day": day})
+    assert sheet.status_code == 200 and "Giờ và nơi gặp" in sheet.text
+    en = c.post("/lang", data={"lang": "en", "next": "/", "csrf_token": token(c, "/d/A%20L%C6%B0%E1%BB%9Bi/plan")})
+    plan_en = c.get("/d/A%20L%C6%B0%E1%BB%9Bi/plan").text
+    assert "Ngày" not in plan_en and re.search(r"(Monday|Tuesday|Wednesday|Thursday|Friday) \d{4}-\d\d-\d\d", plan_en)
+    xlsx = c.get("/d/A%20L%C6%B0%E1%BB%9Bi/plan.xlsx")
+    assert xlsx.status_code == 200
+    ws = load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
+    assert hasattr(ws["A2"].value, "year") and ws.auto_filter.ref
 
 
 def test_security_headers(web):
@@ -309,7 +322,7 @@ def test_oversized_bodies_are_refused(web):
 def test_a_recorded_visit_is_listed_escaped_and_in_the_contract(web):
     app, url, data = web
     c = login(app, "lan")
-    pid = a_participant(data, "A Luoi")
+    pid = a_participant(data, "A Lưới")
     page = f"/p/{ref(pid)}"
     note = '<script>alert("x")</script> hẹn đóng sau thu hoạch & "ok"'
     form = {"csrf_token": token(c, page), "visited_on": "2026-01-05", "kind": "home_visit",
@@ -335,7 +348,7 @@ def test_a_recorded_visit_is_listed_escaped_and_in_the_contract(web):
 def test_bad_visits_are_refused_with_a_message(web):
     app, url, data = web
     c = login(app, "lan")
-    page = f"/p/{ref(a_participant(data, 'A Luoi'))}"
+    page = f"/p/{ref(a_participant(data, 'A Lưới'))}"
     base = {"csrf_token": token(c, page), "visited_on": "2026-01-05", "kind": "home_visit", "language": "Vietnamese",
             "outcome_note": ""}
     for change, message in [({"visited_on": "2999-01-01"}, "Ngày thăm không hợp lệ"),
@@ -374,15 +387,15 @@ def test_works_mounted_under_a_prefix(web):
     app, _, _ = web
     outer = Starlette(routes=[Mount("/web", app=app)])
     c = TestClient(outer, follow_redirects=False)
-    r = c.get("/web/d/A%20Luoi")
-    assert r.headers["location"].startswith("/web/login?next=%2Fweb%2Fd%2FA%2520Luoi")
+    r = c.get("/web/d/A%20L%C6%B0%E1%BB%9Bi")
+    assert r.headers["location"].startswith("/web/login?next=%2Fweb%2Fd%2FA%2520L%25C6%25B0%25E1%25BB%259Bi")
     login_page = c.get("/web/login").text
     assert 'action="/web/login"' in login_page and 'href="/web/static/style.css"' in login_page
     r = c.post("/web/login", data={"csrf_token": TOKEN_RE.search(login_page).group(1), "username": "lan",
                                    "password": PASSWORD})
     assert r.headers["location"] == "/web/"
-    assert c.get("/web/").headers["location"] == "/web/d/A%20Luoi"
-    assert 'href="/web/d/A%20Luoi/c/' in c.get("/web/d/A%20Luoi").text
+    assert c.get("/web/").headers["location"] == "/web/d/A%20L%C6%B0%E1%BB%9Bi"
+    assert 'href="/web/d/A%20L%C6%B0%E1%BB%9Bi/c/' in c.get("/web/d/A%20L%C6%B0%E1%BB%9Bi").text
     assert c.get("/web/static/style.css").status_code == 200
 
 
@@ -397,8 +410,8 @@ def test_store_data_reads_the_latest_run_per_district(tmp_path, data):
     url = f"sqlite:///{tmp_path}/scores.db"
     store = open_store(url)
     scores = fake_scores(tables).drop(columns=["run_id"])
-    for run_id, rows, finished in (("old", scores, True), ("new", scores[scores.district == "A Luoi"], True),
-                                   ("unfinished", scores[scores.district == "Huong Hoa"], False)):
+    for run_id, rows, finished in (("old", scores, True), ("new", scores[scores.district == "A Lưới"], True),
+                                   ("unfinished", scores[scores.district == "Hướng Hóa"], False)):
         store.begin_run({"run_id": run_id, "as_of": tables.extracted_on, "window_days": 30, "model_name": "m",
                          "model_version": run_id, "model_sha256": "0" * 64, "data_fingerprint": "f",
                          "engine": "pandas", "chunk_size": 10, "n_chunks": 1, "n_expected": len(rows)})
@@ -407,14 +420,14 @@ def test_store_data_reads_the_latest_run_per_district(tmp_path, data):
             store.finish_run(run_id)
     store.dispose()
     web_data = StoreData(url, tmp_path / "data", plan_capacity="16")
-    assert web_data.districts() == ["A Luoi", "Huong Hoa"]
-    assert web_data.latest_run("A Luoi").run_id == "new"
-    assert web_data.latest_run("Huong Hoa").run_id == "old"  # the unfinished run is not shown
-    a_luoi = web_data.scores("A Luoi")
-    assert len(a_luoi) == (scores.district == "A Luoi").sum()
+    assert web_data.districts() == ["A Lưới", "Hướng Hóa"]
+    assert web_data.latest_run("A Lưới").run_id == "new"
+    assert web_data.latest_run("Hướng Hóa").run_id == "old"  # the unfinished run is not shown
+    a_luoi = web_data.scores("A Lưới")
+    assert len(a_luoi) == (scores.district == "A Lưới").sum()
     assert (a_luoi["net_amount"] < a_luoi["amount_due"]).all()  # state support, as the scorer stored it
     assert set(a_luoi["payment_mode"]) <= {"monthly", "quarterly", "semiannual", "annual"}
-    assert len(web_data.plan("A Luoi")) and web_data.plan("A Luoi")["district"].eq("A Luoi").all()
+    assert len(web_data.plan("A Lưới")) and web_data.plan("A Lưới")["district"].eq("A Lưới").all()
 
 
 def test_users_command(tmp_path):
@@ -422,13 +435,28 @@ def test_users_command(tmp_path):
 
     from dropout.cli import app
 
+    from dropout.io import write_tables
+    from dropout.web.fake import fake_tables
+
     url = f"sqlite:///{tmp_path}/s.db"
+    write_tables(fake_tables(participants_per_district=4, seed=1), tmp_path / "data")
     runner = CliRunner()
-    r = runner.invoke(app, ["users", "add", "hoa", "--district", "A Luoi", "--store", url, "--password-stdin"],
+    data = ["--data", str(tmp_path / "data")]
+    r = runner.invoke(app, ["users", "add", "nam", "--district", "Nowhere", "--store", url, "--password-stdin", *data],
+                      input=PASSWORD + "\n")
+    assert r.exit_code == 2 and "not a district of the data" in r.output
+    r = runner.invoke(app, ["users", "add", "nam", "--district", "A Loi", "--store", url, "--password-stdin", *data],
+                      input=PASSWORD + "\n")
+    assert r.exit_code == 2 and "did you mean 'A Lưới'" in r.output, r.output
+    r = runner.invoke(app, ["users", "add", "nam", "--district", "a luoi", "--store", url, "--password-stdin", *data],
+                      input=PASSWORD + "\n")
+    assert r.exit_code == 0, r.output
+    assert [u.district for u in accounts.list_users(url) if u.username == "nam"] == ["A Lưới"]
+    r = runner.invoke(app, ["users", "add", "hoa", "--district", "A Lưới", "--store", url, "--password-stdin", *data],
                       input=PASSWORD + "\n")
     assert r.exit_code == 0, r.output
     assert accounts.authenticate(url, "hoa", PASSWORD) is not None
-    r = runner.invoke(app, ["users", "add", "hoa", "--district", "A Luoi", "--store", url, "--password-stdin"],
+    r = runner.invoke(app, ["users", "add", "hoa", "--district", "A Lưới", "--store", url, "--password-stdin", *data],
                       input=PASSWORD + "\n")
     assert r.exit_code == 2 and "already exists" in r.output  # the one CLI boundary: 2 for anything but refused data
     assert runner.invoke(app, ["users", "disable", "hoa", "--store", url]).exit_code == 0
@@ -439,7 +467,7 @@ def test_users_command(tmp_path):
 def test_an_unexpected_error_is_a_bare_500_and_its_message_is_not_logged(web, caplog, monkeypatch):
     app, _, data = web
     c = login(app, "lan")
-    pid = a_participant(data, "A Luoi")
+    pid = a_participant(data, "A Lưới")
 
     words = "-".join(["secret", "words"])  # so the traceback's source line does not show them
 
@@ -458,14 +486,14 @@ def test_pages_work_from_the_store_alone_without_a_data_folder(web):
     from dropout.web.data import InMemoryData
 
     _, url, data = web
-    scores = data.scores("A Luoi").assign(run_id="fake-run-1")
+    scores = data.scores("A Lưới").assign(run_id="fake-run-1")
     bare = InMemoryData(scores=scores, runs=data._runs, tables=None)
     app = create_app(WebSettings(store_url=url, secret=SECRET), bare)
     c = login(app, "lan")
     pid = int(scores["participant_id"].iloc[0])
     commune = scores["commune"].iloc[0].replace(" ", "%20")
-    for path in ["/d/A%20Luoi", f"/d/A%20Luoi/c/{commune}", f"/d/A%20Luoi/c/{commune}/list.xlsx",
-                 "/d/A%20Luoi/plan", f"/p/{ref(pid)}"]:
+    for path in ["/d/A%20L%C6%B0%E1%BB%9Bi", f"/d/A%20L%C6%B0%E1%BB%9Bi/c/{commune}", f"/d/A%20L%C6%B0%E1%BB%9Bi/c/{commune}/list.xlsx",
+                 "/d/A%20L%C6%B0%E1%BB%9Bi/plan", f"/p/{ref(pid)}"]:
         assert c.get(path).status_code == 200, path
     form = {"csrf_token": token(c, f"/p/{ref(pid)}"), "visited_on": "2026-01-05", "kind": "evening_session",
             "language": "Vietnamese", "outcome_note": ""}

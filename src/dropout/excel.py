@@ -48,6 +48,18 @@ HEADERS: dict[str, tuple[str, str]] = {
     "minutes": ("Thời gian (phút)", "Minutes"),
     "language": ("Ngôn ngữ", "Language"),
     "ethnic_language": ("Ngôn ngữ", "Language"),
+    "full_name": ("Họ tên", "Name"),
+    "phone": ("Điện thoại", "Phone"),
+    "address": ("Địa chỉ", "Address"),
+    "village_name": ("Tên thôn", "Village name"),
+    "status": ("Tình trạng", "Status"),
+    "arrears_installments": ("Số kỳ nợ", "Installments owed"),
+    "arrears_months": ("Số tháng nợ", "Months owed"),
+    "arrears_vnd": ("Số tiền nợ (VND)", "Amount owed (VND)"),
+    "arrears_since": ("Nợ từ hạn", "Owed since"),
+    "suggested_action": ("Việc nên làm", "Suggested action"),
+    "since_scoring": ("Tình hình từ khi lập danh sách", "Since scoring"),
+    "visit_date": ("Ngày đi", "Visit date"),
 }
 
 _WIDTHS = {"reason": 60, "default_min": 10, "default_max": 40}
@@ -57,6 +69,8 @@ _INVALID_SHEET_CHARS = re.compile(r"[\[\]\*\?/\\:]")
 def header_for(column: str) -> str:
     """'Vietnamese / English' for a known column; reason columns by their prefix."""
     base = re.sub(r"_(vi|en)$", "", column)
+    if column in ("action_vi", "action_en"):  # the suggested action (score row), not the plan's "action"
+        base = "suggested_action"
     if base in HEADERS:
         vi, en = HEADERS[base]
         return f"{vi} / {en}"
@@ -80,7 +94,8 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: str | os.PathLike) -> 
     """Write one sheet per DataFrame, in order, atomically; returns the path.
 
     Headers are bilingual where the column is known (see HEADERS), the header row is
-    bold and frozen, widths follow the content, dates show as dates, no index column.
+    bold, frozen and filterable (autofilter), widths follow the content, dates are real
+date cells (dd/mm/yyyy), no index column, no "nan" (missing cells stay empty).
     """
     if not sheets:
         raise ValueError(f"{path}: no sheets to write")
@@ -97,6 +112,10 @@ def write_workbook(sheets: dict[str, pd.DataFrame], path: str | os.PathLike) -> 
 
 def _fill_sheet(ws, df: pd.DataFrame) -> None:
     headers = [header_for(c) for c in df.columns]
+    df = df.copy()
+    for c in df.columns:  # dates kept as objects (blanks for missing) become real date cells too
+        if df[c].dtype == object and len(df) and df[c].map(lambda v: hasattr(v, "year") and hasattr(v, "day")).any():
+            df[c] = df[c].map(lambda v: v if hasattr(v, "year") else None)
     ws.append(headers)
     for cell in ws[1]:
         cell.font = Font(bold=True)
@@ -107,32 +126,40 @@ def _fill_sheet(ws, df: pd.DataFrame) -> None:
         ws.append([_cell_value(v) for v in row])
     for i, column in enumerate(df.columns, start=1):
         letter = get_column_letter(i)
-        if pd.api.types.is_datetime64_any_dtype(df[column]):
+        if pd.api.types.is_datetime64_any_dtype(df[column]) or column in _DATE_COLUMNS:
             for cell in ws[letter][1:]:
-                cell.number_format = "yyyy-mm-dd"
+                cell.number_format = "dd/mm/yyyy"
         elif column == "risk":
             for cell in ws[letter][1:]:
                 cell.number_format = "0%"
-        elif pd.api.types.is_integer_dtype(df[column]) and "amount" in column:
+        elif column in _MONEY_COLUMNS or (pd.api.types.is_integer_dtype(df[column]) and "amount" in column):
             for cell in ws[letter][1:]:
                 cell.number_format = "#,##0"
         ws.column_dimensions[letter].width = _width(column, headers[i - 1], df[column])
-        if column.startswith("reason"):
+        if column.startswith(("reason", "action")):
             for cell in ws[letter][1:]:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "A2"
+    if len(df.columns):
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(df.columns))}{max(len(df) + 1, 1)}"
+
+
+_DATE_COLUMNS = {"due_on", "paid_on", "visited_on", "visit_date", "arrears_since", "enrolled_on"}
+_MONEY_COLUMNS = {"net_amount", "amount_due", "arrears_vnd", "amount_paid"}
 
 
 def _cell_value(v):
     if isinstance(v, pd.Timestamp):
         return v.to_pydatetime()
+    if v is pd.NaT:
+        return None
     if hasattr(v, "item"):
         return v.item()
     return v
 
 
 def _width(column: str, header: str, values: pd.Series) -> float:
-    if column.startswith("reason"):
+    if column.startswith(("reason", "action")):
         return _WIDTHS["reason"]
     # pandas 3 keeps missing values missing through astype(str): blank them first.
     sample = [("" if pd.isna(v) else str(v)) for v in values.head(200).tolist()]

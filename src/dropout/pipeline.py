@@ -21,7 +21,8 @@ from pathlib import Path
 
 
 DEMO_CONFIG = "experiments/a-luoi.yaml"
-DEMO_WINDOW = "30d"
+DEMO_WINDOW = "deadline"  # through the next deadline an officer can still act on (next_deadline_window)
+MIN_LEAD_DAYS = 14  # a deadline closer than this is left to the next list: no time to visit
 DEMO_CAPACITY = "30"  # officer-hours per district for the week
 
 
@@ -34,6 +35,15 @@ class DemoResult:
     numbers: dict = field(default_factory=dict)
 
 
+def next_deadline_window(as_of, min_lead_days: int = MIN_LEAD_DAYS) -> int:
+    """Days from `as_of` through the first deadline (a month's last day) at least
+    `min_lead_days` away: 30 June -> 31 July (31 days), 10 June -> 30 June (20 days).
+    A fixed 30 days from a month's last day would miss the next month-end."""
+    as_of = pd.Timestamp(as_of).normalize()
+    end = (as_of + pd.Timedelta(days=min_lead_days)).to_period("M").to_timestamp(how="end").normalize()
+    return int((end - as_of).days)
+
+
 def run_demo(out: Path, preset: str = "a-luoi", participants: int | None = None, seed: int = 0,
              progress=None, config: str | Path = DEMO_CONFIG, window: str = DEMO_WINDOW,
              capacity: str = DEMO_CAPACITY) -> DemoResult:
@@ -43,7 +53,8 @@ def run_demo(out: Path, preset: str = "a-luoi", participants: int | None = None,
         out: folder for everything the demo writes (see the module docstring).
         config: the experiment config whose model, backtest and evaluation settings are
             used; its data source is replaced by the simulated folder.
-        window: score people whose next installment falls due this long after as-of.
+        window: score people whose next installment falls due this long after as-of;
+            "deadline" (default): through the next deadline at least two weeks away.
         capacity: officer-hours for the week (the `dropout plan --capacity` grammar).
 
     Returns:
@@ -78,9 +89,11 @@ def run_demo(out: Path, preset: str = "a-luoi", participants: int | None = None,
                          str(reg.version) if reg else None, trained.model.sha256,
                          str(trained.run_dir / "model"))
 
-    # Scores are made at the start of the extraction month, as an office would before the
-    # month-end deadline (a 30-day window from a month's last day misses the next month-end).
-    as_of = pd.Timestamp(tables.extracted_on).to_period("M").start_time
+    # Scores are made on the extraction day: every payment known is counted, so nobody
+    # who already paid is sent a visit; the window reaches the next deadline.
+    as_of = pd.Timestamp(tables.extracted_on).normalize()
+    if window == "deadline":
+        window = f"{next_deadline_window(as_of)}d"
     scored = run_scoring(tables, as_of, window, model_ref, store_url=f"sqlite:///{out / 'scores.db'}",
                          out_dir=out / "score", progress=progress)
 

@@ -145,10 +145,12 @@ def merge_recorded_visits(tables: Tables, recorded: pd.DataFrame) -> VisitsMerge
     if clash.any():
         top = max(int(visits["visit_id"].max()), int(ids.max()))
         ids[clash] = top + 1 + np.arange(int(clash.sum()), dtype=np.int64)
-    new = new.assign(visit_id=ids)[list(contract()["visits"])]
+    spec = contract()["visits"]
+    # Optional columns (outcomes) travel only where the export has them.
+    new = new.assign(visit_id=ids)[[c for c, col in spec.items() if c in visits.columns or not col.optional]]
     merged = pd.concat([visits, new], ignore_index=True) if len(visits) else new
     for c in new.columns:  # keep the export's dtypes (concat may widen Int64 + int64 to object)
-        if merged[c].dtype != visits[c].dtype:
+        if c in visits.columns and merged[c].dtype != visits[c].dtype:
             merged[c] = merged[c].astype(visits[c].dtype)
     problems = check_table("visits", merged)[1]
     if problems:  # cannot happen by construction; never hand on a table that breaks the contract

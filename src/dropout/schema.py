@@ -80,6 +80,7 @@ POVERTY_STATUSES = ["poor", "near_poor", "none"]
 DISASTER_KINDS = ["storm", "flood", "flash_flood", "landslide", "drought"]
 SUBSIDY_GROUPS = ["poor", "near_poor", "ethnic_minority", "village_worker", "other"]
 VISIT_KINDS = ["home_visit", "evening_session"]
+VISIT_OUTCOMES = ["promised", "paid", "refused", "not_home", "moved_away"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class Col:
     nullable: bool = False
     checks: tuple = ()
     unique: bool = False
+    # A column added to the contract later: a file without it is read as all empty.
+    optional: bool = False
 
 
 def _income_base_range() -> pa.Check:
@@ -110,6 +113,7 @@ def contract() -> dict[str, dict[str, Col]]:
             "province": Col("str"),
             "travel_minutes": Col("int", checks=(pa.Check.in_range(0, 600),)),
             "ethnic_language": Col("str"),
+            "village_name": Col("str", nullable=True, optional=True),
         },
         "participants": {
             "participant_id": Col("int", checks=(gt0,), unique=True),
@@ -122,6 +126,9 @@ def contract() -> dict[str, dict[str, Col]]:
             "enrolled_on": Col("date"),
             "payment_mode": Col("str", checks=(pa.Check.isin(PAYMENT_MODES),)),
             "income_base": Col("int", checks=(_income_base_range(),)),
+            "full_name": Col("str", nullable=True, optional=True),
+            "phone": Col("str", nullable=True, optional=True, checks=(pa.Check.str_matches(r"^\+?[0-9 .]{8,16}$"),)),
+            "address": Col("str", nullable=True, optional=True),
         },
         "installments": {
             "participant_id": Col("int", checks=(gt0,)),
@@ -160,6 +167,8 @@ def contract() -> dict[str, dict[str, Col]]:
             "kind": Col("str", checks=(pa.Check.isin(VISIT_KINDS),)),
             "language": Col("str"),
             "outcome_note": Col("str", nullable=True),
+            "outcome": Col("str", nullable=True, optional=True, checks=(pa.Check.isin(VISIT_OUTCOMES),)),
+            "promised_on": Col("date", nullable=True, optional=True),
         },
         "withdrawals": {
             "participant_id": Col("int", checks=(gt0,), unique=True),
@@ -428,6 +437,9 @@ def check_table(name: str, df: pd.DataFrame) -> tuple[pd.DataFrame | None, list[
         (the typed table, or None when columns are missing; its problems, [] if none).
     """
     problems: list[dict] = []
+    absent = [c for c, col in contract()[name].items() if col.optional and c not in df.columns]
+    if absent:  # columns added to the contract later: an older export has them all empty
+        df = df.assign(**{c: None for c in absent})
     coerced = _coerce(name, df, problems)
     if coerced is None or problems:
         return coerced, problems

@@ -17,7 +17,7 @@ def demo(
     participants: int = typer.Option(None, help="Override the preset's participant count."),
     seed: int = typer.Option(0, help="Random seed: the same seed gives the same results."),
     config: Path = typer.Option(Path(DEMO_CONFIG), help="Experiment config (model, backtest, evaluation)."),
-    window: str = typer.Option(DEMO_WINDOW, help="Score people due within this many days (e.g. 30d)."),
+    window: str = typer.Option(DEMO_WINDOW, help="Score people due within this many days (e.g. 30d), or 'deadline': through the next deadline at least 2 weeks away."),
     capacity: str = typer.Option(DEMO_CAPACITY, help="Officer-hours for the week (see `dropout plan --help`)."),
 ) -> None:
     """Simulate a district, validate it, train, score, plan visits and write the report."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -21,6 +22,50 @@ def _store(store: str | None) -> str:
     return store or WebSettings.from_env().store_url
 
 
+def known_districts(store_url: str, data_dir: Path | None) -> list[str]:
+    """The districts of the store's scores and of the data folder (when given)."""
+    import sqlalchemy as sa
+
+    from dropout.store import engine_for, scores
+
+    names: set[str] = set()
+    with engine_for(store_url).connect() as conn:
+        names |= {d for d in conn.execute(sa.select(scores.c.district).distinct()).scalars() if d}
+    if data_dir is not None:
+        from dropout.io import load_tables
+
+        names |= set(load_tables(data_dir).villages["district"].astype(str))
+    return sorted(names)
+
+
+def _norm(name: str) -> str:
+    """Case-, space- and accent-insensitive key: 'A Lưới' -> 'a luoi'."""
+    import unicodedata
+
+    s = unicodedata.normalize("NFD", str(name)).replace("đ", "d").replace("Đ", "D")
+    return " ".join("".join(ch for ch in s if not unicodedata.combining(ch)).lower().split())
+
+
+def known_district(district: str, known: list[str]) -> str:
+    """The district as the data spells it ('A Luoi' -> 'A Lưới'), or InputError naming the
+    nearest spellings."""
+    import difflib
+
+    from dropout.errors import InputError
+
+    if not known:
+        raise InputError(f"--district {district!r}: no district is known yet: score a data folder into this store "
+                         "first, or give --data")
+    by_key = {_norm(k): k for k in known}
+    if district in known:
+        return district
+    if _norm(district) in by_key:
+        return by_key[_norm(district)]
+    near = difflib.get_close_matches(_norm(district), list(by_key), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(by_key[k]) for k in near)}?" if near else f"; known: {', '.join(known)}"
+    raise InputError(f"--district {district!r} is not a district of the data{hint}")
+
+
 def _read_password(password_stdin: bool) -> str:
     if password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -30,15 +75,21 @@ def _read_password(password_stdin: bool) -> str:
 def add(
     username: str = typer.Argument(..., help="Log-in name: a-z, 0-9, '.', '_', '-'."),
     role: str = typer.Option("officer", help="officer (one district) or admin (all districts)."),
-    district: str = typer.Option(None, help="The district an officer sees (as written in the data)."),
+    district: str = typer.Option(None, help="The district an officer sees (as written in the data; "
+                                           "'A Luoi' finds 'A Lưới')."),
     store: str = typer.Option(None, help=f"Store URL (default: ${ENV_STORE} or the score store's default)."),
+    data: Path = typer.Option(None, help="Data folder whose districts are known (default: $DROPOUT_DATA_DIR)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from one line of stdin."),
 ) -> None:
     """Create an account; the password is asked twice (never given on the command line)."""
     from dropout.web.accounts import add_user
 
+    url = _store(store)
+    if role == "officer" and district:
+        data_dir = data if data is not None else WebSettings.from_env().data_dir
+        district = known_district(district, known_districts(url, data_dir))
     password = _read_password(password_stdin)
-    user = add_user(_store(store), username, password, role, district)
+    user = add_user(url, username, password, role, district)
     scope = "all districts" if user.is_admin else f"district {user.district}"
     console.print(f"added {user.username} ({user.role}, {scope})")
 

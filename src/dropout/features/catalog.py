@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from dropout.errors import ConfigError
@@ -23,7 +24,8 @@ FORMATS = ("integer", "decimal", "percent", "signed_percent_points", "vnd", "sig
 LANGS = ("en", "vi")
 REQUIRED = ("name", "family", "meaning", "unit", "kind", "direction", "monotone", "format", "reason_en", "reason_vi")
 OPTIONAL = ("reason_en_missing", "reason_vi_missing", "reason_en_zero", "reason_vi_zero", "reason_group",
-            "reason_group_missing", "labels_en", "labels_vi")
+            "reason_group_missing", "labels_en", "labels_vi", "shown_as_reason", "reason_when", "reason_variants")
+VARIANT_FIELDS = ("when", "group", "reason_en", "reason_vi")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _VI_LETTERS = re.compile("[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]", re.I)
 MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -62,6 +64,15 @@ class FeatureSpec:
     reason_group_missing: str | None = None
     labels_en: dict = field(default_factory=dict)
     labels_vi: dict = field(default_factory=dict)
+    # False for fixed traits (ethnicity, age, travel time, days to the deadline, village
+    # size) and schedule facts: they shape the approach, never a reason an officer reads.
+    shown_as_reason: bool = True
+    # When a value may be a reason (a `Condition`), e.g. "value > 0": a count of late
+    # payments of 0 is good behaviour, never a risk reason. Default: always.
+    reason_when: "Condition | None" = None
+    # Other sentences (and groups) for values that say something else, the first whose
+    # `when` holds: e.g. "has never paid" is a new member, not a late payer.
+    reason_variants: tuple["Variant", ...] = ()
 
     @property
     def monotone_constraint(self) -> int:
@@ -71,10 +82,107 @@ class FeatureSpec:
         return {"up": 1, "down": -1}.get(self.direction, 0)
 
 
+
+_OPS = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater,
+        ">=": np.greater_equal}
+_TERM = re.compile(r"^(?:(missing|present)|([a-z_][a-z0-9_]*) is (missing|present)|"
+                   r"([a-z_][a-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*(-?[0-9]+(?:\.[0-9]+)?|[a-z_][a-z0-9_]*))$")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A test on a person's feature values: clauses joined by `or`, terms by `and`.
+
+    A term is `missing` / `present` (the feature's own value), `NAME is missing|present`,
+    or `NAME OP NUMBER` / `NAME OP NAME` with OP one of == != < <= > >=; NAME is `value`
+    (the feature's own value) or another feature. A comparison with an empty value is false, and so is
+    any term on a feature the model does not use.
+    """
+
+    text: str
+    clauses: tuple[tuple[tuple[str, str, float | str | None], ...], ...]
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> "Condition":
+        if not isinstance(text, str) or not text.strip():
+            raise CatalogError(f"{where}: a condition must be text such as 'value > 0', got {text!r}")
+        clauses = []
+        for clause in re.split(r"\s+or\s+", text.strip()):
+            terms = []
+            for term in re.split(r"\s+and\s+", clause.strip()):
+                m = _TERM.match(term.strip())
+                if not m:
+                    raise CatalogError(
+                        f"{where}: cannot read {term!r} in {text!r}; write terms like 'value > 0', "
+                        "'missing', 'payment_days_total == 0', joined by 'and' / 'or'")
+                if m.group(1):
+                    terms.append(("value", m.group(1), None))
+                elif m.group(2):
+                    terms.append((m.group(2), m.group(3), None))
+                else:
+                    right = m.group(6)
+                    terms.append((m.group(4), m.group(5), right if right[0].isalpha() or right[0] == "_"
+                                  else float(right)))
+            clauses.append(tuple(terms))
+        return cls(text, tuple(clauses))
+
+    def names(self) -> set[str]:
+        names = set()
+        for clause in self.clauses:
+            for name, _, right in clause:
+                names |= {n for n in (name, right) if isinstance(n, str)}
+        return names - {"value"}
+
+    def evaluate(self, own: np.ndarray, column) -> np.ndarray:
+        """Where the condition holds, for rows whose own value is `own`; `column(name)`
+        gives another feature's values (None when the model does not use it)."""
+        out = np.zeros(len(own), dtype=bool)
+        for clause in self.clauses:
+            hold = np.ones(len(own), dtype=bool)
+            for name, op, number in clause:
+                values = own if name == "value" else column(name)
+                if values is None:
+                    hold[:] = False
+                    break
+                if op == "missing":
+                    hold &= np.isnan(values)
+                elif op == "present":
+                    hold &= ~np.isnan(values)
+                else:
+                    other = number
+                    if isinstance(number, str):
+                        other = own if number == "value" else column(number)
+                        if other is None:
+                            hold[:] = False
+                            break
+                    with np.errstate(invalid="ignore"):
+                        hold &= _OPS[op](values, other)
+            out |= hold
+        return out
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Another sentence and group for the values where `when` holds; without sentences
+    the feature's own (missing / zero / formatted) sentence is kept."""
+
+    when: Condition
+    group: str | None = None
+    reason_en: str | None = None
+    reason_vi: str | None = None
+
+
 @dataclass(frozen=True)
 class Catalog:
     families: tuple[str, ...]
     features: tuple[FeatureSpec, ...]
+    # reason group -> {"action_en": ..., "action_vi": ...}: what an officer can do about it
+    group_actions: dict = field(default_factory=dict)
+
+    def action(self, group: str | None, lang: str) -> str | None:
+        """The suggested action of a reason group in `lang`, None when it has none."""
+        entry = self.group_actions.get(group) if group else None
+        return entry[f"action_{lang}"] if entry else None
 
     def names(self, families=None) -> list[str]:
         """Feature names in catalog order, optionally only those of `families`."""
@@ -152,7 +260,29 @@ def _check_entry(i: int, raw: dict, families: tuple[str, ...]) -> FeatureSpec:
         raise CatalogError(f"{where}: reason_vi has no Vietnamese diacritics; write it in full Vietnamese")
     labels_en = {int(k): str(v) for k, v in (raw.get("labels_en") or {}).items()}
     labels_vi = {int(k): str(v) for k, v in (raw.get("labels_vi") or {}).items()}
-    return FeatureSpec(**{**raw, "labels_en": labels_en, "labels_vi": labels_vi})
+    shown = raw.get("shown_as_reason", True)
+    if not isinstance(shown, bool):
+        raise CatalogError(f"{where}: shown_as_reason must be true or false, got {shown!r}")
+    when = Condition.parse(raw["reason_when"], f"{where} reason_when") if "reason_when" in raw else None
+    variants = []
+    for k, v in enumerate(raw.get("reason_variants") or []):
+        at = f"{where} reason_variants #{k + 1}"
+        if not isinstance(v, dict) or "when" not in v:
+            raise CatalogError(f"{at}: expected a mapping with 'when' (and group / reason_en / reason_vi)")
+        unknown = [key for key in v if key not in VARIANT_FIELDS]
+        if unknown:
+            raise CatalogError(f"{at}: unknown field(s) {unknown}; allowed: {list(VARIANT_FIELDS)}")
+        if ("reason_en" in v) != ("reason_vi" in v):
+            raise CatalogError(f"{at}: give reason_en and reason_vi together")
+        for key in ("reason_en", "reason_vi"):
+            bad = [p for p in _PLACEHOLDER.findall(str(v.get(key, ""))) if p != "value"]
+            if bad:
+                raise CatalogError(f"{at}: {key} uses placeholder(s) {bad}; only {{value}} is filled in")
+        if "reason_vi" in v and not _VI_LETTERS.search(str(v["reason_vi"])):
+            raise CatalogError(f"{at}: reason_vi has no Vietnamese diacritics; write it in full Vietnamese")
+        variants.append(Variant(Condition.parse(v["when"], at), v.get("group"), v.get("reason_en"), v.get("reason_vi")))
+    return FeatureSpec(**{**raw, "labels_en": labels_en, "labels_vi": labels_vi, "shown_as_reason": shown,
+                          "reason_when": when, "reason_variants": tuple(variants)})
 
 
 def parse_catalog(data: dict) -> Catalog:
@@ -168,7 +298,28 @@ def parse_catalog(data: dict) -> Catalog:
     order = [families.index(s.family) for s in specs]
     if order != sorted(order):
         raise CatalogError("features/catalog.yaml: features must be grouped by family in the order of 'families'")
-    return Catalog(families, specs)
+    groups = data.get("reason_groups") or {}
+    if not isinstance(groups, dict):
+        raise CatalogError("features/catalog.yaml: reason_groups must map a group to action_en and action_vi")
+    for group, entry in groups.items():
+        if not isinstance(entry, dict) or set(entry) != {"action_en", "action_vi"}:
+            raise CatalogError(f"features/catalog.yaml reason_groups.{group}: give exactly action_en and action_vi")
+        if not _VI_LETTERS.search(str(entry["action_vi"])):
+            raise CatalogError(f"features/catalog.yaml reason_groups.{group}: action_vi has no Vietnamese diacritics")
+    known = set(names)
+    for spec in specs:
+        conditions = [spec.reason_when, *(v.when for v in spec.reason_variants)]
+        unknown = sorted({n for c in conditions if c is not None for n in c.names()} - known)
+        if unknown:
+            raise CatalogError(f"features/catalog.yaml feature {spec.name!r}: a condition names unknown feature(s) "
+                               f"{unknown}")
+        if groups and spec.shown_as_reason:
+            used = {spec.reason_group or spec.name, spec.reason_group_missing, *(v.group for v in spec.reason_variants)}
+            lacking = sorted(g for g in used - {None} if g not in groups)
+            if lacking:
+                raise CatalogError(f"features/catalog.yaml feature {spec.name!r}: reason group(s) {lacking} have no "
+                                   "suggested action in reason_groups")
+    return Catalog(families, specs, dict(groups))
 
 
 @lru_cache(maxsize=4)
@@ -239,3 +390,17 @@ def reason_sentence(feature: str, value, lang: str = "en", catalog: Catalog | No
     if zero and spec.format != "label" and float(value) == 0:
         return zero.replace("{value}", format_value(spec, value, lang))
     return getattr(spec, f"reason_{lang}").replace("{value}", format_value(spec, value, lang))
+
+
+def variant_sentence(feature: str, variant: int, value, lang: str = "en", catalog: Catalog | None = None) -> str:
+    """The sentence of `feature`'s variant number `variant` (1-based; 0 = the feature's own)."""
+    spec = (catalog or load_catalog())[feature]
+    if variant == 0:
+        return reason_sentence(feature, value, lang, catalog=catalog)
+    v = spec.reason_variants[variant - 1]
+    text = getattr(v, f"reason_{lang}")
+    if text is None:
+        return reason_sentence(feature, value, lang, catalog=catalog)
+    if "{value}" not in text:
+        return text
+    return text.replace("{value}", format_value(spec, value, lang))

@@ -2,6 +2,9 @@
 
 A visit counts from its visited_on. An evening session reaches everyone in the village.
 "In their own language" = the visit's language is the village's main language.
+What came of a home visit (the visits table's optional `outcome`, recorded on the
+officers' pages) counts from the visit's day too: refusals and doors found shut in the
+last 12 months, and a promise to pay whose date has not passed yet.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from dropout.features.context import Context
-from dropout.timeline import AsOf, SortedEvents, days_since, entity_index, prefix_sum, range_sum, to_days
+from dropout.timeline import NEVER, AsOf, SortedEvents, days_since, entity_index, prefix_sum, range_sum, to_days
 
 FAMILY = "outreach"
 WINDOW_DAYS = 365
@@ -31,10 +34,17 @@ def _events(ctx: Context) -> tuple[SortedEvents, SortedEvents]:
     person[has_pid] = entity_index(pid[has_pid].to_numpy(np.int64), ctx.participant_id)
     home = (kind == HOME_VISIT) & (person >= 0)
     evening = (kind == EVENING_SESSION) & ok
-    homes = SortedEvents(person[home], day[home], ctx.n, own=own_language[home])
+    outcome = (v["outcome"].astype("str").fillna("").to_numpy() if "outcome" in v.columns
+               else np.full(len(v), "", dtype=object))
+    promised = to_days(v["promised_on"]) if "promised_on" in v.columns else np.full(len(v), NEVER, dtype=np.int64)
+    homes = SortedEvents(person[home], day[home], ctx.n, own=own_language[home],
+                         refused=(outcome == "refused")[home], not_home=(outcome == "not_home")[home],
+                         promised_on=np.where(outcome == "promised", promised, NEVER)[home])
     sessions = SortedEvents(village[evening], day[evening], ctx.n_villages, own=own_language[evening])
     for ev in (homes, sessions):
         ev.columns["own_prefix"] = prefix_sum(ev["own"].astype(np.int64))
+    homes.columns["refused_prefix"] = prefix_sum(homes["refused"].astype(np.int64))
+    homes.columns["not_home_prefix"] = prefix_sum(homes["not_home"].astype(np.int64))
     return homes, sessions
 
 
@@ -58,4 +68,8 @@ def compute(ctx: Context, asof: AsOf) -> dict[str, np.ndarray]:
     own_home = range_sum(homes["own_prefix"], h_lo, h_hi)
     own_session = range_sum(sessions["own_prefix"], s_lo, s_hi)
     out["visits_own_language_12m"] = (own_home + np.where(v >= 0, own_session[vi], 0)).astype(np.int16)
+    out["visit_refused_12m"] = range_sum(homes["refused_prefix"], h_lo, h_hi).astype(np.int16)
+    out["visit_not_home_12m"] = range_sum(homes["not_home_prefix"], h_lo, h_hi).astype(np.int16)
+    promise = homes["promised_on"][pos] if len(homes) else np.full(len(pos), NEVER)
+    out["visit_promise_open"] = (has & (promise != NEVER) & (promise >= t)).astype(np.int8)
     return out

@@ -106,7 +106,8 @@ def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
     Returns:
         participant_id, village_id, commune, district, due_on, amount_due (gross),
         net_amount (after state and provincial support), status (paying / in_arrears),
-        arrears_installments, arrears_vnd, months_covered; sorted by participant_id.
+        arrears_installments, arrears_vnd, arrears_months, arrears_since, months_covered;
+        sorted by participant_id.
     Raises:
         EmptyWindowError: when nobody is due.
     """
@@ -147,11 +148,23 @@ def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
         "status": np.where(arrears["behind"][at_schedule], "in_arrears", "paying"),
         "arrears_installments": owed.astype(np.int64),
         "arrears_vnd": arrears["vnd"][at_schedule].astype(np.int64),
+        "arrears_months": arrears["months"][at_schedule].astype(np.int64),
+        "arrears_since": _day_dates(arrears["oldest_due"][at_schedule]),
         "months_covered": nxt["months_covered"].to_numpy(),
     })
     for c in ("village_id", "commune", "district", "status"):
         due[c] = due[c].astype("str")
     return due.take(order).reset_index(drop=True)
+
+
+def _day_dates(days: np.ndarray) -> np.ndarray:
+    """Day numbers (days since 1970-01-01; NEVER for none) as datetime64[ns], NaT for none."""
+    from dropout.timeline import NEVER
+
+    days = np.asarray(days, dtype=np.int64)
+    out = days.astype("datetime64[D]").astype("datetime64[ns]")
+    out[days == NEVER] = np.datetime64("NaT")
+    return out
 
 
 def population(tables: Tables, job: Job, context=None) -> dict:

@@ -6,7 +6,8 @@ workbooks, the officers' pages and the visit plan. Change a column here and they
 
 A row, in order: the person and their place, the installment due in the window, the
 calibrated risk with its band and ranks, the expected-lapse share, and `N_REASONS`
-reasons in each of `LANGS` plus the feature each reason names.
+reasons in each of `LANGS` plus the feature each reason names, and the suggested action
+of the first reason in each language.
 
 Risk bands are calibrated-probability thresholds kept in `models/scoring.yaml`.
 
@@ -82,6 +83,10 @@ INSTALLMENT = (
     ScoreColumn("status", "str", length=16),
     ScoreColumn("arrears_installments", "int"),
     ScoreColumn("arrears_vnd", "int"),
+    # Months those installments cover, and the deadline of the oldest one (empty when
+    # nothing is owed): a member 12 months outside insurance may take the lump sum.
+    ScoreColumn("arrears_months", "int"),
+    ScoreColumn("arrears_since", "date", nullable=True),
 )
 RISK = (
     ScoreColumn("risk", "float"),
@@ -96,8 +101,16 @@ REASONS = tuple(
     for c in reason_columns()
 )
 
+
+def action_columns(langs=LANGS) -> list[str]:
+    """action_vi, action_en: the suggested action of the first reason's group (catalog)."""
+    return [f"action_{lang}" for lang in langs]
+
+
+ACTIONS = tuple(ScoreColumn(c, "str", nullable=True, text=True) for c in action_columns())
+
 #: The score row, in order.
-SCORE_ROW: tuple[ScoreColumn, ...] = (*PLACE, *INSTALLMENT, *RISK, *REASONS)
+SCORE_ROW: tuple[ScoreColumn, ...] = (*PLACE, *INSTALLMENT, *RISK, *REASONS, *ACTIONS)
 #: Its column names, in order.
 SCORE_COLUMNS: list[str] = [c.name for c in SCORE_ROW]
 PLACE_COLUMNS: list[str] = [c.name for c in PLACE]
@@ -107,8 +120,9 @@ TEXT_COLUMNS: list[str] = [c.name for c in SCORE_ROW if c.kind == "str"]
 
 #: The columns of a commune's sheet in the district workbook, in the order an officer reads them.
 EXCEL_COLUMNS: list[str] = [
-    "rank_in_commune", "participant_id", "village_id", "due_on", "amount_due", "net_amount", "risk",
-    "risk_band", "rank_in_district", *reason_text_columns("vi"),
+    "rank_in_commune", "participant_id", "village_id", "due_on", "amount_due", "net_amount", "status",
+    "arrears_months", "arrears_vnd", "risk", "risk_band", "rank_in_district", *reason_text_columns("vi"),
+    "action_vi",
 ]
 
 

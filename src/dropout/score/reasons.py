@@ -4,6 +4,14 @@ Only features that push this person's risk *up* (contribution > 0) can be a reas
 officer acts on what makes a lapse likely, not on what keeps it unlikely. The sentence
 comes from the feature catalog with the person's actual value filled in.
 
+The catalog decides, in data, what may be shown (`catalog_rules`): fixed traits
+(`shown_as_reason: false`: ethnicity, age, travel time, days to the deadline, village
+size) never are; a value is shown only where its `reason_when` holds (no "paid 0
+installments late" as a risk); a `reason_variants` entry gives another sentence and
+group where the value says something else (never paid = a new member). Batch scoring
+and the service both come through `explain`, so both obey. Each reason group carries a
+suggested action (catalog `reason_groups`): a person's action is their first reason's.
+
 Vectorised: the top features come from one `argpartition` over the contribution matrix;
 sentences are formatted once per distinct (feature, value) pair, grouping by feature,
 and handed out by integer codes (categoricals), never by a loop over people. Values are
@@ -73,39 +81,136 @@ def top_reasons(contributions: np.ndarray, n: int = N_REASONS, groups: Sequence[
     names = list(groups) + [g for g in (groups_missing or []) if g is not None]
     codes_of, uniques = pd.factorize(pd.Series(names, dtype=object))
     n_features, n_groups = c.shape[1], len(uniques)
-    base = codes_of[:n_features]
     lookup = dict(zip(uniques, range(n_groups)))
+    base = codes_of[:n_features].astype(np.int64)
+    cell = np.broadcast_to(base, c.shape)
+    candidates = [{int(b)} for b in base]
     alt = np.array([-1 if g is None else lookup[g] for g in (groups_missing or [None] * n_features)], dtype=np.int64)
-    moves = None
     if values is not None and (alt >= 0).any():
         moves = (alt >= 0)[None, :] & np.isnan(np.asarray(values, dtype=np.float64))
-        if not moves.any():
-            moves = None
-    # Group sums as matrix products (one pass each; this runs for every person scored).
-    onehot = np.zeros((n_features, n_groups))
-    onehot[np.arange(n_features), base] = 1.0
-    if moves is None:
-        group_sum = c @ onehot
-    else:
-        moved = np.where(moves, c, 0.0)
-        onehot_alt = np.zeros((n_features, n_groups))
-        has_alt = np.flatnonzero(alt >= 0)
-        onehot_alt[has_alt, alt[has_alt]] = 1.0
-        group_sum = (c - moved) @ onehot + moved @ onehot_alt
-    # Each group's strongest feature, looking only at the columns that can belong to it.
-    best = np.empty((c.shape[0], n_groups), dtype=np.int64)
+        if moves.any():
+            cell = np.where(moves, alt[None, :], cell)
+            for j in np.flatnonzero(alt >= 0):
+                candidates[j].add(int(alt[j]))
+    return top_by_cell_group(c, cell, n_groups, candidates, n)
+
+
+def top_by_cell_group(c: np.ndarray, cell: np.ndarray, n_groups: int, candidates: Sequence[set[int]],
+                      n: int = N_REASONS) -> tuple[np.ndarray, np.ndarray]:
+    """The top `n` groups per row by the sum of their cells' contributions, each written
+    with its strongest feature.
+
+    Args:
+        c: (rows, features) contributions.
+        cell: (rows, features) the group code of each cell, -1 where it may not be a reason.
+        candidates: per feature, every group code its cells can take (to look only at
+            the columns that can belong to a group).
+    Returns:
+        (feature index, valid), both (rows, n).
+    """
+    rows, n_features = c.shape
+    kept = np.where(cell >= 0, c, 0.0)
+    # Group sums in one pass (this runs for every person scored).
+    flat = (np.arange(rows, dtype=np.int64)[:, None] * n_groups + np.maximum(cell, 0)).ravel()
+    group_sum = np.bincount(flat, weights=kept.ravel(), minlength=rows * n_groups).reshape(rows, n_groups)
+    best = np.zeros((rows, n_groups), dtype=np.int64)
     for g in range(n_groups):
-        cols = np.flatnonzero((base == g) | ((alt == g) if moves is not None else False))
-        if len(cols) == 0:  # a group only empty values join, and none is empty here
-            best[:, g] = 0
+        cols = np.array([j for j in range(n_features) if g in candidates[j]], dtype=np.int64)
+        if len(cols) == 0:
             continue
-        sub = c[:, cols]
-        if moves is not None:
-            member = np.where(moves[:, cols], alt[cols] == g, base[cols] == g)
-            sub = np.where(member, sub, -np.inf)
+        sub = np.where(cell[:, cols] == g, kept[:, cols], -np.inf)
         best[:, g] = cols[np.argmax(sub, axis=1)]
     group_index, valid = top_features(group_sum, n)
     return np.take_along_axis(best, group_index, axis=1), valid
+
+
+# ---------------------------------------------------------------- the catalog's rules
+
+
+class _Rules:
+    """What the catalog says about showing each of a model's features (see the module
+    docstring), ready to apply to a matrix of values."""
+
+    def __init__(self, names: tuple[str, ...]):
+        from dropout.features.catalog import load_catalog
+
+        catalog = load_catalog()
+        self.catalog = catalog
+        self.names = names
+        self.position = {name: j for j, name in enumerate(names)}
+        self.specs = [catalog[name] if name in catalog else None for name in names]
+
+    def cells(self, values: np.ndarray, groups: Sequence[str], groups_missing: Sequence[str | None] | None):
+        """(cell group codes, variant numbers, group names, candidate groups per feature).
+
+        cell is -1 where a value may not be a reason; variant 0 is the feature's own
+        sentence, k > 0 its k-th `reason_variants` entry.
+        """
+        rows, n_features = values.shape
+        group_names: list[str] = []
+        code: dict[str, int] = {}
+
+        def code_of(group: str) -> int:
+            if group not in code:
+                code[group] = len(group_names)
+                group_names.append(group)
+            return code[group]
+
+        cell = np.empty((rows, n_features), dtype=np.int64)
+        variant = np.zeros((rows, n_features), dtype=np.int8)
+        candidates: list[set[int]] = []
+
+        def column(name: str):
+            j = self.position.get(name)
+            return None if j is None else values[:, j]
+
+        for j, spec in enumerate(self.specs):
+            own = values[:, j]
+            base = code_of(groups[j])
+            cell[:, j] = base
+            cand = {base}
+            missing_group = groups_missing[j] if groups_missing is not None else None
+            if missing_group is not None:
+                g = code_of(missing_group)
+                cell[np.isnan(own), j] = g
+                cand.add(g)
+            if spec is not None:
+                if not spec.shown_as_reason:
+                    cell[:, j] = -1
+                    candidates.append(set())
+                    continue
+                shown = spec.reason_when.evaluate(own, column) if spec.reason_when is not None else None
+                taken = np.zeros(rows, dtype=bool)
+                for k, v in enumerate(spec.reason_variants, start=1):
+                    hit = v.when.evaluate(own, column) & ~taken
+                    if hit.any():
+                        variant[hit, j] = k
+                        if v.group is not None:
+                            g = code_of(v.group)
+                            cell[hit, j] = g
+                            cand.add(g)
+                    taken |= hit
+                if shown is not None:
+                    cell[~(shown | taken), j] = -1
+            candidates.append(cand)
+        return cell, variant, group_names, candidates
+
+
+_RULES: dict[tuple[str, ...], _Rules] = {}
+
+
+def catalog_rules(feature_names: Sequence[str]) -> _Rules:
+    """The catalog's rules for these features (read once per feature list)."""
+    key = tuple(feature_names)
+    if key not in _RULES:
+        _RULES[key] = _Rules(key)
+    return _RULES[key]
+
+
+def shown_features(feature_names: Sequence[str]) -> list[str]:
+    """The features that may ever be a reason (catalog `shown_as_reason` not false)."""
+    rules = catalog_rules(feature_names)
+    return [n for n, spec in zip(rules.names, rules.specs) if spec is None or spec.shown_as_reason]
 
 
 def explain(
@@ -130,7 +235,8 @@ def explain(
             at most once per row (see `top_reasons`); `groups_missing`: the group of
             an empty value (catalog `reason_group_missing`), None to keep `groups`.
     Returns:
-        One row per input row with `reason_columns(n, langs)` as categorical columns;
+        One row per input row with `reason_columns(n, langs)` and then `action_<lang>`
+        (the suggested action of the first reason's group) as categorical columns;
         missing (null) where a row has fewer than k reasons pushing risk up.
     """
     contributions = np.asarray(contributions)
@@ -142,25 +248,36 @@ def explain(
             "names do not line up (give pred_contrib without its bias column)"
         )
     rows = contributions.shape[0]
-    idx, valid = top_reasons(contributions, n, groups, values, groups_missing)
+    rules = catalog_rules(list(names))
+    cell, variant, group_names, candidates = rules.cells(
+        values, list(groups) if groups is not None else list(names), groups_missing)
+    idx, valid = top_by_cell_group(np.asarray(contributions, dtype=np.float64), cell, len(group_names),
+                                   candidates, n)
     r, j = np.nonzero(valid)
     feat = idx[r, j]
     val = values[r, feat]
+    var = variant[r, feat].astype(np.int64)
 
-    # One sentence per distinct (feature, value): group the (row, slot) pairs by feature.
+    # One sentence per distinct (feature, variant, value): group the (row, slot) pairs by
+    # feature and variant.
+    n_variants = int(variant.max(initial=0)) + 1
+    key = feat.astype(np.int64) * n_variants + var
     pair_code = np.empty(len(feat), dtype=np.int64)
     texts: dict[str, list[str]] = {lang: [] for lang in langs}
-    order = np.argsort(feat, kind="stable")
-    feats_sorted = feat[order]
-    bounds = np.flatnonzero(np.diff(feats_sorted)) + 1
+    order = np.argsort(key, kind="stable")
+    keys_sorted = key[order]
+    bounds = np.flatnonzero(np.diff(keys_sorted)) + 1
     offset = 0
-    for group in np.split(order, bounds) if len(order) else []:
-        f = int(feat[group[0]])
-        uniq, inverse = np.unique(val[group], return_inverse=True, equal_nan=True)
-        pair_code[group] = offset + inverse.ravel()
+    for part in np.split(order, bounds) if len(order) else []:
+        f, v = int(feat[part[0]]), int(var[part[0]])
+        uniq, inverse = np.unique(val[part], return_inverse=True, equal_nan=True)
+        pair_code[part] = offset + inverse.ravel()
         offset += len(uniq)
         for lang in langs:
-            texts[lang].extend(sentence(names[f], _plain(v), lang) for v in uniq)
+            if v == 0:
+                texts[lang].extend(sentence(names[f], _plain(x), lang) for x in uniq)
+            else:
+                texts[lang].extend(_variant_text(rules, names[f], v, _plain(x), lang) for x in uniq)
 
     out = {}  # in reason_columns order
     for lang in langs:
@@ -175,7 +292,21 @@ def explain(
     for k in range(n):
         slot = np.where(valid[:, k], idx[:, k], -1)
         out[f"reason_{k + 1}_feature"] = pd.Categorical.from_codes(slot, dtype=feature_dtype)
+    # The suggested action: the group of the first reason.
+    first_group = np.where(valid[:, 0], cell[np.arange(rows), idx[:, 0]], -1) if rows else np.zeros(0, np.int64)
+    for lang in langs:
+        actions = [rules.catalog.action(g, lang) for g in group_names]
+        known = [a for a in dict.fromkeys(actions) if a is not None]
+        at = {a: i for i, a in enumerate(known)}
+        per_group = np.array([at[a] if a is not None else -1 for a in actions] + [-1], dtype=np.int64)
+        out[f"action_{lang}"] = pd.Categorical.from_codes(per_group[first_group], dtype=pd.CategoricalDtype(known))
     return pd.DataFrame(out, index=index if index is not None else pd.RangeIndex(rows), copy=False)
+
+
+def _variant_text(rules: _Rules, feature: str, variant: int, value, lang: str) -> str:
+    from dropout.features.catalog import variant_sentence
+
+    return variant_sentence(feature, variant, value, lang, catalog=rules.catalog)
 
 
 def _plain(v: float):

@@ -256,6 +256,9 @@ def _stored(rows: pd.DataFrame, lang: str) -> list[StoredScore]:
             net_amount=float(r["net_amount"]), status=str(r["status"]),
             arrears_installments=int(r["arrears_installments"]), arrears_vnd=int(r["arrears_vnd"]), risk=float(r["risk"]), risk_band=str(r["risk_band"]), rank_in_district=int(r["rank_in_district"]),
             rank_in_commune=int(r["rank_in_commune"]), reasons=_reasons(r, lang),
+            arrears_months=int(r.get("arrears_months") or 0),
+            arrears_since=None if pd.isna(r.get("arrears_since")) else pd.Timestamp(r["arrears_since"]).date(),
+            action=None if pd.isna(r.get(f"action_{lang}")) else str(r[f"action_{lang}"]),
         ))
     return out
 

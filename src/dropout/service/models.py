@@ -291,11 +291,14 @@ class StoredScore(Out):
     status: Status
     arrears_installments: int
     arrears_vnd: int
+    arrears_months: int = 0
+    arrears_since: date | None = None
     risk: float
     risk_band: Band
     rank_in_district: int
     rank_in_commune: int
     reasons: list[Reason] = Field(default_factory=list, max_length=N_REASONS)
+    action: str | None = None  # the suggested action of the first reason, in the asked language
 
 
 class ScoreIdsResponse(Out):

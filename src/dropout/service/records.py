@@ -144,7 +144,9 @@ def _column(kind: str, nullable: bool, values: list) -> object:
 
 
 def _typed(table: str, columns: dict[str, list]) -> pd.DataFrame:
-    spec = contract()[table]
+    # Columns added to the contract later (optional) are not in requests: the contract
+    # check fills them in as empty.
+    spec = {c: col for c, col in contract()[table].items() if not col.optional}
     if not any(columns.get(c) for c in spec):  # most requests leave some tables empty
         if table not in _EMPTY:
             _EMPTY[table] = pd.DataFrame({c: _column(col.kind, col.nullable, []) for c, col in spec.items()})
@@ -162,7 +164,8 @@ def request_tables(request: ScoreRequest, reference: Reference, today: date | No
         RequestError: a person's village is neither in the request nor in the reference data.
     """
     spec = contract()
-    cols: dict[str, dict[str, list]] = {n: {c: [] for c in spec[n]} for n in TABLE_NAMES}
+    cols: dict[str, dict[str, list]] = {n: {c: [] for c, col in spec[n].items() if not col.optional}
+                                        for n in TABLE_NAMES}
     origin: dict[str, list[tuple]] = {n: [] for n in TABLE_NAMES}
 
     def add(table: str, where: tuple, **values) -> None:

@@ -16,6 +16,7 @@ own module with the source of its numbers:
     lapse.py       the lapse / resume probability (the oracle)
     payments.py    schedule, payments, make-ups, withdrawals, retirement
     outreach.py    home visits and evening sessions with a true effect
+    contacts.py    names, phones, addresses, Vietnamese place names (drawn after the run)
     tables.py      the contract tables and truth/
     summary.py     headline numbers (yearly lapse by tenure) from any data folder
     scenarios/     other worlds on top of any preset (migration, rumour, ...), one module each
@@ -38,6 +39,7 @@ from dropout.errors import ConfigError
 from dropout.io import atomic_path, write_tables
 from dropout.schema import Tables
 from dropout.reference import contribution_rules, subsidy_policies
+from dropout.simulate.contacts import add_people_and_places
 from dropout.simulate.config import PRESETS, SimConfig, load_preset
 from dropout.simulate.engine import FUTURE_MONTHS, Calendar, run
 from dropout.simulate.geography import build_geography
@@ -132,6 +134,7 @@ def simulate(
         policies = scen.policies(policies, geo.provinces)
     out = run(cfg, rules, SubsidyRates(policies, geo.provinces), geo, pop, calendar, rngs, progress, scen)
     tables, truth = build_tables(out, geo, pop, calendar, rules, policies)
+    tables = add_people_and_places(tables, int(seed))  # before a scenario hides tables: same names in truth/
     if scen:
         tables, truth = scen.finish(tables, truth)
     return SimResult(tables=tables, truth=truth, config=cfg, seed=int(seed), start=str(first), end=str(last),

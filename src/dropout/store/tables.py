@@ -8,7 +8,9 @@ their log-in failures, the visits officers record. Nothing else defines a table.
 - `scores`: one row per (run, participant), unique; its columns are the score row
   (`dropout.score.output`).
 - `users`, `web_login_failures`: the officers' accounts (`dropout.web.accounts`).
-- `visits`: visits recorded on the pages (`dropout.store.visits`).
+- `visits`: visits recorded on the pages, with their outcome (`dropout.store.visits`).
+- `payments`, `refreshes`: payments merged from a newer export without re-scoring
+  (`dropout.store.payments`, `dropout refresh`).
 """
 
 from __future__ import annotations
@@ -139,4 +141,34 @@ visits = sa.Table(
     sa.Column("outcome_note", sa.Text, nullable=True),
     sa.Column("recorded_by", sa.String(64), nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    # What came of it (dropout.schema.VISIT_OUTCOMES): promised (to pay by promised_on),
+    # paid (on the spot), refused (refusal_reason), not_home, moved_away.
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("promised_on", sa.Date, nullable=True),
+    sa.Column("refusal_reason", sa.String(32), nullable=True),
+)
+
+# Payments of scored people received after their scoring day, merged from a newer export
+# by `dropout refresh` (dropout.store.payments) without re-scoring: paid people leave the
+# plan and the lists say "paid on ...".
+payments = sa.Table(
+    "payments",
+    metadata,
+    sa.Column("participant_id", sa.BigInteger, nullable=False),
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("paid_on", sa.Date, nullable=False),
+    sa.Column("amount_paid", sa.BigInteger, nullable=True),
+    sa.Column("extracted_on", sa.Date, nullable=False),
+    sa.PrimaryKeyConstraint("participant_id", "due_on", name="payments_participant_due"),
+)
+
+# One row per refresh: which export's payments the pages show.
+refreshes = sa.Table(
+    "refreshes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("extracted_on", sa.Date, nullable=False),
+    sa.Column("data_dir", sa.Text, nullable=True),
+    sa.Column("payments", sa.Integer, nullable=False),
+    sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -25,7 +25,7 @@ def commune_risk_chart(rows: list[dict], lang: str) -> Markup:
     """
     if not rows:
         return Markup("")
-    label_w, bar_w, row_h, top = 150, 420, 30, 34
+    label_w, bar_w, row_h, top = 140, 230, 30, 34  # narrow: readable at 360 px
     width = label_w + bar_w + 60
     height = top + row_h * len(rows) + 8
     largest = max(sum(r.get(b, 0) for b in RISK_BANDS) for r in rows) or 1

@@ -31,6 +31,8 @@ from dropout.score.output import LANGS, SCORE_COLUMNS, reason_text_columns
 #: The sentence columns of both languages (empty string where a person has fewer reasons).
 REASON_COLUMNS = [c for lang in LANGS for c in reason_text_columns(lang)]
 RUN_COLUMNS = ["run_id", "district", "as_of", "window_days", "model", "finished_at"]
+#: Who a person is and how to reach them (participants' optional contract columns).
+CONTACT_COLUMNS = ["full_name", "phone", "address"]
 PLAN_COLUMNS = [
     "pool",
     "officer_day",
@@ -108,7 +110,13 @@ class InMemoryData:
         tables: Tables | None = None,
         plan: pd.DataFrame | None = None,
         test_data: bool = False,
+        payments: pd.DataFrame | None = None,
+        payments_as_of: pd.Timestamp | None = None,
+        visits: pd.DataFrame | None = None,
     ):
+        """payments: merged by `dropout refresh` (participant_id, due_on, paid_on);
+        visits: the latest recorded home visit per person (participant_id, visited_on,
+        outcome, promised_on). Both mark people done since scoring: they leave the plan."""
         missing = [c for c in ["run_id", *SCORE_COLUMNS] if c not in scores.columns]
         if missing:
             raise ValueError(f"scores: missing column(s) {missing}")
@@ -117,6 +125,9 @@ class InMemoryData:
             raise ValueError(f"runs: missing column(s) {missing}")
         self.test_data = test_data
         self.tables = tables
+        self.payments_as_of = payments_as_of
+        self._payments = payments
+        self._visits = visits
         self._runs = runs.sort_values(["district", "as_of", "finished_at"], na_position="first")
         latest = self._runs.groupby("district", sort=True).tail(1)
         self._latest: dict[str, RunInfo] = {
@@ -134,6 +145,7 @@ class InMemoryData:
         rows = scores.assign(run_id=scores["run_id"].astype(str))
         rows = rows[pd.MultiIndex.from_arrays([rows["run_id"], rows["district"]]).isin(keep)]
         rows = self._enrich(rows)
+        rows = self._since_scoring(rows, runs)
         self._scores = {d: g.reset_index(drop=True) for d, g in rows.groupby("district", sort=False)}
         self._district_of = self._participant_districts(rows)
         self._plan = self._normalise_plan(plan)
@@ -157,7 +169,49 @@ class InMemoryData:
         for c in ("payment_mode", "travel_minutes", "ethnic_language"):
             if c not in rows.columns:
                 rows[c] = None
+        if t is not None:
+            people = t.participants.reindex(columns=["participant_id", *CONTACT_COLUMNS])
+            rows = rows.drop(columns=[c for c in CONTACT_COLUMNS if c in rows.columns])
+            rows = rows.merge(people, on="participant_id", how="left")
+            names = t.villages.reindex(columns=["village_id", "village_name"])
+            rows = rows.drop(columns=[c for c in ["village_name"] if c in rows.columns]).merge(
+                names, on="village_id", how="left")
+        for c in (*CONTACT_COLUMNS, "village_name"):
+            if c not in rows.columns:
+                rows[c] = None
+            rows[c] = rows[c].astype(object).where(rows[c].notna(), None)
         return rows.sort_values(["district", "rank_in_district"], kind="stable")
+
+    def _since_scoring(self, rows: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+        """What happened after the scoring day: paid_on (the installment scored for, from
+        `dropout refresh`), made_up_on (any other payment), visited_on / visit_outcome /
+        promised_on (a home visit recorded on the pages), and `done` (leaves the plan)."""
+        rows = rows.copy()
+        as_of = rows["run_id"].map(dict(zip(runs["run_id"].astype(str), pd.to_datetime(runs["as_of"]))))
+        rows["paid_on"] = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
+        rows["made_up_on"] = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
+        pay = self._payments
+        if pay is not None and len(pay):
+            due = pay.merge(rows[["participant_id", "due_on"]], on=["participant_id", "due_on"])
+            rows["paid_on"] = rows["participant_id"].map(due.groupby("participant_id")["paid_on"].max())
+            other = pay.groupby("participant_id")["paid_on"].max()
+            rows["made_up_on"] = rows["participant_id"].map(other).where(rows["paid_on"].isna())
+        rows["visited_on"] = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
+        rows["visit_outcome"] = None
+        rows["promised_on"] = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
+        v = self._visits
+        if v is not None and len(v):
+            last = v.set_index("participant_id")
+            rows["visited_on"] = rows["participant_id"].map(last["visited_on"])
+            after = rows["visited_on"] >= as_of
+            rows["visited_on"] = rows["visited_on"].where(after)
+            rows["visit_outcome"] = rows["participant_id"].map(last["outcome"]).where(after, None)
+            rows["promised_on"] = rows["participant_id"].map(last["promised_on"]).where(after)
+        rows["visit_outcome"] = rows["visit_outcome"].astype(object).where(rows["visit_outcome"].notna(), None)
+        in_arrears = rows["status"].astype(str).eq("in_arrears")
+        rows["done"] = (rows["paid_on"].notna() | (in_arrears & rows["made_up_on"].notna())
+                        | rows["visited_on"].notna())
+        return rows
 
     def _participant_districts(self, rows: pd.DataFrame) -> dict[int, str]:
         t = self.tables
@@ -216,7 +270,12 @@ class InMemoryData:
         return pd.Timestamp.today().normalize()
 
     def plan(self, district: str) -> pd.DataFrame:
+        """The district's plan without the people done since scoring (paid, visited)."""
         p = self._plan[self._plan["district"] == district]
+        scores = self.scores(district)
+        if "done" in scores.columns and scores["done"].any():
+            done = set(scores.loc[scores["done"], "participant_id"].astype("int64"))
+            p = p[~p["participant_id"].isin(done).fillna(False).to_numpy(dtype=bool)]
         return p.sort_values(["pool", "day", "trip", "visit_order"], kind="stable").reset_index(drop=True)
 
     def participant(self, participant_id: int) -> ParticipantRecord | None:

@@ -13,6 +13,7 @@ import pandas as pd
 from dropout.schema import Tables
 from dropout.reference import subsidy_policies
 from dropout.score.output import LANGS, N_REASONS, SCORE_COLUMNS, risk_band
+from dropout.simulate.contacts import addresses, full_names, phones
 from dropout.web.data import InMemoryData
 
 EXTRACTED_ON = pd.Timestamp("2025-06-10")
@@ -20,19 +21,19 @@ WINDOW_DAYS = 30
 FAKE_RUN_ID = "fake-run-1"
 # district -> (province, {commune: [(village_id, travel_minutes, ethnic_language)]})
 GEOGRAPHY = {
-    "A Luoi": (
+    "A Lưới": (
         "Thua Thien Hue",
         {
-            "Hong Thai": [("ALU-HT-01", 75, "Ta Oi"), ("ALU-HT-02", 95, "Ta Oi")],
+            "Hồng Thái": [("ALU-HT-01", 75, "Ta Oi"), ("ALU-HT-02", 95, "Ta Oi")],
             "A Ngo": [("ALU-AN-01", 20, "Pa Ko"), ("ALU-AN-02", 35, "Vietnamese")],
-            "Hong Van": [("ALU-HV-01", 140, "Ta Oi")],
+            "Hồng Vân": [("ALU-HV-01", 140, "Ta Oi")],
         },
     ),
-    "Huong Hoa": (
+    "Hướng Hóa": (
         "Quang Tri",
         {
-            "Huong Phung": [("HHO-HP-01", 60, "Van Kieu"), ("HHO-HP-02", 80, "Van Kieu")],
-            "A Doi": [("HHO-AD-01", 110, "Pa Ko")],
+            "Hướng Phùng": [("HHO-HP-01", 60, "Van Kieu"), ("HHO-HP-02", 80, "Van Kieu")],
+            "A Dơi": [("HHO-AD-01", 110, "Pa Ko")],
         },
     ),
 }
@@ -54,6 +55,9 @@ def fake_tables(participants_per_district: int = 40, seed: int = 0) -> Tables:
         columns=["village_id", "commune", "district", "province", "travel_minutes", "ethnic_language"],
     )
     villages["travel_minutes"] = villages["travel_minutes"].astype("int64")
+    villages["village_name"] = [f"Thôn {name}" for name in ("A Đớt", "Pa Ríp", "Ka Vá", "Thôn 2", "Ta Lo", "Tà Rùng",
+                                                              "Xa Re", "A Xói")][: len(villages)]
+    villages["village_name"] = villages["village_name"].str.replace("Thôn Thôn", "Thôn")
 
     people, installments, poverty, visits = [], [], [], []
     pid = 4600000000
@@ -83,6 +87,11 @@ def fake_tables(participants_per_district: int = 40, seed: int = 0) -> Tables:
                 visits.append((pid, vid, day, "home_visit", "Vietnamese", "Đã giải thích quyền lợi hưu trí"))
     participants = pd.DataFrame(people, columns=["participant_id", "household_id", "village_id", "birth_year", "sex",
                                                  "ethnicity", "occupation", "enrolled_on", "payment_mode", "income_base"])
+    names_rng = np.random.default_rng([seed, 1])
+    participants["full_name"] = full_names(names_rng, participants["ethnicity"].to_numpy(object),
+                                           participants["sex"].to_numpy(object))
+    participants["phone"] = phones(names_rng, len(participants))
+    participants["address"] = addresses(names_rng, len(participants))
     inst = pd.DataFrame(installments, columns=["participant_id", "period_start", "due_on", "months_covered",
                                                "income_base", "amount_due", "paid_on", "amount_paid"])
     inst["amount_paid"] = pd.array(inst["amount_paid"], dtype="Int64")
@@ -92,8 +101,8 @@ def fake_tables(participants_per_district: int = 40, seed: int = 0) -> Tables:
     vis.insert(0, "visit_id", np.arange(1, len(vis) + 1, dtype="int64"))
     vis["participant_id"] = pd.array(vis["participant_id"], dtype="Int64")
     disasters = pd.DataFrame(
-        [("Hong Thai", pd.Timestamp("2024-10-28"), "flood", 3), ("Hong Van", pd.Timestamp("2024-09-15"), "landslide", 2),
-         ("A Doi", pd.Timestamp("2023-10-10"), "flash_flood", 2), ("Huong Phung", pd.Timestamp("2025-04-02"), "drought", 1)],
+        [("Hồng Thái", pd.Timestamp("2024-10-28"), "flood", 3), ("Hồng Vân", pd.Timestamp("2024-09-15"), "landslide", 2),
+         ("A Dơi", pd.Timestamp("2023-10-10"), "flash_flood", 2), ("Hướng Phùng", pd.Timestamp("2025-04-02"), "drought", 1)],
         columns=["commune", "started_on", "kind", "severity"],
     )
     return Tables(
@@ -135,8 +144,17 @@ _REASONS = {
     "poverty": ("Hộ vừa ra khỏi danh sách hộ nghèo nên mức hỗ trợ giảm",
                 "The household recently left the poor list, so the state support fell"),
     "disaster": ("Xã bị thiên tai nặng trong năm qua", "The commune had a severe disaster in the past year"),
-    "distance": ("Nhà cách huyện {m} phút đi đường", "Lives {m} minutes from the district office"),
+    "routine": ("Kỳ gần nhất không đóng đúng hạn", "Did not pay the last installment on time"),
     "amount": ("Kỳ tới phải đóng {a} đồng", "The next payment is {a} VND"),
+}
+
+
+ACTIONS = {
+    "arrears": ("Hướng dẫn đóng bù các tháng còn nợ", "Help with a make-up payment for the months owed"),
+    "late": ("Thống nhất ngày đóng trước hạn", "Agree on a date before the deadline"),
+    "poverty": ("Kiểm tra việc xét hộ nghèo của hộ", "Check the household's poverty listing"),
+    "disaster": ("Hỏi thăm thiệt hại do thiên tai", "Ask about disaster losses"),
+    "cost": ("Giải thích số tiền sau hỗ trợ", "Explain the amount after support"),
 }
 
 
@@ -166,11 +184,21 @@ def fake_scores(tables: Tables, as_of: pd.Timestamp = EXTRACTED_ON, window_days:
     rows["arrears_installments"] = rows["unpaid"].astype("int64")
     rows["arrears_vnd"] = (rows["arrears_installments"] * rows["amount_due"]).astype("int64")
     rows["status"] = np.where(rows["arrears_installments"] > 0, "in_arrears", "paying")
+    rows["arrears_months"] = (rows["arrears_installments"] * rows["months_covered"]).astype("int64")
+    oldest = past[past["unpaid"]].groupby("participant_id")["due_on"].min()
+    rows["arrears_since"] = rows["participant_id"].map(oldest).astype("datetime64[ns]")
+    rows.loc[rows["arrears_installments"] == 0, "arrears_since"] = pd.NaT
     reasons = [_reasons_of(r) for r in rows.itertuples(index=False)]
     for i in range(N_REASONS):
         for j, lang in enumerate(LANGS):
             rows[f"reason_{i + 1}_{lang}"] = [rs[i][j] if i < len(rs) else None for rs in reasons]
         rows[f"reason_{i + 1}_feature"] = [rs[i][2] if i < len(rs) else None for rs in reasons]
+    first = [rs[0][2] if rs else None for rs in reasons]
+    actions = {"unpaid_count": ACTIONS["arrears"], "late_share": ACTIONS["late"], "left_poor_list": ACTIONS["poverty"],
+               "disaster_severe_12m": ACTIONS["disaster"], "on_time_streak": ACTIONS["late"],
+               "next_amount_vnd": ACTIONS["cost"]}
+    for j, lang in enumerate(LANGS):
+        rows[f"action_{lang}"] = [actions[f][j] if f in actions else None for f in first]
     rows["run_id"] = FAKE_RUN_ID
     rows["expected_lapse"] = rows["risk"]
     return rows[["run_id", *SCORE_COLUMNS]]
@@ -187,8 +215,8 @@ def _reasons_of(r) -> list[tuple[str, str, str]]:
         out.append((*_REASONS["poverty"], "left_poor_list"))
     if r.disaster:
         out.append((*_REASONS["disaster"], "disaster_severe_12m"))
-    if r.travel_minutes >= 60:
-        out.append((*(s.format(m=int(r.travel_minutes)) for s in _REASONS["distance"]), "travel_minutes"))
+    if r.late > 0 and r.unpaid == 0:
+        out.append((*_REASONS["routine"], "on_time_streak"))
     if len(out) < 2:
         out.append((_REASONS["amount"][0].format(a=f"{int(r.amount_due):,}".replace(",", ".")),
                     _REASONS["amount"][1].format(a=f"{int(r.amount_due):,}"), "next_amount_vnd"))

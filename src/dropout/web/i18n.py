@@ -302,3 +302,80 @@ def format_percent(value, lang: str) -> str:
     if value is None or pd.isna(value):
         return ""
     return f"{float(value) * 100:.0f}%"
+
+
+# ---------------------------------------------------------------- officers' lists (issue 11)
+
+MESSAGES.update({
+    "col_name": {"vi": "Họ tên", "en": "Name"},
+    "col_phone": {"vi": "Điện thoại", "en": "Phone"},
+    "col_address": {"vi": "Địa chỉ", "en": "Address"},
+    "col_action_suggested": {"vi": "Việc nên làm", "en": "Suggested action"},
+    "col_done": {"vi": "Tình hình", "en": "Since scoring"},
+    "col_arrears_months": {"vi": "Số tháng nợ", "en": "Months owed"},
+    "col_arrears_vnd": {"vi": "Số tiền nợ", "en": "Amount owed"},
+    "col_arrears_since": {"vi": "Nợ từ hạn", "en": "Owed since"},
+    "col_lump_sum_from": {"vi": "Có thể rút một lần từ", "en": "Lump sum possible from"},
+    "no_phone": {"vi": "chưa có số", "en": "no number"},
+    "paid_on_since": {"vi": "Đã đóng ngày {day}", "en": "Paid on {day}"},
+    "made_up_on_since": {"vi": "Đã đóng bù ngày {day}", "en": "Made up on {day}"},
+    "visited_on_since": {"vi": "Đã thăm ngày {day}", "en": "Visited on {day}"},
+    "call_list": {"vi": "Danh sách gọi điện", "en": "Call list"},
+    "call_list_title": {"vi": "Gọi điện — xã {commune}", "en": "Call list — {commune}"},
+    "call_list_intro": {"vi": "Những người chưa đóng và chưa được thăm, nguy cơ cao trước. Bấm số để gọi.",
+                        "en": "People who have not paid and were not visited yet, highest risk first. Tap a number to call."},
+    "arrears_list": {"vi": "Người đang nợ", "en": "Members in arrears"},
+    "arrears_title": {"vi": "Người đang nợ — xã {commune}", "en": "Members in arrears — {commune}"},
+    "arrears_intro": {"vi": "Những người đang bị tạm dừng vì chưa đóng: số tháng và số tiền cần đóng bù, hạn đóng tới. "
+                               "Người tham gia trước 01/07/2025 gián đoạn đủ 12 tháng có thể rút bảo hiểm một lần.",
+                      "en": "Members suspended for not paying: the months and amount to make up, and the next deadline. "
+                            "Members who joined before 1 July 2025 may take the lump sum after 12 months outside insurance."},
+    "scored_on": {"vi": "Danh sách lập ngày {day}", "en": "Scored on {day}"},
+    "payments_as_of": {"vi": "tình hình đóng tiền cập nhật đến {day}", "en": "payments known up to {day}"},
+    "stale_warning": {"vi": "Danh sách này lập ngày {day}; hạn đóng {deadline} đã qua. Hãy lập danh sách mới.",
+                      "en": "These lists were scored on {day}; the deadline of {deadline} has passed. Score again."},
+    "plan_excel": {"vi": "Tải kế hoạch (Excel)", "en": "Download the plan (Excel)"},
+    "plan_week_kept": {"vi": "Cả tuần: dự kiến giữ lại khoảng {n} người", "en": "This week: about {n} people expected to keep paying"},
+    "plan_day_title": {"vi": "{weekday} {day} — {pool}", "en": "{weekday} {day} — {pool}"},
+    "plan_day_trips": {"vi": "{trips} chuyến", "en": "{trips} trip(s)"},
+    "sheet_meeting": {"vi": "Giờ và nơi gặp", "en": "Time and place"},
+    "sheet_depart": {"vi": "Xuất phát {time} từ trụ sở huyện", "en": "Leave the district office at {time}"},
+    "sheet_arrive": {"vi": "đến thôn khoảng {time}", "en": "arrive at about {time}"},
+    "sheet_session_at": {"vi": "Họp thôn {time} tại nhà văn hóa {village}", "en": "Evening session at {time}, {village} meeting house"},
+    "sheet_homes": {"vi": "Thăm tại nhà (địa chỉ trong bảng)", "en": "Home visits (addresses below)"},
+    "visit_outcome": {"vi": "Kết quả", "en": "Outcome"},
+    "visit_promised_on": {"vi": "Hẹn đóng trước ngày", "en": "Promised to pay by"},
+    "visit_refusal_reason": {"vi": "Lý do từ chối", "en": "Reason for refusing"},
+    "visit_outcome_none": {"vi": "(chưa ghi)", "en": "(not recorded)"},
+    "visit_error_outcome": {"vi": "Kết quả không hợp lệ.", "en": "Choose an outcome from the list."},
+    "visit_error_promised": {"vi": "Khi hẹn đóng, hãy ghi ngày hẹn (không quá 6 tháng tới).",
+                             "en": "A promise needs the date they will pay by (within 6 months)."},
+    "visit_error_refusal": {"vi": "Chọn lý do từ chối trong danh sách.", "en": "Choose the reason for refusing from the list."},
+    "col_outcome": {"vi": "Kết quả", "en": "Outcome"},
+    "phone_call": {"vi": "Gọi", "en": "Call"},
+    "n_people": {"vi": "{n} người", "en": "{n} people"},
+})
+
+LABELS.update({
+    "visit_outcome": {
+        "promised": {"vi": "Hứa sẽ đóng", "en": "Promised to pay"},
+        "paid": {"vi": "Đã đóng tại chỗ", "en": "Paid on the spot"},
+        "refused": {"vi": "Từ chối", "en": "Refused"},
+        "not_home": {"vi": "Không có nhà", "en": "Not at home"},
+        "moved_away": {"vi": "Đã chuyển đi", "en": "Moved away"},
+    },
+    "refusal_reason": {
+        "cannot_afford": {"vi": "Không đủ tiền", "en": "Cannot afford it"},
+        "no_trust": {"vi": "Không tin chính sách", "en": "Does not trust the scheme"},
+        "no_benefit_soon": {"vi": "Thấy lâu mới được hưởng", "en": "Benefits are too far off"},
+        "family_decides": {"vi": "Gia đình quyết định", "en": "The family decides"},
+        "other": {"vi": "Lý do khác", "en": "Other"},
+    },
+    "status": {
+        "paying": {"vi": "Đang đóng", "en": "Paying"},
+        "in_arrears": {"vi": "Đang nợ", "en": "In arrears"},
+    },
+})
+
+WEEKDAYS = {"vi": ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật"),
+            "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")}

@@ -135,13 +135,20 @@ class StoreData:
     def _plan_key(self) -> float | None:
         return self.plan_path.stat().st_mtime if self.plan_path and self.plan_path.exists() else None
 
+    def _activity_key(self) -> tuple:
+        """What changes when payments are merged or a visit is recorded."""
+        from dropout.store.payments import payments_key
+        from dropout.store.visits import visits_key
+
+        return payments_key(self.store_url), visits_key(self.store_url)
+
     def _current(self) -> InMemoryData:
         now = time.monotonic()
         if self._inner is not None and now - self._checked < self.refresh_seconds:
             return self._inner
         with self._lock:
             if self._inner is None or now - self._checked >= self.refresh_seconds:
-                key = (finished_runs_key(self.store_url), self._plan_key())
+                key = (finished_runs_key(self.store_url), self._plan_key(), self._activity_key())
                 if key != self._key or self._inner is None:
                     self._inner = self._load()
                     self._key = key
@@ -152,14 +159,31 @@ class StoreData:
         if not self._tables_loaded and self.data_dir is not None:
             self._tables = load_tables(self.data_dir)
         self._tables_loaded = True
+        from dropout.store.payments import paid_after_scoring
+        from dropout.store.visits import last_visits
+
         runs, scores = latest_runs_by_district(self.store_url)
+        payments, payments_as_of = paid_after_scoring(self.store_url)
+        visits = last_visits(self.store_url)
+        data = InMemoryData(scores=scores, runs=runs, tables=self._tables, test_data=self.test_data,
+                            payments=payments, payments_as_of=payments_as_of, visits=visits)
         plan = None
         if self.plan_path is not None:
             plan = read_plan(self.plan_path)
         elif self.plan_capacity and self._tables is not None and len(scores):
-            plan = plan_in_process(scores, runs, self._tables, self.plan_capacity)
+            # People done since scoring (paid, visited) leave, and the plan is made again
+            # for those still to see.
+            done = set()
+            for d in data.districts():
+                s = data.scores(d)
+                if "done" in s.columns:
+                    done |= set(s.loc[s["done"], "participant_id"].astype("int64"))
+            open_scores = scores[~scores["participant_id"].astype("int64").isin(done)]
+            if len(open_scores):
+                plan = plan_in_process(open_scores, runs, self._tables, self.plan_capacity)
         log.info("web data loaded: %d district(s) with a finished run", len(runs))
-        return InMemoryData(scores=scores, runs=runs, tables=self._tables, plan=plan, test_data=self.test_data)
+        return InMemoryData(scores=scores, runs=runs, tables=self._tables, plan=plan, test_data=self.test_data,
+                            payments=payments, payments_as_of=payments_as_of, visits=visits)
 
     # ------------------------------------------------------------ WebData, delegated
 
@@ -186,3 +210,8 @@ class StoreData:
 
     def reference_day(self, district: str) -> pd.Timestamp:
         return self._current().reference_day(district)
+
+    @property
+    def payments_as_of(self) -> pd.Timestamp | None:
+        """The extraction day of the newest export merged by `dropout refresh`."""
+        return self._current().payments_as_of
