@@ -64,7 +64,8 @@ def test_refused_data_exits_1_with_every_problem_in_every_command(tmp_path, args
 @pytest.mark.parametrize("args, words", [
     (["validate", "{tmp}/nowhere"], "does not exist"),
     (["features", "--data", "{tmp}/nowhere", "--as-of", "2025-01-01", "--out", "{tmp}/f.parquet"], "does not exist"),
-    (["models", "promote", "dropout-lapse", "3", "--tracking-uri", "sqlite:///{tmp}/m.db"], "no version 3"),
+    (["models", "promote", "dropout-lapse", "3", "--reason", "r", "--tracking-uri", "sqlite:///{tmp}/m.db"],
+     "no version 3"),
     (["plan", "--run", "latest", "--capacity", "30", "--store", "sqlite:///{tmp}/s.db"], "no finished scoring run"),
     (["simulate", "--preset", "atlantis", "--out", "{tmp}/sim"], "atlantis"),
 ])

@@ -66,7 +66,7 @@ def test_train_registers_a_champion_then_refuses_an_equal_model(env):
     promoted = CliRunner().invoke(app, ["models", "promote", "dropout-lapse-smoke", "2", "--reason", "retrained",
                                         "--by", "lan", "--tracking-uri", uri])
     assert promoted.exit_code == 0, promoted.output
-    assert "champion of district A Luoi (was v1)" in " ".join(promoted.output.split())
+    assert "champion of district A Lưới (was v1)" in " ".join(promoted.output.split())
     history = CliRunner().invoke(app, ["models", "history", "dropout-lapse-smoke", "--tracking-uri", uri])
     assert history.exit_code == 0 and "retrained" in history.output and "lan" in history.output
     bad = CliRunner().invoke(app, ["models", "promote", "dropout-lapse-smoke", "7", "--reason", "x",

@@ -39,6 +39,8 @@ def next_deadline_window(as_of, min_lead_days: int = MIN_LEAD_DAYS) -> int:
     """Days from `as_of` through the first deadline (a month's last day) at least
     `min_lead_days` away: 30 June -> 31 July (31 days), 10 June -> 30 June (20 days).
     A fixed 30 days from a month's last day would miss the next month-end."""
+    import pandas as pd
+
     as_of = pd.Timestamp(as_of).normalize()
     end = (as_of + pd.Timedelta(days=min_lead_days)).to_period("M").to_timestamp(how="end").normalize()
     return int((end - as_of).days)

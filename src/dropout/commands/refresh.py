@@ -11,7 +11,6 @@ from pathlib import Path
 import typer
 
 from dropout.commands._boundary import guarded
-from dropout.io import load_tables
 from dropout.progress import console
 
 
@@ -20,6 +19,7 @@ def refresh(
     store: str = typer.Option(None, help="Score store URL (default: the score store's default)."),
 ) -> None:
     """Merge payments received since scoring into the store; nobody is re-scored."""
+    from dropout.io import load_tables
     from dropout.store import DEFAULT_STORE_URL
     from dropout.store.payments import merge_payments
 

@@ -83,6 +83,7 @@ def add(
 ) -> None:
     """Create an account; the password is asked twice (never given on the command line)."""
     from dropout.web.accounts import add_user
+    from dropout.web.settings import WebSettings
 
     url = _store(store)
     if role == "officer" and district:
