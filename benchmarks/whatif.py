@@ -145,9 +145,7 @@ def run(args) -> dict:
         t = time.perf_counter()
         other = simulate(cfg, start=START, end=END, seed=args.seed, policies=apply_policy(reference, policy))
         timings[f"simulate {policy.name}"] = time.perf_counter() - t
-        # the export (everything up to the extraction date) is the same in both runs
-        same_export = all(base.tables.as_dict()[k].equals(other.tables.as_dict()[k])
-                          for k in ("participants", "installments", "poverty", "visits", "withdrawals"))
+        same_export = _same_export(base.tables, other.tables)
         after = outcomes(other.truth["installments"], rows)
         streams = same_streams(base.truth["installments"], other.truth["installments"])
         true_change = float(after["p_lapse"].sum() - now["p_lapse"].sum())
@@ -163,7 +161,7 @@ def run(args) -> dict:
             "true_change_oracle": true_change, "true_change_realised": realised, "predicted_change": change,
             "relative_error": error, "sign_right": bool(np.sign(change) == np.sign(true_change)), "met": ok,
             "budget_cost_vnd_year": float(p["budget_cost_vnd_year"]), "cost_per_kept_vnd": float(p["cost_per_kept_vnd"]),
-            "same_export": bool(same_export), "streams": streams, "by_district": by_district,
+            "same_export": same_export, "streams": streams, "by_district": by_district,
         })
     timings["total"] = time.perf_counter() - t0
     return {
@@ -178,9 +176,26 @@ def run(args) -> dict:
     }
 
 
-def _by_district(predicted, name: str, rows, now, after, tables) -> list[dict]:
-    from dropout.score.core import check_job  # noqa: F401  (the district of each person comes from the villages)
+def _same_export(a, b) -> dict:
+    """How far the two exports differ: they should not, but for installments due after the
+    change and paid early, before the extraction date (the simulator decides them at their
+    deadline, under the policy of that day)."""
+    tables = {k: bool(a.as_dict()[k].equals(b.as_dict()[k])) for k in ("participants", "poverty", "visits",
+                                                                       "withdrawals")}
+    cut = pd.Timestamp(AS_OF)
+    ia, ib = a.installments, b.installments
+    x, y = ia[ia["due_on"] <= cut].reset_index(drop=True), ib[ib["due_on"] <= cut].reset_index(drop=True)
+    if len(x) != len(y):
+        differ = abs(len(x) - len(y))
+    else:
+        same = pd.Series(True, index=x.index)
+        for c in x.columns:
+            same &= (x[c] == y[c]).fillna(False).astype(bool) | (x[c].isna() & y[c].isna())
+        differ = int((~same).sum())
+    return {"tables_equal": tables, "installments_due_by_as_of": int(len(x)), "of_which_differ": differ}
 
+
+def _by_district(predicted, name: str, rows, now, after, tables) -> list[dict]:
     parts = tables.participants[["participant_id", "village_id"]].merge(
         tables.villages[["village_id", "district"]], on="village_id")
     d = rows[["participant_id"]].merge(parts, on="participant_id", how="left")
@@ -193,12 +208,12 @@ def _by_district(predicted, name: str, rows, now, after, tables) -> list[dict]:
 
 def table(out: dict) -> str:
     lines = ["| scenario | people with changed support | true change in 12-month lapses (oracle) | realised | "
-             "predicted | error | budget cost VND/year | cost per person kept | goal |",
+             "predicted | predicted / true | budget cost VND/year | cost per person kept | goal |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in out["scenarios"]:
         per = "–" if not np.isfinite(r["cost_per_kept_vnd"]) else f"{r['cost_per_kept_vnd']:,.0f}"
         lines.append(f"| {r['policy']} | {r['support_changed']:,} | {r['true_change_oracle']:+.1f} | "
-                     f"{r['true_change_realised']:+d} | {r['predicted_change']:+.1f} | {r['relative_error']:+.0%} | "
+                     f"{r['true_change_realised']:+d} | {r['predicted_change']:+.1f} | {1 + r['relative_error'] * np.sign(r['true_change_oracle']):.0%} | "
                      f"{r['budget_cost_vnd_year']:,.0f} | {per} | {'met' if r['met'] else 'NOT met'} |")
     return "\n".join(lines)
 
@@ -217,7 +232,7 @@ def main() -> None:
     print(table(out))
     for r in out["scenarios"]:
         s = r["streams"]
-        print(f"{r['policy']}: export identical before the change: {r['same_export']}; decisions of the year ahead "
+        print(f"{r['policy']}: export up to the change: {r['same_export']}; decisions of the year ahead "
               f"with the same probability in both runs: {s['same_probability']:,} of {s['decisions']:,}, "
               f"outcome differs in {s['outcome_differs']}")
     met = all(r["met"] for r in out["scenarios"])

@@ -143,7 +143,8 @@ def test_budget_cost_on_a_hand_computed_case():
     assert row["cost_per_kept_vnd"] == pytest.approx(2_574_000)
     assert result.by["district"].set_index(["policy", "district"]).loc[("topup", "A Luoi"), "contributors_kept"] \
         == pytest.approx(0.2)
-    assert set(result.by) == {"district", "commune", "ethnicity", "poverty_status"}
+    assert set(result.by) == {"province", "district", "commune", "ethnicity", "poverty_status"}
+    assert result.by["province"]["province"].tolist() == ["Thua Thien Hue", "Thua Thien Hue"]
 
 
 # ---------------------------------------------------------------- monotone in net cost

@@ -37,7 +37,7 @@ from dropout.timeline import AsOf
 from dropout.whatif.policy import Policy, apply_policy
 
 CURRENT = "current"
-DIMENSIONS = {"district": "district", "commune": "commune", "ethnicity": "ethnic group",
+DIMENSIONS = {"province": "province", "district": "district", "commune": "commune", "ethnicity": "ethnic group",
               "poverty_status": "poverty status"}
 POVERTY_NAMES = {v: k for k, v in POVERTY_RANK.items()}
 #: the features of the subsidy family a policy moves; the response to them must be monotone
@@ -130,6 +130,8 @@ def person_frame(tables: Tables, subsidy_table: pd.DataFrame, as_of, horizon_day
     out = pd.DataFrame({
         "participant_id": due["participant_id"].to_numpy(np.int64),
         "district": due["district"].to_numpy(),
+        "province": np.where(ctx.participant_province[pos] >= 0,
+                             ctx.province_names[np.maximum(ctx.participant_province[pos], 0)], ""),
         "commune": due["commune"].to_numpy(),
         "ethnicity": ctx.ethnicity[pos],
         "poverty_status": np.array([POVERTY_NAMES.get(int(r), "none") for r in range(3)])[np.clip(rank, 0, 2)],
@@ -188,7 +190,7 @@ def compare_people(frames: dict[str, pd.DataFrame], horizon_months: int) -> pd.D
         missing = d["risk"].isna()
         if missing.any():  # the cohort and the horizon do not depend on the subsidy table
             raise InputError(f"policy {name!r}: {int(missing.sum())} people of the current cohort were not scored")
-        out = base[["district", "commune", "ethnicity", "poverty_status"]].copy()
+        out = base[["province", "district", "commune", "ethnicity", "poverty_status"]].copy()
         out.insert(0, "policy", name)
         out["risk_current"] = base["risk"]
         out["risk"] = d["risk"]

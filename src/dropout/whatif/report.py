@@ -123,6 +123,29 @@ def provenance_of(result: WhatIf, policy_files: list[str | Path], model_ref=None
     }
 
 
+def province_plots(result: WhatIf, out: Path) -> dict[str, dict[str, str]]:
+    """Per province, kept-vs-cost and by-district plots as PNG files (for the province's page)."""
+    import base64
+
+    from dropout.io import atomic_path
+
+    plots = {}
+    by_province, by_district = result.by["province"], result.by["district"]
+    district_province = result.people.drop_duplicates("district").set_index("district")["province"]
+    for i, province in enumerate(sorted(by_province["province"].unique())):
+        rows = by_province[by_province["province"] == province]
+        districts = district_province[district_province == province].index
+        pictures = {"kept_vs_cost": kept_vs_cost_plot(rows),
+                    "by_district": district_bar_plot(by_district[by_district["district"].isin(districts)])}
+        plots[str(province)] = {}
+        for kind, b64 in pictures.items():
+            rel = f"plots/province-{i}-{kind}.png"
+            with atomic_path(out / rel) as tmp:
+                Path(tmp).write_bytes(base64.b64decode(b64))
+            plots[str(province)][kind] = rel
+    return plots
+
+
 def write_outputs(result: WhatIf, folder: str | Path, provenance: dict) -> dict[str, Path]:
     """report.html, whatif.json, summary.csv, by_<dimension>.csv, out_of_range.csv under `folder`."""
     out = Path(folder)
@@ -131,7 +154,9 @@ def write_outputs(result: WhatIf, folder: str | Path, provenance: dict) -> dict[
     for dim in DIMENSIONS:
         files[f"by_{dim}"] = write_csv(result.by[dim], out / f"by_{dim}.csv")
     files["out_of_range"] = write_csv(result.out_of_range, out / "out_of_range.csv")
-    payload = {**provenance, "policies": [{"name": p.name, "rows": p.describe()} for p in result.policies],
+    plots = province_plots(result, out)
+    districts = result.people.drop_duplicates("district").groupby("province")["district"].apply(sorted)
+    payload = {**provenance, "plots": plots, "districts": {str(k): list(map(str, v)) for k, v in districts.items()}, "policies": [{"name": p.name, "rows": p.describe()} for p in result.policies],
                "monotone": result.monotone, "notes": result.notes,
                "summary": result.summary.replace({np.nan: None}).to_dict("records")}
     files["json"] = write_json(payload, out / "whatif.json")
