@@ -63,11 +63,17 @@ def world(participants: int | None):
 
 
 def train_model(tables):
-    """The project's model on the current run's data only, for the 12-month lapse target."""
+    """The project's model on the current run's data only, for the 12-month lapse target:
+    models/lightgbm.yaml's parameters, its tree size chosen inside the training window
+    (train/tuning.py), the catalog's monotone constraints, the logistic line blended in
+    with the subsidy family's signs (weight chosen on the validation months)."""
     from dropout.features import feature_names, load_catalog
     from dropout.labels import build_training_frame
-    from dropout.model.gbm import DropoutModel, monotone_constraints
+    from dropout.model.gbm import monotone_constraints
+    from dropout.train.backtest import ModelSpec
     from dropout.train.config import load_model_params, load_tuning
+    from dropout.train.experiment import POLICY_FAMILIES
+    from dropout.train.tuning import choose
 
     params, training = load_model_params()
     tuning = load_tuning()
@@ -75,18 +81,23 @@ def train_model(tables):
     catalog = load_catalog()
     mono = monotone_constraints(catalog, names)
     family = {e.name: e.family for e in catalog.features}
-    signs = [m if family.get(f) == "subsidy" else 0 for f, m in zip(names, mono)]
+    signs = [m if family.get(f) in POLICY_FAMILIES else 0 for f, m in zip(names, mono)]
+    spec = ModelSpec(params, names, mono, "platt", int(training["num_boost_round"]),
+                     int(training["early_stopping_rounds"]), candidates=tuning["candidates"],
+                     inner_validation_months=tuning["inner_validation_months"], inner_splits=tuning["inner_splits"],
+                     max_inner_rows=tuning["max_inner_rows"], linear_weights=tuning["linear_weights"],
+                     linear_signs=signs)
     frame = build_training_frame(tables, pd.date_range("2022-01-01", "2024-11-01", freq="MS"), "lapse",
                                  horizon_days=365)
-    cut = pd.Timestamp("2024-01-01")
-    tr, va = frame[frame["as_of"] < cut], frame[frame["as_of"] >= cut]
-    model = DropoutModel(params, feature_names=names, monotone=mono, calibration="platt",
-                         num_boost_round=int(training["num_boost_round"]),
-                         early_stopping_rounds=int(training["early_stopping_rounds"]),
-                         linear_weights=tuning["linear_weights"], linear_signs=signs,
-                         metadata={"target": "lapse", "horizon_days": 365})
-    model.fit(tr[names], tr["label"], va[names], va["label"])
-    return model, len(tr), len(va)
+    as_of = frame["as_of"]
+    train = (as_of < pd.Timestamp("2024-01-01")).to_numpy()
+    val = ~train
+    X, y = frame[names], frame["label"].to_numpy(np.int8)
+    tuned = choose(spec, X, y, as_of, train, gap_days=365)
+    model = spec.with_params(tuned.chosen).build({"target": "lapse", "horizon_days": 365,
+                                                   "tuning": tuned.as_dict()})
+    model.fit(X[train], y[train], X[val], y[val])
+    return model, int(train.sum()), int(val.sum())
 
 
 def next_rows(tables) -> pd.DataFrame:
@@ -168,6 +179,7 @@ def run(args) -> dict:
         "as_of": AS_OF, "horizon": "12m", "seed": args.seed, "participants": int(len(tables.participants)),
         "cohort_due_12m": int(len(rows)), "train_rows": n_train, "validation_rows": n_val,
         "model": {"sha256": model.sha256, "best_iteration": model.best_iteration_,
+                  "tuned": model.metadata.get("tuning", {}).get("chosen"),
                   "linear_weight": model.linear_weight, "monotone": predicted.monotone["monotone"]},
         "expected_lapses": {"model": float(pred.loc["current", "expected_lapses"]),
                             "oracle": float(now["p_lapse"].sum()), "realised": int(now["lapsed"].astype(bool).sum())},

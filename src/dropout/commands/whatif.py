@@ -71,10 +71,11 @@ def whatif(
     console.print("monotone in net cost: " + ("yes" if mono["monotone"] else
                                               f"NO (unconstrained: {', '.join(mono['unconstrained'])})"))
     oor = result.out_of_range
-    moved = oor[(oor["policy"] != "current") & (oor["people_outside"] > 0)]
-    for r in moved.itertuples(index=False):
-        console.print(f"outside the training range: {r.policy} / {r.feature}: {r.people_outside:,} people",
-                      highlight=False)
+    now = oor[oor["policy"] == "current"].set_index("feature")["people_outside"]
+    for r in oor[oor["policy"] != "current"].itertuples(index=False):
+        if r.people_outside > now.get(r.feature, 0):
+            console.print(f"outside the training range: {r.policy} / {r.feature}: {r.people_outside:,} people "
+                          f"(now {now.get(r.feature, 0):,})", highlight=False)
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
     for name, path in files.items():
