@@ -175,7 +175,8 @@ def run_whatif(tables: Tables, model, policies: list[Policy], as_of, horizon: st
     for p in policies:
         late = p.rows[(p.rows["valid_from"] > horizon_end) | (p.rows["valid_to"] < as_of)]
         if len(late):
-            notes.append(f"policy {p.name!r}: {len(late)} row(s) not in force within the horizon; they change nothing here")
+            notes.append(f"policy {p.name!r}: {len(late)} row(s) not in force on {as_of.date()} nor within the "
+                         "horizon; they can change only what the features compare with (the rates of 12 months before)")
     return WhatIf(as_of=as_of, horizon_days=days, horizon_months=months, policies=list(policies), people=people,
                   summary=summary, by=by, out_of_range=oor, out_of_range_by_district=oor_district,
                   monotone=monotone_check(model), notes=notes)
