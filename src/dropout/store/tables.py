@@ -7,7 +7,8 @@ their log-in failures, the visits officers record. Nothing else defines a table.
 - `run_chunks`: one marker per chunk of participants whose rows are committed.
 - `scores`: one row per (run, participant), unique; its columns are the score row
   (`dropout.score.output`).
-- `users`, `web_login_failures`: the officers' accounts (`dropout.web.accounts`).
+- `users`, `web_login_failures`, `web_sessions`: the officers' accounts, failed log-ins
+  and open sessions (`dropout.web.accounts`).
 - `visits`: visits recorded on the pages, with their outcome (`dropout.store.visits`).
 - `payments`, `refreshes`: payments merged from a newer export without re-scoring
   (`dropout.store.payments`, `dropout refresh`).
@@ -125,6 +126,19 @@ login_failures = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("key_hash", sa.String(64), nullable=False, index=True),
     sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Log-in sessions of the pages: the cookie carries only a random session id; the row is
+# what makes it valid, so deleting it (log-out, password change, account disabled) ends
+# the session everywhere, even for a copy of the cookie. `id_hash` is a sha256 of the id.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("session_version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # Visits recorded on the pages.

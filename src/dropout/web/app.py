@@ -55,6 +55,29 @@ class WebContext:
     router: object = None  # this app's router: links are built from it (urls.path_for)
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class Sessions:
+    """Starlette's signed-cookie sessions with the `Secure` flag decided per request when
+    `https_only` is None: set, except on plain http from a loopback peer (a local server,
+    where the browser would otherwise drop the cookie)."""
+
+    def __init__(self, app: ASGIApp, https_only: bool | None, **options):
+        self.secure = SessionMiddleware(app, https_only=True, **options)
+        self.plain = SessionMiddleware(app, https_only=False, **options)
+        self.https_only = https_only
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.https_only is None:
+            client = scope.get("client") or ("", 0)
+            plain_local = scope.get("scheme") in ("http", "ws") and client[0] in LOOPBACK
+            middleware = self.plain if plain_local else self.secure
+        else:
+            middleware = self.secure if self.https_only else self.plain
+        await middleware(scope, receive, send)
+
+
 class SecurityHeaders:
     """Adds SECURITY_HEADERS to every response, and no-store to every non-static one
     (pages carry personal data: no shared or back-button caches)."""
@@ -208,7 +231,7 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None,
         Middleware(SecurityHeaders),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(
-            SessionMiddleware,
+            Sessions,
             secret_key=secret,
             session_cookie=SESSION_COOKIE,
             max_age=settings.session_max_age,
