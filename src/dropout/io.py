@@ -61,6 +61,12 @@ def write_text(text: str, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
+def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
 def write_json(obj, path: str | os.PathLike) -> Path:
     return write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", path)
 

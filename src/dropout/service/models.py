@@ -241,7 +241,7 @@ class Reason(Out):
 class ModelRef(Out):
     name: str
     version: str | None = None
-    sha256: str | None = None
+    sha256: str | None = Field(default=None, description="The model's digest: sha256 over every file of its folder (model.txt, calibration, features, metadata), as recorded by scoring runs.")
 
 
 class ParticipantScore(Out):
@@ -329,7 +329,7 @@ class ModelInfo(Out):
     version: str | None = None
     alias: str | None = None
     source: str
-    sha256: str | None = None
+    sha256: str | None = Field(default=None, description="The model's digest: sha256 over every file of its folder (model.txt, calibration, features, metadata), as recorded by scoring runs.")
     target: str | None = None
     horizon_days: int | None = None
     trained_on: str | None = None
