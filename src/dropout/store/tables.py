@@ -2,8 +2,8 @@
 their log-in failures, the visits officers record. Nothing else defines a table.
 
 - `runs`: one row per scoring run. The run id is derived from what determines the
-  result (as-of, window, model sha256, data fingerprint), so running the same job again
-  finds its own row.
+  result (as-of, window, the model's digest over all its files, data fingerprint), so
+  running the same job again finds its own row. `model_sha256` holds that digest.
 - `run_chunks`: one marker per chunk of participants whose rows are committed.
 - `scores`: one row per (run, participant), unique; its columns are the score row
   (`dropout.score.output`).
@@ -60,6 +60,10 @@ runs = Table(
     Column("n_population", Integer),  # the cohort at as-of: enrolled, not withdrawn
     Column("left_out", Text),  # JSON: reason -> people of the population not scored
     Column("message", Text),
+    Column("code_version", String(80)),  # dropout's version (+ git commit) that scored it
+    # A re-run of a finished run scores into a staging run (`<run_id>.next`) that names
+    # here the run it will replace; finishing swaps the rows in one transaction.
+    Column("publishes", String(64)),
 )
 
 run_chunks = Table(
