@@ -122,3 +122,46 @@ def test_trusted_proxies_setting_is_checked():
         "10.0.0.1", "10.0.0.0/24")
     with pytest.raises(ConfigError):
         WebSettings.from_env({"DROPOUT_TRUSTED_PROXIES": "proxy.example"})
+
+
+@pytest.mark.parametrize("path", ["/d/A%00Luoi", "/d/A%0ALuoi", "/login?next=%2F%00", "/d/x?commune=a%0Db"])
+def test_control_characters_in_a_page_address_are_a_clean_400(web, path):
+    app, _, _ = web
+    c = login(app, "admin")
+    assert c.get(path).status_code == 400
+
+
+def test_every_log_line_has_its_control_characters_escaped(caplog):
+    import logging
+
+    from dropout.textsafe import EscapeControls, escape_controls
+
+    assert escape_controls("a\nb\x00c\td") == "a\\nb\\x00c\td"
+    logger = logging.getLogger("test.hardening.escape")
+    logger.addFilter(EscapeControls())
+    with caplog.at_level(logging.INFO, logger="test.hardening.escape"):
+        logger.info("GET %s 200", "/ranked\n127.0.0.1 - GET /admin 200")
+    assert caplog.records[-1].getMessage() == "GET /ranked\\n127.0.0.1 - GET /admin 200 200"
+
+
+@pytest.mark.parametrize("field", ["commune", "district"])
+@pytest.mark.parametrize("value", ["Hong\x00Thai", "Hong\nThai", "\x7f"])
+def test_ranked_query_refuses_control_characters(field, value):
+    from pydantic import ValidationError
+
+    from dropout.service.models import RankedQuery
+
+    with pytest.raises(ValidationError):
+        RankedQuery.model_validate({field: value}, strict=False)
+
+
+def test_a_whole_number_written_as_a_float_is_taken_as_json_schema_says():
+    from pydantic import ValidationError
+
+    from dropout.service.models import RankedQuery, ScoreIdsRequest
+
+    assert ScoreIdsRequest.model_validate({"participant_ids": [182.0]}).participant_ids == [182]
+    assert RankedQuery.model_validate({"limit": 5.0}).limit == 5
+    for bad in (182.5, "182", True):
+        with pytest.raises(ValidationError):
+            ScoreIdsRequest.model_validate({"participant_ids": [bad]})

@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dropout.textsafe import has_control_characters, install_log_escaping
 from dropout.web import auth, pages
 from dropout.web.render import render, templates
 from dropout.web.data import WebData
@@ -76,6 +77,25 @@ class Sessions:
         else:
             middleware = self.secure if self.https_only else self.plain
         await middleware(scope, receive, send)
+
+
+class RefuseControlCharacters:
+    """400 for a path or query string holding control characters (NUL, line breaks): no
+    name or code has them, PostgreSQL refuses NUL, and logs must not see them raw."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            from urllib.parse import unquote
+
+            query = unquote(scope.get("query_string", b"").decode("latin-1"))
+            if has_control_characters(scope.get("path", "")) or has_control_characters(query):
+                await PlainTextResponse("control characters are not allowed in the address",
+                                        status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeaders:
@@ -200,6 +220,7 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None,
     """
     settings = settings or WebSettings.from_env()
     secret = settings.resolve_secret()
+    install_log_escaping(("dropout.web", "uvicorn.access", "uvicorn.error"))
     if data is None:
         from dropout.web.sources import StoreData
 
@@ -229,6 +250,7 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None,
     middleware = [
         Middleware(QuietErrors),
         Middleware(SecurityHeaders),
+        Middleware(RefuseControlCharacters),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(
             Sessions,

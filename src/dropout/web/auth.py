@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from dropout.textsafe import has_control_characters
 from dropout.web import accounts
 from dropout.web.accounts import User
 from dropout.web.i18n import normalize_language
@@ -32,11 +33,6 @@ from dropout.web.session import CSRF_FIELD, CsrfError, checked_form, csrf_token,
 from dropout.web.urls import current_path, path_for
 
 log = logging.getLogger("dropout.web")
-
-def has_control_characters(text: str) -> bool:
-    """NUL and other C0/C1 control characters (tab excepted): never valid in a name or password."""
-    return any((ord(c) < 32 and c != "\t") or 127 <= ord(c) < 160 for c in text)
-
 
 def safe_next(value: str | None, fallback: str) -> str:
     """A local path to go back to; anything that could leave the site becomes `fallback`."""
