@@ -136,6 +136,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     arrow = pq.read_table(path)
+    arrow.validate(full=True)  # e.g. text that is not UTF-8 inside a string column
     if len(set(arrow.column_names)) != len(arrow.column_names):
         raise DataContractError([_unreadable(path.stem, path, "has the same column name twice")])
     try:
