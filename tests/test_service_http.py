@@ -191,7 +191,7 @@ def test_score_equals_the_batch_scorer(world, client):
         r = client.post("/score", json=score_body(world, ids, lang=lang))
         assert r.status_code == 200, r.text
         out = r.json()
-        assert out["model"]["sha256"] == world["model"].sha256 and out["window_days"] == 60
+        assert out["model"]["sha256"] == world["model"].digest and out["window_days"] == 60
         assert [x["participant_id"] for x in out["results"]] == ids
         for x in out["results"]:
             row = scores.loc[x["participant_id"]]
@@ -251,7 +251,7 @@ def test_model_card(world, client):
     for r in (client.get("/model"), client.post("/model", json={})):
         assert r.status_code == 200, r.text
         info = r.json()
-        assert info["name"] == "dropout-lapse" and info["sha256"] == world["model"].sha256
+        assert info["name"] == "dropout-lapse" and info["sha256"] == world["model"].digest
         assert [f["name"] for f in info["features"]] == world["model"].feature_names
         assert info["horizon_days"] == 90 and 0 < info["backtest"]["auc"] <= 1 and info["trained_on"]
 
