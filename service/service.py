@@ -19,6 +19,11 @@ import os
 # One person at a time: LightGBM's threads would only add overhead in a threaded server.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+# The server believes X-Forwarded-For / -Proto only from the proxies the operator names
+# (uvicorn's own default trusts loopback, where anyone on the machine could forge a
+# client address and dodge the log-in throttle). Read by uvicorn after this module loads.
+os.environ["FORWARDED_ALLOW_IPS"] = os.environ.get("DROPOUT_TRUSTED_PROXIES", "").strip()
+
 import bentoml  # noqa: E402
 
 with bentoml.importing():

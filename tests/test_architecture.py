@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "dropout"
 
 #: Lowest first; a module may import its own layer and the layers below.
 LAYERS = [
-    {"dropout", "errors", "paths", "strict", "maths", "progress", "provenance", "timeline", "rules", "score.output"},
+    {"dropout", "errors", "paths", "strict", "maths", "progress", "provenance", "textsafe", "timeline", "rules", "score.output"},
     {"reference"},
     {"schema"},
     {"io", "excel"},

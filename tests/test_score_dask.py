@@ -33,7 +33,7 @@ def test_dask_local_cluster_equals_pandas(model, pandas_scores):
 
 def test_dask_run_on_a_given_scheduler_equals_pandas(tmp_path, model, pandas_scores):
     url = f"sqlite:///{tmp_path / 'scores.db'}"
-    ref = ModelRef(model, "test-model", "1", model.sha256, "memory")
+    ref = ModelRef(model, "test-model", "1", model.digest, "memory")
     with dask_client() as client:
         result = run_scoring(small_world(), AS_OF, WINDOW, ref, store_url=url, out_dir=tmp_path / "out",
                              engine="dask", scheduler=client.scheduler.address, chunk_size=10, excel=False)

@@ -39,7 +39,7 @@ def scores(model):
 
 
 def model_ref(model) -> ModelRef:
-    return ModelRef(model, "test-model", "1", model.sha256, "memory")
+    return ModelRef(model, "test-model", "1", model.digest, "memory")
 
 
 def test_everyone_due_in_the_window_gets_one_row(scores):

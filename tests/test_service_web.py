@@ -213,3 +213,27 @@ def test_the_log_holds_no_password_or_key(server, officer):
     assert "path=/web/login" in text  # the access log covers the pages too...
     for secret in (PASSWORD, KEY, WEB_SECRET):
         assert secret not in text  # ...and holds neither passwords, keys nor the cookie secret
+
+
+@pytest.mark.slow
+def test_under_serve_forwarded_for_does_not_reset_the_log_in_throttle_and_log_out_ends_copies(server, officer):
+    with browser(server) as c:
+        codes = [log_in_from(c, f"198.51.100.{i}") for i in range(7)]
+    assert codes[:5] == [401] * 5 and codes[5:] == [429, 429], codes
+    with browser(server) as c:
+        assert log_in(c, "lan").status_code == 303
+        district = f"/web/d/{quote(officer['district'])}"
+        page = c.get(district)
+        with browser(server) as thief:
+            for name, value in c.cookies.items():
+                thief.cookies.set(name, value)
+            assert thief.get(district).status_code == 200
+            c.post("/web/logout", data={"csrf_token": TOKEN_RE.search(page.text).group(1)})
+            assert thief.get(district).status_code == 303
+
+
+def log_in_from(c: httpx.Client, forwarded_for: str) -> int:
+    token = TOKEN_RE.search(c.get("/web/login").text).group(1)
+    return c.post("/web/login", headers={"X-Forwarded-For": forwarded_for},
+                  data={"csrf_token": token, "username": "xff-guesser", "password": "wrong guess x",
+                        "next": ""}).status_code

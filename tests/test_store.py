@@ -161,12 +161,13 @@ def test_finish_refuses_missing_rows_and_mismatched_resume(store: ScoreStore):
         store.begin_run(run_values(n_expected=7))
 
 
-def test_finished_run_started_again_is_replaced(store: ScoreStore):
+def test_finished_run_started_again_is_replaced_only_when_the_new_one_finishes(store: ScoreStore):
     store.begin_run(run_values(n_expected=3, n_chunks=1))
     store.write_chunk("r1", 0, score_rows([11, 12, 13]))
     store.finish_run("r1")
     run, done = store.begin_run(run_values(n_expected=3, n_chunks=1))
-    assert done == set() and run.status == "running" and store.read_scores("r1").empty
+    assert done == set() and run.status == "running" and run.run_id == "r1.next" and run.publishes == "r1"
+    assert len(store.read_scores("r1")) == 3 and store.get_run("r1").status == "finished"
 
 
 def test_latest_run_and_read_scores_by_url(store: ScoreStore, tmp_path):

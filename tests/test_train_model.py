@@ -69,7 +69,8 @@ def test_monotone_constraints_hold(fitted):
 def test_save_load_predicts_identically_and_writes_no_pickle(fitted, tmp_path):
     m, _, Xte, _ = fitted
     folder = m.save(tmp_path / "model")
-    assert sorted(p.name for p in folder.iterdir()) == ["calibration.json", "features.json", "metadata.json", "model.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["calibration.json", "digest.json", "features.json", "metadata.json",
+                                                        "model.txt"]
     for p in folder.iterdir():
         assert p.read_bytes()[:2] not in (b"\x80\x04", b"\x80\x05")
     meta = json.loads((folder / "metadata.json").read_text())

@@ -54,7 +54,7 @@ def users_db(tmp_path_factory) -> Path:
 def web(tmp_path, data, users_db):
     shutil.copy(users_db, tmp_path / "store.db")
     url = f"sqlite:///{tmp_path}/store.db"
-    settings = WebSettings(store_url=url, secret=SECRET, login_max_failures=3)
+    settings = WebSettings(store_url=url, secret=SECRET, login_max_failures=3, https_only=False)
     app = create_app(settings, data)
     return app, url, data
 
@@ -488,7 +488,7 @@ def test_pages_work_from_the_store_alone_without_a_data_folder(web):
     _, url, data = web
     scores = data.scores("A Lưới").assign(run_id="fake-run-1")
     bare = InMemoryData(scores=scores, runs=data._runs, tables=None)
-    app = create_app(WebSettings(store_url=url, secret=SECRET), bare)
+    app = create_app(WebSettings(store_url=url, secret=SECRET, https_only=False), bare)
     c = login(app, "lan")
     pid = int(scores["participant_id"].iloc[0])
     commune = scores["commune"].iloc[0].replace(" ", "%20")

@@ -24,7 +24,7 @@ def test_commune_page_lists_a_real_run_in_rank_order_with_its_reasons(tmp_path):
     scores = result.scores
     district, commune = scores.sort_values("risk", ascending=False)[["district", "commune"]].iloc[0]
     accounts.add_user(url, "lan", PASSWORD, "officer", district)
-    app = create_app(WebSettings(store_url=url, data_dir=data_dir, secret=SECRET), StoreData(url, data_dir))
+    app = create_app(WebSettings(store_url=url, data_dir=data_dir, secret=SECRET, https_only=False), StoreData(url, data_dir))
     c = login(app, "lan")
 
     page = c.get(f"/d/{quote(district)}/c/{quote(commune)}")

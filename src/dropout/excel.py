@@ -124,6 +124,9 @@ def _fill_sheet(ws, df: pd.DataFrame) -> None:
     values = df.astype(object).where(df.notna(), None)
     for row in values.itertuples(index=False, name=None):
         ws.append([_cell_value(v) for v in row])
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+                cell.data_type = "s"  # data that looks like a formula stays text, never runs
     for i, column in enumerate(df.columns, start=1):
         letter = get_column_letter(i)
         if pd.api.types.is_datetime64_any_dtype(df[column]) or column in _DATE_COLUMNS:
@@ -144,6 +147,8 @@ def _fill_sheet(ws, df: pd.DataFrame) -> None:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(df.columns))}{max(len(df) + 1, 1)}"
 
 
+#: A cell starting with one of these would be read by a spreadsheet as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@")
 _DATE_COLUMNS = {"due_on", "paid_on", "visited_on", "visit_date", "arrears_since", "enrolled_on"}
 _MONEY_COLUMNS = {"net_amount", "amount_due", "arrears_vnd", "amount_paid"}
 

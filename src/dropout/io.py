@@ -61,6 +61,12 @@ def write_text(text: str, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
+def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
 def write_json(obj, path: str | os.PathLike) -> Path:
     return write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", path)
 
@@ -68,45 +74,161 @@ def write_json(obj, path: str | os.PathLike) -> Path:
 # ---------------------------------------------------------------- reading
 
 
+TABLE_FORMATS = (".parquet", ".csv", ".xlsx")
+
+
+def table_files(folder: Path, name: str) -> list[Path]:
+    """Every file of table `name` in `folder` (one expected), symlinks included."""
+    return [folder / f"{name}{ext}" for ext in TABLE_FORMATS
+            if (folder / f"{name}{ext}").exists() or (folder / f"{name}{ext}").is_symlink()]
+
+
 def find_table_file(folder: Path, name: str) -> Path | None:
-    for ext in (".parquet", ".csv", ".xlsx"):
-        p = folder / f"{name}{ext}"
-        if p.exists():
-            return p
-    return None
+    files = table_files(folder, name)
+    return files[0] if files else None
 
 
-def read_table_file(path: Path) -> pd.DataFrame:
-    """Read one table file by its extension, with no typing applied yet."""
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    if path.suffix == ".xlsx":
+def _unreadable(table: str, path: Path, why: str) -> dict:
+    return {"table": table, "column": None, "check": f"{path.name}: {why}", "rows": []}
+
+
+def read_table_file(path: Path, table: str | None = None) -> pd.DataFrame:
+    """Read one table file by its extension, with no typing applied yet.
+
+    Raises:
+        DataContractError: the file cannot be read as a table (empty, truncated, not
+            UTF-8, a symlink, a duplicated or delimiter-less header...), naming the file.
+    """
+    table = table or path.stem
+    if path.suffix not in TABLE_FORMATS:
+        raise InputError(f"{path}: unsupported file type {path.suffix!r} (use .parquet, .csv or .xlsx)")
+    if path.is_symlink():
+        raise DataContractError([_unreadable(table, path, "is a symbolic link; copy the file itself into the folder")])
+    if not path.is_file():
+        raise DataContractError([_unreadable(table, path, "is not a regular file")])
+    if path.stat().st_size == 0:
+        raise DataContractError([_unreadable(table, path, "is empty (0 bytes)")])
+    try:
+        if path.suffix == ".parquet":
+            return _read_parquet(path)
+        if path.suffix == ".csv":
+            return _read_csv(path, table)
         return pd.read_excel(path, dtype=str)
-    raise InputError(f"{path}: unsupported file type {path.suffix!r} (use .parquet, .csv or .xlsx)")
+    except DataContractError:
+        raise
+    except UnicodeDecodeError:
+        why = "is not UTF-8 text (saved as ANSI/Windows-1252?); save it as \"CSV UTF-8\""
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
+        why = f"cannot be read as CSV ({_first_line(err)})"
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # noqa: BLE001 - pyarrow, openpyxl and zipfile raise many types for a bad file
+        why = f"cannot be read as {path.suffix[1:]} ({type(err).__name__}: {_first_line(err)})"
+    raise DataContractError([_unreadable(table, path, why)])
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else "")[:200]
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    arrow = pq.read_table(path)
+    arrow.validate(full=True)  # e.g. text that is not UTF-8 inside a string column
+    if len(set(arrow.column_names)) != len(arrow.column_names):
+        raise DataContractError([_unreadable(path.stem, path, "has the same column name twice")])
+    try:
+        return arrow.to_pandas()
+    except Exception:  # noqa: BLE001 - e.g. a timestamp beyond year 2262: keep the values as objects
+        return arrow.to_pandas(timestamp_as_object=True, date_as_object=True)
+
+
+def _read_csv(path: Path, table: str) -> pd.DataFrame:
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        header = next(csv.reader([f.readline()]), [])
+    names = [h.strip() for h in header]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DataContractError([{"table": table, "column": ", ".join(twice),
+                                  "check": f"{path.name}: column(s) named twice in the header", "rows": []}])
+    if len(header) == 1:
+        line = header[0] if header else ""
+        for sep, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+            if line.count(sep) >= 2:
+                raise DataContractError([_unreadable(
+                    table, path, f"the header is separated by {word}, not commas; save it as comma-separated "
+                                 "\"CSV UTF-8\" (the delimiter must be ',')")])
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
 
 
 def read_extracted_on(folder: Path) -> pd.Timestamp:
-    """The extraction date from manifest.json, or today when there is none."""
+    """The extraction date from manifest.json, or today when there is none.
+
+    Raises:
+        DataContractError: the manifest is not JSON, or its extracted_on is not a date.
+    """
     manifest = folder / MANIFEST
-    if manifest.exists():
-        meta = json.loads(manifest.read_text(encoding="utf-8"))
+    if manifest.exists() or manifest.is_symlink():
+        def refuse(why: str):
+            return DataContractError([{"table": "manifest", "column": "extracted_on",
+                                       "check": f"{MANIFEST}: {why}", "rows": []}])
+
+        if manifest.is_symlink() or not manifest.is_file():
+            raise refuse("is not a regular file (symlinks are refused)")
+        try:
+            meta = json.loads(manifest.read_text(encoding="utf-8"))
+        except (ValueError, RecursionError):
+            raise refuse("is not valid UTF-8 JSON") from None
+        if not isinstance(meta, dict):
+            raise refuse("is not a JSON object")
         if "extracted_on" in meta:
-            return pd.Timestamp(meta["extracted_on"]).normalize()
+            value = meta["extracted_on"]
+            try:
+                day = pd.Timestamp(pd.to_datetime(str(value), format="%Y-%m-%d"))
+            except (ValueError, TypeError, OverflowError):
+                raise refuse(f"extracted_on {str(value)[:40]!r} is not a date YYYY-MM-DD") from None
+            if not pd.Timestamp("1990-01-01") <= day <= pd.Timestamp("2100-12-31"):
+                raise refuse(f"extracted_on {day.date()} is outside 1990-2100")
+            return day.normalize()
     return pd.Timestamp.today().normalize()
 
 
 def read_raw_folder(folder: str | os.PathLike) -> tuple[dict[str, pd.DataFrame | None], pd.Timestamp]:
-    """Read every contract table present in `folder` (None where missing), untyped."""
+    """Read every contract table present in `folder` (None where missing), untyped.
+
+    Raises:
+        FileNotFoundError: no such folder.
+        DataContractError: a file cannot be read, or a table comes in two formats; every
+            such problem of the folder at once.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"data folder {folder} does not exist")
     raw: dict[str, pd.DataFrame | None] = {}
+    problems: list[dict] = []
     for name in TABLE_NAMES:
-        p = find_table_file(folder, name)
-        raw[name] = read_table_file(p) if p else None
-    return raw, read_extracted_on(folder)
+        files = table_files(folder, name)
+        raw[name] = None
+        if len(files) > 1:
+            problems.append({"table": name, "column": None, "rows": [],
+                             "check": f"found as {' and '.join(p.name for p in files)}: keep exactly one"})
+            continue
+        if files:
+            try:
+                raw[name] = read_table_file(files[0], name)
+            except DataContractError as err:
+                problems.extend(err.problems)
+    try:
+        extracted_on = read_extracted_on(folder)
+    except DataContractError as err:
+        problems.extend(err.problems)
+    if problems:
+        raise DataContractError(problems, source=str(folder))
+    return raw, extracted_on
 
 
 def load_tables(folder: str | os.PathLike) -> Tables:

@@ -106,6 +106,17 @@ def _claim_before_enrolment(t: Frames, _day) -> np.ndarray:
     return (w["claimed_on"] < _enrolled(t, "withdrawals")).to_numpy()
 
 
+def _paid_after_withdrawal(t: Frames, _day) -> np.ndarray:
+    """A lump-sum withdrawal ends the record: no payment can come after its claim."""
+    inst = t["installments"]
+    w = t["withdrawals"]
+    if w.empty:
+        return np.zeros(len(inst), dtype=bool)
+    claimed = w.drop_duplicates("participant_id").set_index("participant_id")["claimed_on"]
+    claimed_on = pd.Series(claimed.reindex(inst["participant_id"].to_numpy()).to_numpy(), index=inst.index)
+    return (inst["paid_on"].notna() & claimed_on.notna() & (inst["paid_on"] > claimed_on)).to_numpy()
+
+
 def _ends_before_start(table: str) -> Check:
     def check(t: Frames, _day) -> np.ndarray:
         df = t[table]
@@ -152,6 +163,9 @@ RULES: tuple[Rule, ...] = (
          "amount_paid must be empty exactly when paid_on is empty", _paid_mismatch),
     Rule("claim_before_enrolment", "withdrawals", "claimed_on", "withdrawal before enrolment", _claim_before_enrolment,
          needs=("participants",)),
+    Rule("paid_after_withdrawal", "installments", "paid_on",
+         "payment after the participant's lump-sum withdrawal (withdrawals.claimed_on)", _paid_after_withdrawal,
+         needs=("withdrawals",)),
     Rule("poverty_ends_before_start", "poverty", "valid_to", "valid_to before valid_from", _ends_before_start("poverty")),
     Rule("policy_ends_before_start", "subsidy_policies", "valid_to", "valid_to before valid_from",
          _ends_before_start("subsidy_policies")),

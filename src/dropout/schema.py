@@ -19,6 +19,7 @@ import pandera.pandas as pa
 from dropout.errors import DataContractError
 from dropout.reference import contribution_rules
 from dropout.rules import RULES, broken
+from dropout.textsafe import CONTROL_RE
 
 TABLE_NAMES = (
     "villages",
@@ -252,40 +253,77 @@ def _coerce(table: str, raw: pd.DataFrame, problems: list[dict]) -> pd.DataFrame
     df = raw.reset_index(drop=True)
     out = {}
     for name, col in spec.items():
-        values = df[name]
-        present = values.notna()
-        textual = values.dtype == object or pd.api.types.is_string_dtype(values)
-        if textual:
-            present &= values.astype("str").str.strip() != ""
-        if col.kind == "str":
-            typed = values.astype("str").where(present)
-        elif col.kind == "date":
-            typed = _to_date(values.where(present) if textual else values)
-        elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            typed = values.astype("float64") if col.kind == "float" else values
-        else:
-            typed = pd.to_numeric(values.where(present), errors="coerce")
-        bad = present & typed.isna()
-        if col.kind == "int" and not pd.api.types.is_integer_dtype(typed):
-            as_float = typed.astype("float64")
-            bad = bad | (as_float.notna() & (as_float != np.floor(as_float)))
-        if bad.any():
-            problems.append(problem(table, name, f"wrong type: expected {_KIND_WORDS[col.kind]}", df, bad))
-            typed = typed.where(~bad)
-        missing_values = typed.isna() & ~bad
-        if not col.nullable and missing_values.any():
-            problems.append(problem(table, name, "missing values in a required column", df, missing_values))
-        if col.kind == "int":
-            nullable_int = col.nullable or typed.isna().any()
-            typed = typed.astype("Int64") if nullable_int else typed.astype("int64")
-        elif col.kind == "float":
-            typed = typed.astype("float64")
+        try:
+            typed = _coerce_column(table, name, col, df, problems)
+        except (ValueError, TypeError, OverflowError, ArithmeticError) as err:  # a column pandas cannot type
+            bad = pd.Series(True, index=df.index)
+            problems.append(problem(table, name, f"wrong type: expected {_KIND_WORDS[col.kind]} "
+                                                 f"({type(err).__name__})", df, bad))
+            typed = _empty(table)[name].reindex(df.index)
         out[name] = typed
     extra = [c for c in df.columns if c not in spec]
     typed_df = pd.DataFrame(out)
     for c in extra:  # extra columns travel along untouched
         typed_df[c] = df[c].values
     return typed_df
+
+
+#: Whole numbers beyond this are refused rather than cast (2^53: exact as a float, safe as int64).
+MAX_WHOLE = 2**53
+#: Free-text columns: line breaks and tabs allowed; every other text column refuses all
+#: control characters (dropout.textsafe), NUL everywhere.
+FREE_TEXT = {"outcome_note", "address"}
+
+
+def _coerce_column(table: str, name: str, col: Col, df: pd.DataFrame, problems: list[dict]) -> pd.Series:
+    values = df[name]
+    present = values.notna()
+    textual = values.dtype == object or pd.api.types.is_string_dtype(values)
+    if textual:
+        present &= values.astype("str").str.strip() != ""
+    reported = pd.Series(False, index=values.index)
+    boolean = pd.api.types.is_bool_dtype(values) or (
+        values.dtype == object and values.map(lambda v: isinstance(v, (bool, np.bool_))).any())
+    if col.kind == "str":
+        typed = values.astype("str").where(present)
+        controls = typed.str.contains(r"[\x00]" if name in FREE_TEXT else CONTROL_RE.pattern, regex=True, na=False)
+        if name in FREE_TEXT:
+            controls |= typed.str.contains(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]", regex=True, na=False)
+        if controls.any():
+            problems.append(problem(table, name, "control characters (NUL, line breaks, ...) in text", df, controls))
+            typed = typed.where(~controls)
+            present &= ~controls  # reported once, not again as a wrong type or a missing value
+            reported = controls
+    elif col.kind == "date":
+        typed = _to_date(values.where(present) if textual else values)
+    elif boolean or not (textual or pd.api.types.is_numeric_dtype(values)):
+        typed = pd.Series(np.nan, index=values.index)  # True/False or a date is not a number: wrong type
+    elif pd.api.types.is_numeric_dtype(values):
+        typed = values.astype("float64") if col.kind == "float" else values
+    else:
+        typed = pd.to_numeric(values.where(present), errors="coerce")
+    bad = present & typed.isna()
+    if col.kind in ("int", "float"):
+        as_float = typed.astype("float64")
+        bad = bad | (as_float.notna() & ~np.isfinite(as_float))
+        if col.kind == "int":
+            bad = bad | (as_float.notna() & np.isfinite(as_float) & (
+                (as_float != np.floor(as_float)) | (as_float.abs() > MAX_WHOLE)))
+            if pd.api.types.is_unsigned_integer_dtype(typed):
+                bad = bad | (typed > MAX_WHOLE)
+    if bad.any():
+        problems.append(problem(table, name, f"wrong type: expected {_KIND_WORDS[col.kind]}", df, bad))
+        typed = typed.where(~bad)
+    missing_values = typed.isna() & ~bad & ~reported
+    if not col.nullable and missing_values.any():
+        problems.append(problem(table, name, "missing values in a required column", df, missing_values))
+    if col.kind == "int":
+        typed = typed.astype("float64") if typed.isna().any() or typed.dtype.kind == "u" else typed
+        nullable_int = col.nullable or typed.isna().any()
+        typed = typed.astype("Int64") if nullable_int else typed.astype("int64")
+    elif col.kind == "float":
+        typed = typed.astype("float64")
+    return typed
 
 
 _KIND_WORDS = {
@@ -297,19 +335,47 @@ _KIND_WORDS = {
 
 
 def _to_date(values: pd.Series) -> pd.Series:
+    """Calendar days (datetime64[ns] at midnight); what is not one becomes NaT.
+
+    Time-zone-aware times count by their own wall-clock day; days pandas cannot hold
+    (before 1677, after 2262) become NaT and are reported as not a date."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.astype("datetime64[ns]").dt.normalize()
     if values.dtype == object and len(values) and all(
         hasattr(v, "year") for v in values.dropna().head(20)
     ):
-        return pd.to_datetime(values, errors="coerce").astype("datetime64[ns]").dt.normalize()
+        return _one_by_one(values)
     text = values.astype("str").str.strip().where(values.notna(), None)
-    parsed = pd.to_datetime(text, errors="coerce", format="%Y-%m-%d")
-    # Excel and some exports add a time of day: accept ISO 8601 with a time as a fallback.
-    retry = parsed.isna() & text.notna()
-    if retry.any():
-        parsed.loc[retry] = pd.to_datetime(text[retry], errors="coerce", format="ISO8601")
-    return parsed.astype("datetime64[ns]").dt.normalize()
+    try:
+        parsed = pd.to_datetime(text, errors="coerce", format="%Y-%m-%d")
+        # Excel and some exports add a time of day: accept ISO 8601 with a time as a fallback.
+        retry = parsed.isna() & text.notna()
+        if retry.any():
+            again = pd.to_datetime(text[retry], errors="coerce", format="ISO8601", utc=True)
+            parsed.loc[retry] = again.dt.tz_localize(None) if isinstance(again.dtype, pd.DatetimeTZDtype) else again
+        return parsed.astype("datetime64[ns]").dt.normalize()
+    except (ValueError, TypeError, OverflowError):  # e.g. a day in year 3000: value by value
+        return _one_by_one(text)
+
+
+def _one_by_one(values: pd.Series) -> pd.Series:
+    def one(v):
+        if v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
+            return pd.NaT
+        try:
+            t = pd.Timestamp(v) if not isinstance(v, str) else pd.Timestamp(pd.to_datetime(v, format="ISO8601"))
+            if t.tzinfo is not None:
+                t = t.tz_localize(None)
+            if not pd.Timestamp.min < t < pd.Timestamp.max:
+                return pd.NaT
+            return t.as_unit("ns")
+        except (ValueError, TypeError, OverflowError):
+            return pd.NaT
+
+    return pd.Series(pd.DatetimeIndex([one(v) for v in values], dtype="datetime64[ns]"),
+                     index=values.index).dt.normalize()
 
 
 # ---------------------------------------------------------------- single-table checks

@@ -35,7 +35,8 @@ def serve(
 
     Keys: DROPOUT_API_KEYS (comma-separated) or DROPOUT_API_KEYS_FILE (hashed lines).
     Pages: DROPOUT_WEB_SECRET(_FILE), DROPOUT_PLAN_PATH, DROPOUT_PLAN_CAPACITY,
-    DROPOUT_WEB_HTTPS_ONLY, as for `dropout web`.
+    DROPOUT_WEB_HTTPS_ONLY, as for `dropout web`. X-Forwarded-For is believed only from
+    the proxies of DROPOUT_TRUSTED_PROXIES (default none).
     """
     from dropout.errors import ConfigError
     from dropout.paths import project_root
@@ -76,8 +77,11 @@ def serve(
         console.print(f"[yellow]listening on {host}: reachable from the network; put TLS in front[/yellow]")
     console.print(f"dropout risk service on http://{host}:{port} (model {settings.model})", highlight=False)
     if settings.web_enabled:
+        from dropout.commands.web import cookie_notice
+
         console.print(f"officers' pages on http://{host}:{port}/web/  (accounts: dropout users add --help)",
                       highlight=False)
+        console.print(cookie_notice(WebSettings.from_env(env).https_only), highlight=False)
     argv = [sys.executable, "-m", "bentoml", "serve", "service:RiskService", "--working-dir", str(service_dir),
             "--host", host, "--port", str(port)]
     sys.stdout.flush()

@@ -23,7 +23,9 @@ def web(
     capacity: str = typer.Option(None, help="Plan visits in-process with these officer-hours (e.g. '30') when no --plan."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
     port: int = typer.Option(8080, help="Port."),
-    https_only: bool = typer.Option(False, "--https-only", help="Mark the session cookie Secure (behind TLS)."),
+    https_only: bool = typer.Option(None, "--https-only/--plain-http",
+                                    help="Session cookie Secure always / never [default: Secure except on "
+                                         "plain http from loopback]."),
     access_log: bool = typer.Option(True, help="Log each request line (paths carry no personal data)."),
 ) -> None:
     """Serve the officers' pages: district overview, commune lists, participants, visit plans."""
@@ -31,7 +33,7 @@ def web(
 
     from dropout.web import WebSettings, create_app
 
-    overrides = {"https_only": https_only}
+    overrides = {} if https_only is None else {"https_only": https_only}
     if data is not None:
         overrides["data_dir"] = data
     if store is not None:
@@ -43,7 +45,16 @@ def web(
     settings = WebSettings.from_env(**overrides)
     app = create_app(settings, preload=True)
     console.print(f"officers' pages on http://{host}:{port}/  (accounts: dropout users add --help)")
+    console.print(cookie_notice(settings.https_only), highlight=False)
     uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info", proxy_headers=False)
+
+
+def cookie_notice(https_only: bool | None) -> str:
+    """What the start-up says about the session cookie's `Secure` flag."""
+    if https_only is None:
+        return ("session cookie: Secure, except on plain http from loopback (127.0.0.1/::1) where it is "
+                "sent without; put TLS in front for any other client")
+    return "session cookie: Secure" if https_only else "session cookie: NOT Secure (--plain-http / DROPOUT_WEB_HTTPS_ONLY=0)"
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,17 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return logit(p, _EPS)
 
 
+def _numbers(values, name: str) -> list[float]:
+    """JSON numbers only (not strings such as "Infinity"), all finite."""
+    if not isinstance(values, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"calibration JSON: {name} must be a number or a list of numbers")
+    out = [float(v) for v in values]
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"calibration JSON: {name} holds a value that is not finite")
+    return out
+
+
 @dataclass
 class Calibrator:
     """A monotone map raw probability -> calibrated probability (JSON-serialisable)."""
@@ -78,19 +89,25 @@ class Calibrator:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Calibrator":
+        """Read the JSON form back; refuse non-numbers, non-finite or out-of-range values
+        (a calibration with a=Infinity would score everyone 0 without a word)."""
+        if not isinstance(d, dict):
+            raise ValueError("calibration JSON: not an object")
         method = d.get("method")
         if method == "isotonic":
-            x, y = list(map(float, d["x"])), list(map(float, d["y"]))
+            x, y = _numbers(d.get("x"), "x"), _numbers(d.get("y"), "y")
             if len(x) != len(y) or len(x) == 0:
                 raise ValueError("calibration JSON: isotonic x and y must be non-empty and of equal length")
             if np.any(np.diff(x) < 0) or np.any(np.diff(y) < 0):
                 raise ValueError("calibration JSON: isotonic breakpoints are not non-decreasing")
+            if min(x + y) < 0 or max(x + y) > 1:
+                raise ValueError("calibration JSON: isotonic breakpoints must be probabilities within 0-1")
             return cls(method="isotonic", x=x, y=y)
         if method == "platt":
-            a = float(d["a"])
-            if a <= 0:
-                raise ValueError(f"calibration JSON: platt slope a={a} must be > 0")
-            return cls(method="platt", a=a, b=float(d["b"]))
+            a, b = _numbers([d.get("a")], "a")[0], _numbers([d.get("b")], "b")[0]
+            if not 0 < a <= 1e3 or abs(b) > 1e3:
+                raise ValueError(f"calibration JSON: platt a={a}, b={b}: need 0 < a <= 1000 and |b| <= 1000")
+            return cls(method="platt", a=a, b=b)
         raise ValueError(f"calibration JSON: unknown method {method!r}")
 
     def to_json(self) -> str:

@@ -11,6 +11,13 @@ Persistence never uses pickle. A saved model is a folder of plain files:
     linear.json       when the model blends in a linear model (see linear.py)
     features.json     feature names in catalog order and their monotone constraints
     metadata.json     target, horizon, parameters, best iteration, sha256 of model.txt
+    digest.json       sha256 of every file above and the model's digest over them all
+
+The digest (`DropoutModel.digest`) is what a scoring run and the service record as the
+model: two folders that differ in any file (another calibration, feature list, blend
+weight) have different digests, so one run id can never mix them. `load` refuses a
+folder without digest.json, with a file that does not match it, or with a file it does
+not list; calibration values must be finite and in range.
 
 `DropoutModel.load` also reads the layout MLflow writes for a logged Booster
 (`model.lgb` with the JSON files under `extra_files/`).
@@ -32,13 +39,23 @@ import lightgbm as lgb  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dropout.io import write_json, write_text
+from dropout.io import write_bytes
 from dropout.errors import DropoutError
 from dropout.model.calibration import Calibrator
 from dropout.model.linear import LinearBase
 
 MODEL_FILE = "model.txt"
 MLFLOW_MODEL_FILE = "model.lgb"
+DIGEST_FILE = "digest.json"
+#: Files a model folder may hold (besides digest.json); each is covered by the digest.
+MODEL_PARTS = (MODEL_FILE, "calibration.json", "features.json", "metadata.json", "linear.json")
+MAX_PART_BYTES = 256 * 2**20
+
+
+def folder_digest(file_sha256: dict[str, str]) -> str:
+    """The model's digest: sha256 over the sorted `name sha256` lines of its files."""
+    lines = "".join(f"{name} {sha}\n" for name, sha in sorted(file_sha256.items()))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 DIRECTIONS = {"up": 1, "down": -1}
 
 
@@ -150,6 +167,7 @@ class DropoutModel:
 
         `context`/`context_val` are accepted for the common model interface and not used.
         """
+        self.digest_ = None
         if self.feature_names is None:
             if not isinstance(X_train, pd.DataFrame):
                 raise ModelInputError("give feature_names or pass X_train as a DataFrame")
@@ -283,6 +301,23 @@ class DropoutModel:
         """sha256 of the LightGBM text model (the bytes of model.txt)."""
         return hashlib.sha256(self.model_text().encode("utf-8")).hexdigest()
 
+    def file_bytes(self) -> dict[str, bytes]:
+        """Every file of the saved folder (digest.json included), as bytes."""
+        files = {MODEL_FILE: self.model_text().encode("utf-8")}
+        for name, obj in self._json_parts().items():
+            files[name] = (json.dumps(obj, indent=1, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        shas = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+        manifest = {"files": shas, "digest": folder_digest(shas), "format": "dropout-model-digest-1"}
+        files[DIGEST_FILE] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8")
+        return files
+
+    @property
+    def digest(self) -> str:
+        """sha256 over every file of the model's folder (see the module docstring)."""
+        if getattr(self, "digest_", None) is None:
+            self.digest_ = json.loads(self.file_bytes()[DIGEST_FILE])["digest"]
+        return self.digest_
+
     def _json_parts(self) -> dict[str, dict]:
         parts = {"linear.json": self.linear_.to_dict()} if getattr(self, "linear_", None) is not None else {}
         return {
@@ -306,44 +341,79 @@ class DropoutModel:
         self._check_fitted()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        write_text(self.model_text(), folder / MODEL_FILE)
-        for name, obj in self._json_parts().items():
-            write_json(obj, folder / name)
+        files = self.file_bytes()
+        for name, data in files.items():  # digest.json last: a folder without it is refused
+            if name != DIGEST_FILE:
+                write_bytes(data, folder / name)
+        write_bytes(files[DIGEST_FILE], folder / DIGEST_FILE)
+        self.digest_ = json.loads(files[DIGEST_FILE])["digest"]
         return folder
 
     @classmethod
     def load(cls, folder: str | Path, verify: bool = True) -> "DropoutModel":
-        """Read a saved model folder (ours or MLflow's layout); check the sha256 if `verify`."""
+        """Read a saved model folder (ours or MLflow's layout), checking its digest.
+
+        Raises:
+            FileNotFoundError: no model file in the folder.
+            ModelInputError: no digest.json, a file that does not match it or that it does
+                not list, a symlink, or a file that cannot be read as what it should be.
+        """
         folder = Path(folder)
         model_file = next((folder / n for n in (MODEL_FILE, MLFLOW_MODEL_FILE) if (folder / n).exists()), None)
         if model_file is None:
             raise FileNotFoundError(f"{folder}: no {MODEL_FILE} or {MLFLOW_MODEL_FILE} (not a model folder)")
+        parts = _model_parts(folder, model_file)
+        if verify:
+            digest = _check_digest(folder, parts)
+        try:
+            model = cls._from_parts(folder, parts)
+        except ModelInputError:
+            raise
+        except (ValueError, KeyError, TypeError, IndexError, RecursionError, lgb.basic.LightGBMError) as err:
+            raise ModelInputError(f"{folder}: not a usable model ({type(err).__name__}: {err})") from None
+        model.digest_ = digest if verify else None
+        return model
 
+    @classmethod
+    def _from_parts(cls, folder: Path, parts: dict[str, bytes]) -> "DropoutModel":
         def part(name: str) -> dict:
-            for p in (folder / name, folder / "extra_files" / name):
-                if p.exists():
-                    return json.loads(p.read_text(encoding="utf-8"))
-            raise FileNotFoundError(f"{folder}: {name} is missing")
+            if name not in parts:
+                raise FileNotFoundError(f"{folder}: {name} is missing")
+            try:
+                value = json.loads(parts[name].decode("utf-8"))
+            except (ValueError, RecursionError) as err:
+                raise ModelInputError(f"{folder}: {name} is not valid JSON ({type(err).__name__})") from None
+            if not isinstance(value, dict):
+                raise ModelInputError(f"{folder}: {name} is not a JSON object")
+            return value
 
         meta, feats = part("metadata.json"), part("features.json")
-        text = model_file.read_text(encoding="utf-8")
+        text = parts[MODEL_FILE].decode("utf-8")
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        if verify and meta.get("model_sha256") and meta["model_sha256"] != digest:
-            raise ValueError(
-                f"{model_file}: sha256 {digest[:12]}... does not match metadata.json "
-                f"({meta['model_sha256'][:12]}...); the model file was changed"
+        if not meta.get("model_sha256"):
+            raise ModelInputError(f"{folder}: metadata.json has no model_sha256")
+        if meta["model_sha256"] != digest:
+            raise ModelInputError(
+                f"{folder / MODEL_FILE}: sha256 {digest[:12]}... does not match metadata.json "
+                f"({str(meta['model_sha256'])[:12]}...); the model file was changed"
             )
+        names = feats.get("features")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise ModelInputError(f"{folder}: features.json has no list of feature names")
+        _check_model_text(folder, text, len(names))
         params = meta.pop("params", {})
         model = cls(
             params,
-            feature_names=feats["features"],
+            feature_names=names,
             monotone=feats.get("monotone"),
             calibration=meta.pop("calibration", "isotonic"),
             num_boost_round=meta.pop("num_boost_round", 1000),
             early_stopping_rounds=meta.pop("early_stopping_rounds", 50),
-            linear_weight=meta.pop("linear_weight", 0.0),
+            linear_weight=float(meta.pop("linear_weight", 0.0)),
             metadata={k: v for k, v in meta.items() if k not in ("model_sha256", "format")},
         )
+        if not (np.isfinite(model.linear_weight) and 0.0 <= model.linear_weight <= 1.0):
+            raise ModelInputError(f"{folder}: metadata.json linear_weight={model.linear_weight} is not within 0-1")
         model.booster_ = lgb.Booster(model_str=text)
         model.best_iteration_ = int(model.metadata.get("best_iteration", model.booster_.current_iteration()))
         model.calibrator_ = Calibrator.from_dict(part("calibration.json"))
@@ -351,12 +421,72 @@ class DropoutModel:
             model.linear_ = LinearBase.from_dict(part("linear.json"))
             model.linear_signs = model.linear_.monotone
             if len(model.linear_.monotone) != len(model.feature_names):
-                raise ValueError(f"{folder}: linear.json does not match the feature list")
+                raise ModelInputError(f"{folder}: linear.json does not match the feature list")
         if model.booster_.feature_name() != model.feature_names:
-            raise ValueError(f"{folder}: features.json does not match the booster's feature names")
+            raise ModelInputError(f"{folder}: features.json does not match the booster's feature names")
         return model
 
     def __repr__(self) -> str:
         n = len(self.feature_names) if self.feature_names else 0
         state = f"fitted, {self.best_iteration_} trees" if hasattr(self, "booster_") else "not fitted"
         return f"DropoutModel({n} features, calibration={self.calibration!r}, {state})"
+
+
+def _model_parts(folder: Path, model_file: Path) -> dict[str, bytes]:
+    """The folder's model files by their names in our layout ({model.txt: bytes, ...}),
+    digest.json included; symlinks and oversized files refused."""
+    places = {MODEL_FILE: model_file}
+    for name in (*MODEL_PARTS[1:], DIGEST_FILE):
+        for p in (folder / name, folder / "extra_files" / name):
+            if p.exists() or p.is_symlink():
+                places[name] = p
+                break
+    out = {}
+    for name, p in places.items():
+        if p.is_symlink() or not p.is_file():
+            raise ModelInputError(f"{p}: not a regular file (symlinks are refused in a model folder)")
+        if p.stat().st_size > MAX_PART_BYTES:
+            raise ModelInputError(f"{p}: {p.stat().st_size:,} bytes is too large for a model file")
+        out[name] = p.read_bytes()
+    return out
+
+
+def _check_digest(folder: Path, parts: dict[str, bytes]) -> str:
+    """Check digest.json against the files; return the model's digest."""
+    if DIGEST_FILE not in parts:
+        raise ModelInputError(
+            f"{folder}: no {DIGEST_FILE}, so nothing proves which calibration and features go with "
+            "this model; save the model again with this version of dropout (DropoutModel.save) or retrain")
+    try:
+        manifest = json.loads(parts[DIGEST_FILE].decode("utf-8"))
+        listed = dict(manifest["files"])
+        digest = str(manifest["digest"])
+    except (ValueError, KeyError, TypeError, RecursionError):
+        raise ModelInputError(f"{folder}: {DIGEST_FILE} is not a digest manifest") from None
+    if folder_digest(listed) != digest:
+        raise ModelInputError(f"{folder}: {DIGEST_FILE} is inconsistent (its digest is not over its files)")
+    ours = (folder / MODEL_FILE).exists()
+    present = set(parts) - {DIGEST_FILE}
+    if ours:  # our layout: every file of the folder must be listed
+        present |= {p.name for p in folder.iterdir() if p.name != DIGEST_FILE}
+    unlisted = sorted(present - set(listed))
+    if unlisted:
+        raise ModelInputError(f"{folder}: {', '.join(unlisted)} not covered by {DIGEST_FILE}")
+    for name, sha in listed.items():
+        if name not in parts:
+            raise ModelInputError(f"{folder}: {name} is listed in {DIGEST_FILE} but missing")
+        actual = hashlib.sha256(parts[name]).hexdigest()
+        if actual != sha:
+            raise ModelInputError(f"{folder}: {name} sha256 {actual[:12]}... does not match {DIGEST_FILE} "
+                                  f"({str(sha)[:12]}...); the file was changed")
+    return digest
+
+
+def _check_model_text(folder: Path, text: str, n_features: int) -> None:
+    """Cheap checks before LightGBM parses the text (a malformed file can abort the
+    process inside LightGBM's C++ code, where no Python exception can catch it)."""
+    head = text[:4096]
+    if not head.startswith("tree\n") or "\nversion=" not in head or "end of trees" not in text:
+        raise ModelInputError(f"{folder}: {MODEL_FILE} is not a LightGBM text model")
+    if f"\nmax_feature_idx={n_features - 1}\n" not in head:
+        raise ModelInputError(f"{folder}: {MODEL_FILE} does not have the {n_features} features of features.json")

@@ -116,7 +116,8 @@ def log_training_run(
     if candidate_value is None:
         candidate_value = result.mean_fold_metric("model", gate_metric)
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
-        mlflow.set_tags({**(tags or {}), "backtest_fingerprint": result.fingerprint, "model_sha256": model.sha256})
+        mlflow.set_tags({**(tags or {}), "backtest_fingerprint": result.fingerprint, "model_sha256": model.sha256,
+                         "model_digest": model.digest})
         params = _flatten(config)
         params.update({f"lgb.{k}": str(v) for k, v in model.params.items()})
         params["best_iteration"] = str(model.best_iteration_)
@@ -135,7 +136,7 @@ def log_training_run(
             signature=signature,
             pip_requirements=[f"lightgbm=={lgb.__version__}"],
             extra_files=[str(model_dir / n) for n in ("calibration.json", "features.json", "metadata.json",
-                                                      "linear.json") if (model_dir / n).exists()],
+                                                      "linear.json", "digest.json") if (model_dir / n).exists()],
             metadata={"model_sha256": model.sha256, "calibration": model.calibration, "format": "lightgbm-text+json"},
         )
         version = alias = None
@@ -146,6 +147,7 @@ def log_training_run(
                 "backtest_fingerprint": result.fingerprint,
                 "data_fingerprint": str(model.metadata.get("data_fingerprint")),
                 "model_sha256": model.sha256,
+                "model_digest": model.digest,
                 f"gate.{gate_metric}": repr(candidate_value),
                 "run_name": run_name,
                 "scope": scope.key if scope is not None else "",

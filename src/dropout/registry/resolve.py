@@ -38,8 +38,8 @@ def resolve_model(spec: str, model_name: str = DEFAULT_MODEL_NAME, tracking_uri:
         except (FileNotFoundError, ValueError) as err:
             raise ModelNotFoundError(f"model {spec}: not a usable model folder: {err}") from err
         meta = model.metadata
-        return ModelRef(model, str(meta.get("registered_name") or path.name), meta.get("version"),
-                        model.sha256, str(path.resolve()))
+        name, version = _folder_identity(path, meta)
+        return ModelRef(model, name, version, model.digest, str(path.resolve()))
     if "/" in spec or os.sep in spec or path.suffix:
         raise ModelNotFoundError(f"model {spec}: no such model folder")
     name, alias = spec.split("@", 1) if "@" in spec else (model_name, spec)
@@ -59,7 +59,26 @@ def resolve_model(spec: str, model_name: str = DEFAULT_MODEL_NAME, tracking_uri:
             f"{_aliases(name, tracking_uri) or 'none'}. Train one on this data (`dropout train`), "
             "promote one into this scope (`dropout models promote ... --scope ... --force`), or give a model folder"
         ) from None
-    return ModelRef(model, name, version, model.sha256, f"models:/{name}@{alias}")
+    return ModelRef(model, name, version, model.digest, f"models:/{name}@{alias}")
+
+
+def _folder_identity(path: Path, meta: dict) -> tuple[str, str | None]:
+    """A model folder's registry name and version: from its metadata, else from the
+    registration.json training wrote beside it, else the folder's name and no version."""
+    if meta.get("registered_name"):
+        return str(meta["registered_name"]), meta.get("version")
+    registration = path.parent / "registration.json"
+    if registration.is_file() and not registration.is_symlink():
+        import json
+
+        try:
+            reg = json.loads(registration.read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            reg = {}
+        if isinstance(reg, dict) and reg.get("model"):
+            return str(reg["model"]), str(reg["version"]) if reg.get("version") is not None else None
+    name = path.name if path.name != "model" else f"folder:{path.parent.name}"
+    return name, None
 
 
 def _aliases(name: str, tracking_uri: str | None) -> str:

@@ -9,7 +9,9 @@ Resumable: the people due are split into chunks of whole districts
 (core.plan_chunks, deterministic); each chunk's rows and its marker are committed in
 one transaction. Started again after a kill, the run skips the chunks with a marker,
 scores the rest, checks that every person due has exactly one row and only then writes
-the files and marks the run finished. A finished run started again is replaced.
+the files and marks the run finished. A finished run started again is scored into a
+staging run while its rows stay published, then swapped in within one transaction
+(store.ScoreStore.finish_run); one process at a time scores a run id (run_lock).
 
 Outputs in `OUT/<run_id>/`: scores.parquet (all columns), scores.csv, one Excel
 workbook per district in excel/ (a sheet per commune, highest risk first), run.json.
@@ -26,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from dropout.io import write_csv, write_json, write_parquet
+from dropout.provenance import code_version
 from dropout.schema import Tables, tables_fingerprint
 from dropout.model import ModelRef
 from dropout.score import DEFAULT_CHUNK_SIZE, ENGINES, finalize
@@ -101,30 +104,34 @@ def run_scoring(
     # -- from here on we write
     store = open_store(store_url, schema=store_schema)
     try:
-        run, done = store.begin_run({
-            "run_id": run_id, "as_of": job.as_of, "window_days": job.window_days,
-            "model_name": model.name, "model_version": model.version, "model_sha256": model.sha256,
-            "target": (getattr(model.model, "metadata", None) or {}).get("target"),
-            "data_fingerprint": data_fingerprint,
-            "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else None,
-            "engine": engine, "chunk_size": int(chunk_size),
-            "n_chunks": len(chunks), "n_expected": int(len(due)),
-            "n_population": counts["population"], "left_out": json.dumps(counts["left_out"]),
-        }, replace=replace)
-        try:
-            parts = _score_chunks(store, run_id, tables, job, due, chunks, done, model, engine, scheduler, progress)
-            if done:
-                parts.append(store.read_scores(run_id, chunk_nos=sorted(done)))
-            scores = finalize(parts)
-            if len(scores) != len(due) or scores["participant_id"].duplicated().any():
-                raise RuntimeError(f"run {run_id}: {len(scores)} rows for {len(due)} people due")
-            folder = Path(out_dir) / run_id
-            files = write_outputs(scores, folder, excel=excel, progress=progress)
-            run = store.finish_run(run_id)
-            files["run"] = write_json(_run_json(run, files), folder / "run.json")
-        except BaseException as err:
-            store.fail_run(run_id, f"{type(err).__name__}: {err}")
-            raise
+        with store.run_lock(run_id):
+            run, done = store.begin_run({
+                "run_id": run_id, "as_of": job.as_of, "window_days": job.window_days,
+                "model_name": model.name, "model_version": model.version, "model_sha256": model.sha256,
+                "target": (getattr(model.model, "metadata", None) or {}).get("target"),
+                "data_fingerprint": data_fingerprint,
+                "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else None,
+                "engine": engine, "chunk_size": int(chunk_size),
+                "n_chunks": len(chunks), "n_expected": int(len(due)),
+                "n_population": counts["population"], "left_out": json.dumps(counts["left_out"]),
+                "code_version": code_version(),
+            }, replace=replace)
+            working = run.run_id  # run_id, or its staging run when run_id is finished already
+            try:
+                parts = _score_chunks(store, working, tables, job, due, chunks, done, model, engine, scheduler,
+                                      progress)
+                if done:
+                    parts.append(store.read_scores(working, chunk_nos=sorted(done)))
+                scores = finalize(parts)
+                if len(scores) != len(due) or scores["participant_id"].duplicated().any():
+                    raise RuntimeError(f"run {run_id}: {len(scores)} rows for {len(due)} people due")
+                folder = Path(out_dir) / run_id
+                files = write_outputs(scores, folder, excel=excel, progress=progress)
+                run = store.finish_run(working)
+                files["run"] = write_json(_run_json(run, files), folder / "run.json")
+            except BaseException as err:
+                store.fail_run(working, f"{type(err).__name__}: {err}")
+                raise
     finally:
         store.dispose()
     return RunResult(run, folder, files, district_summary(scores), len(chunks), len(done),
@@ -220,6 +227,7 @@ def _run_json(run: RunRecord, files: dict[str, Path]) -> dict:
     return {
         "run_id": run.run_id, "as_of": run.as_of.date().isoformat(), "window_days": run.window_days,
         "model_name": run.model_name, "model_version": run.model_version, "model_sha256": run.model_sha256,
+        "model_digest": run.model_sha256, "code_version": run.code_version,
         "data_fingerprint": run.data_fingerprint, "data_dir": run.data_dir, "target": run.target,
         "n_population": run.n_population, "n_scored": run.n_scored,
         "left_out": json.loads(run.left_out) if run.left_out else {}, "status": run.status,

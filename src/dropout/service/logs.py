@@ -43,7 +43,11 @@ class ScrubExceptions(logging.Filter):
 
 
 def install(loggers=BENTOML_LOGGERS) -> None:
-    """Put the scrubbing filter on each logger (idempotent)."""
+    """Put the scrubbing filter on each logger, and control-character escaping on them and
+    on the access log, so a path with %0A cannot write a line of its own (idempotent)."""
+    from dropout.textsafe import install_log_escaping
+
+    install_log_escaping((*loggers, "bentoml.access", "uvicorn.access"))
     for name in loggers:
         logger = logging.getLogger(name)
         if not any(isinstance(f, ScrubExceptions) for f in logger.filters):

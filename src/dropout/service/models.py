@@ -7,7 +7,8 @@ enrolment, overlapping poverty spells, an unknown village) are checked afterward
 `dropout.schema.validate_raw` itself (see `records.py`).
 
 Every request model refuses unknown fields and takes values in their JSON types only
-(strict: "3" is not a number, 3.0 is not a whole number, dates are `YYYY-MM-DD`).
+(strict: "3" is not a number, dates are `YYYY-MM-DD`). A whole number may be written
+3.0, as JSON Schema's `integer` allows (3.5 is refused).
 Every list has a maximum length, so the size of the work a request can ask for is bounded
 before anything is computed.
 """
@@ -17,11 +18,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from dropout.schema import contract
 from dropout.score.output import BANDS, LANGS, N_REASONS, STATUSES
 from dropout.strict import Strict as StrictBase
+from dropout.textsafe import NO_CONTROL_PATTERN
 
 # ---------------------------------------------------------------- limits (one place)
 
@@ -39,6 +41,14 @@ MAX_INT = 2**53  # other whole numbers: exact in JSON doubles and in int64
 FIRST_DAY = date(1990, 1, 1)  # voluntary SI started in 2008; nothing before 1990 is plausible
 LAST_DAY = date(2100, 12, 31)
 
+def _whole_float(value):
+    """3.0 -> 3: JSON Schema calls it an integer, so the service takes it as one."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_INT:
+        return int(value)
+    return value
+
+
+Whole = BeforeValidator(_whole_float)
 Lang = Literal[LANGS]
 Band = Literal[BANDS]
 Status = Literal[STATUSES]
@@ -46,7 +56,8 @@ Day = Annotated[
     date,
     Field(ge=FIRST_DAY, le=LAST_DAY, description=f"calendar day YYYY-MM-DD, {FIRST_DAY} to {LAST_DAY}"),
 ]
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT, pattern=NO_CONTROL_PATTERN,
+                            description="1-200 characters, no control characters (NUL, line breaks, ...)")]
 
 
 class Strict(StrictBase):
@@ -93,7 +104,7 @@ def col(table: str, column: str, *, nullable: bool | None = None) -> Any:
         constraints["le"] = min(constraints.get("le", top), top)
         if "gt" not in constraints and "ge" not in constraints:
             constraints["ge"] = -MAX_INT
-        typ = Annotated[int, Field(**constraints)]
+        typ = Annotated[int, Field(**constraints), Whole]
     elif spec.kind == "float":
         typ = Annotated[float, Field(allow_inf_nan=False, **constraints)]
     elif spec.kind == "date":
@@ -192,7 +203,7 @@ class ScoreRequest(Strict):
     as_of: Day
     participants: list[ParticipantRecords] = Field(min_length=1, max_length=MAX_PARTICIPANTS)
     lang: Lang = "vi"
-    window_days: int | None = Field(
+    window_days: Annotated[int, Whole] | None = Field(
         default=None, ge=1, le=366,
         description="score people whose next installment falls due within this many days "
                     "after as_of (default: the model's horizon)",
@@ -209,7 +220,7 @@ class ScoreRequest(Strict):
 class ScoreIdsRequest(Strict):
     """POST /score_ids: people whose latest batch scores to return."""
 
-    participant_ids: list[Annotated[int, Field(gt=0, le=MAX_ID)]] = Field(min_length=1, max_length=MAX_IDS)
+    participant_ids: list[Annotated[int, Field(gt=0, le=MAX_ID), Whole]] = Field(min_length=1, max_length=MAX_IDS)
     lang: Lang = "vi"
     run_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] | None = Field(
         default=None, description="a batch run id (default: the latest finished run)"
@@ -225,7 +236,7 @@ class RankedQuery(Strict):
 
     commune: Text | None = None
     district: Text | None = None
-    limit: int = Field(default=50, ge=1, le=MAX_RANKED)
+    limit: Annotated[int, Whole] = Field(default=50, ge=1, le=MAX_RANKED)
     lang: Lang = "vi"
     run_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
 
@@ -241,7 +252,7 @@ class Reason(Out):
 class ModelRef(Out):
     name: str
     version: str | None = None
-    sha256: str | None = None
+    sha256: str | None = Field(default=None, description="The model's digest: sha256 over every file of its folder (model.txt, calibration, features, metadata), as recorded by scoring runs.")
 
 
 class ParticipantScore(Out):
@@ -329,7 +340,7 @@ class ModelInfo(Out):
     version: str | None = None
     alias: str | None = None
     source: str
-    sha256: str | None = None
+    sha256: str | None = Field(default=None, description="The model's digest: sha256 over every file of its folder (model.txt, calibration, features, metadata), as recorded by scoring runs.")
     target: str | None = None
     horizon_days: int | None = None
     trained_on: str | None = None

@@ -5,8 +5,13 @@ SQLite file by default (`out/scores.db`), PostgreSQL by URL
 
 A run's rows are written chunk by chunk, each chunk's rows and its marker in one
 transaction. A process killed at any point leaves whole chunks only, so a restart
-redoes exactly the chunks without a marker; an unfinished run resumes, a finished one
-is replaced.
+redoes exactly the chunks without a marker; an unfinished run resumes.
+
+A finished run is never unpublished: run again, it scores into a staging run
+(`<run_id>.next`, itself resumable) while the finished rows stay readable, and
+`finish_run` swaps the new rows in within one transaction. Only one process scores a
+given run id at a time (`run_lock`: a PostgreSQL advisory lock, or a lock on a file
+beside the SQLite database); a second one is refused with a clear message.
 
 Readers (plan, service, web page) call `read_scores(store_url, run_id)` and
 `latest_run(store_url, ...)`.
@@ -15,13 +20,15 @@ Readers (plan, service, web page) call `read_scores(store_url, run_id)` and
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection
 
 from dropout.errors import DropoutError
@@ -31,6 +38,16 @@ from dropout.store.tables import DATE_COLUMNS, SCORE_COLUMNS, SCORE_ROW, metadat
 
 class StoreError(DropoutError):
     """The score store refuses an operation (unknown run, counts that do not add up...)."""
+
+
+class RunBusyError(StoreError):
+    """Another process is scoring the same run id right now."""
+
+
+STAGING_SUFFIX = ".next"
+#: Columns of `runs` a staging run hands over to the run it publishes.
+_PUBLISHED = ("started_at", "engine", "chunk_size", "n_chunks", "n_expected", "n_scored", "n_population",
+              "left_out", "data_dir", "target", "code_version")
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,8 @@ class RunRecord:
     n_population: int | None
     left_out: str | None
     message: str | None
+    code_version: str | None = None
+    publishes: str | None = None
 
     @classmethod
     def from_row(cls, row) -> "RunRecord":
@@ -112,6 +131,12 @@ class ScoreStore:
                     continue
                 have = {c["name"] for c in inspector.get_columns(table.name, schema=self.schema)}
                 missing = [c.name for c in table.columns if c.name not in have]
+                for name in [m for m in missing if table.c[m].nullable and not table.c[m].primary_key]:
+                    # a column added since (all such are nullable): add it in place
+                    kind = table.c[name].type.compile(dialect=conn.dialect)
+                    where = f'"{self.schema}".' if self.schema else ""
+                    conn.exec_driver_sql(f'ALTER TABLE {where}"{table.name}" ADD COLUMN "{name}" {kind}')
+                    missing.remove(name)
                 if missing:
                     raise StoreError(
                         f"the store {shown_url(self.url)} has a table {table.name!r} without the column(s) "
@@ -133,19 +158,24 @@ class ScoreStore:
         return [RunRecord.from_row(r) for r in rows]
 
     def begin_run(self, run: dict, replace: bool = False) -> tuple[RunRecord, set[int]]:
-        """Register a run or pick up the existing one; returns it and its committed chunks.
+        """Register a run or pick up the existing one; returns the run to write into and
+        its committed chunks.
 
-        An unfinished run with the same id resumes (its committed chunks are kept). A
-        finished run, or any run when `replace`, starts again from nothing: its rows and
-        markers go in the same transaction that resets it.
+        An unfinished run with the same id resumes (its committed chunks are kept), or
+        starts again from nothing when `replace`. A finished run is left as it is: the
+        returned run is its staging run `<run_id>.next` (resumed, or afresh when
+        `replace`), which `finish_run` publishes in its place.
         """
         run_id = run["run_id"]
         with self.engine.begin() as conn:
             existing = conn.execute(select(runs).where(runs.c.run_id == run_id).with_for_update()).first()
-            if existing is not None and (replace or existing.status == "finished"):
-                conn.execute(delete(scores).where(scores.c.run_id == run_id))
-                conn.execute(delete(run_chunks).where(run_chunks.c.run_id == run_id))
-                conn.execute(delete(runs).where(runs.c.run_id == run_id))
+            target = None
+            if existing is not None and existing.status == "finished":
+                target, run_id = run_id, run_id + STAGING_SUFFIX
+                run = {**run, "run_id": run_id, "publishes": target}
+                existing = conn.execute(select(runs).where(runs.c.run_id == run_id).with_for_update()).first()
+            if existing is not None and replace:
+                _delete_run(conn, run_id)
                 existing = None
             if existing is None:
                 values = {**run, "status": "running", "n_scored": 0, "started_at": _now(),
@@ -160,11 +190,51 @@ class ScoreStore:
                         f"{existing.n_chunks} chunks, this one {run['n_expected']} in {run.get('n_chunks')}; "
                         "the same id should mean the same job (pass replace=True to start over)"
                     )
+                if existing.model_sha256 != run.get("model_sha256", existing.model_sha256):
+                    raise StoreError(f"run {run_id}: the stored run was scored with another model "
+                                     "(digest differs); one run never mixes two models")
                 done = {r.chunk_no for r in conn.execute(
                     select(run_chunks.c.chunk_no).where(run_chunks.c.run_id == run_id))}
                 conn.execute(update(runs).where(runs.c.run_id == run_id).values(status="running", message=None))
             record = RunRecord.from_row(conn.execute(select(runs).where(runs.c.run_id == run_id)).one())
         return record, done
+
+    @contextmanager
+    def run_lock(self, run_id: str) -> Iterator[None]:
+        """Hold the right to score `run_id` (one process at a time); raise RunBusyError
+        at once if another process holds it. Released when the block ends or the
+        process dies (the lock belongs to a connection or an open file)."""
+        busy = RunBusyError(
+            f"run {run_id} is being scored by another process right now; wait until it finishes "
+            "(`dropout score` started again then finds the finished run) or stop that process")
+        key = int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:8], "big", signed=True)
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                if not conn.execute(sql_text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                    raise busy
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(sql_text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+            return
+        database = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            yield
+            return
+        import fcntl
+
+        offset = key & 0x7FFFFFFF  # one byte of a lock file per run id
+        with open(f"{database}.lock", "a+b") as handle:
+            try:
+                fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+            except OSError:
+                raise busy from None
+            try:
+                yield
+            finally:
+                fcntl.lockf(handle, fcntl.LOCK_UN, 1, offset)
 
     def write_chunk(self, run_id: str, chunk_no: int, rows: pd.DataFrame,
                     before_commit: Callable[[], None] | None = None) -> int:
@@ -191,9 +261,12 @@ class ScoreStore:
         return len(rows)
 
     def finish_run(self, run_id: str) -> RunRecord:
-        """Check that every expected person has exactly one row, then mark the run finished."""
+        """Check that every expected person has exactly one row, then mark the run
+        finished; a staging run is published in place of its finished run in the same
+        transaction (readers see the old rows until it commits, then the new ones).
+        Returns the finished (published) run."""
         with self.engine.begin() as conn:
-            run = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
+            run = conn.execute(select(runs).where(runs.c.run_id == run_id).with_for_update()).first()
             if run is None:
                 raise StoreError(f"run {run_id} is not in the store")
             n_rows = conn.execute(select(func.count()).select_from(scores).where(scores.c.run_id == run_id)).scalar_one()
@@ -206,6 +279,8 @@ class ScoreStore:
                 )
             conn.execute(update(runs).where(runs.c.run_id == run_id)
                          .values(status="finished", finished_at=_now(), n_scored=n_rows))
+            if run.publishes:
+                run_id = _publish(conn, run)
             return RunRecord.from_row(conn.execute(select(runs).where(runs.c.run_id == run_id)).one())
 
     def fail_run(self, run_id: str, message: str) -> None:
@@ -256,6 +331,33 @@ class ScoreStore:
             result = conn.execute(q)
             df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         return _typed_scores(df)
+
+
+def _delete_run(conn: Connection, run_id: str) -> None:
+    conn.execute(delete(scores).where(scores.c.run_id == run_id))
+    conn.execute(delete(run_chunks).where(run_chunks.c.run_id == run_id))
+    conn.execute(delete(runs).where(runs.c.run_id == run_id))
+
+
+def _publish(conn: Connection, staging) -> str:
+    """Within the caller's transaction: the staging run's rows replace those of the run
+    it publishes; the run keeps its id and its registry name and version unless the
+    staging run knows better. Returns the published run id."""
+    target_id = staging.publishes
+    target = conn.execute(select(runs).where(runs.c.run_id == target_id).with_for_update()).first()
+    if target is None:
+        raise StoreError(f"run {staging.run_id} publishes {target_id}, which is not in the store")
+    conn.execute(delete(scores).where(scores.c.run_id == target_id))
+    conn.execute(delete(run_chunks).where(run_chunks.c.run_id == target_id))
+    conn.execute(update(scores).where(scores.c.run_id == staging.run_id).values(run_id=target_id))
+    conn.execute(update(run_chunks).where(run_chunks.c.run_id == staging.run_id).values(run_id=target_id))
+    values = {c: getattr(staging, c) for c in _PUBLISHED}
+    if staging.model_version is not None or target.model_version is None:
+        values.update(model_name=staging.model_name, model_version=staging.model_version)
+    conn.execute(update(runs).where(runs.c.run_id == target_id)
+                 .values(**values, status="finished", finished_at=_now(), message=None, publishes=None))
+    conn.execute(delete(runs).where(runs.c.run_id == staging.run_id))
+    return target_id
 
 
 def _typed_scores(df: pd.DataFrame) -> pd.DataFrame:

@@ -2,12 +2,13 @@
 their log-in failures, the visits officers record. Nothing else defines a table.
 
 - `runs`: one row per scoring run. The run id is derived from what determines the
-  result (as-of, window, model sha256, data fingerprint), so running the same job again
-  finds its own row.
+  result (as-of, window, the model's digest over all its files, data fingerprint), so
+  running the same job again finds its own row. `model_sha256` holds that digest.
 - `run_chunks`: one marker per chunk of participants whose rows are committed.
 - `scores`: one row per (run, participant), unique; its columns are the score row
   (`dropout.score.output`).
-- `users`, `web_login_failures`: the officers' accounts (`dropout.web.accounts`).
+- `users`, `web_login_failures`, `web_sessions`: the officers' accounts, failed log-ins
+  and open sessions (`dropout.web.accounts`).
 - `visits`: visits recorded on the pages, with their outcome (`dropout.store.visits`).
 - `payments`, `refreshes`: payments merged from a newer export without re-scoring
   (`dropout.store.payments`, `dropout refresh`).
@@ -59,6 +60,10 @@ runs = Table(
     Column("n_population", Integer),  # the cohort at as-of: enrolled, not withdrawn
     Column("left_out", Text),  # JSON: reason -> people of the population not scored
     Column("message", Text),
+    Column("code_version", String(80)),  # dropout's version (+ git commit) that scored it
+    # A re-run of a finished run scores into a staging run (`<run_id>.next`) that names
+    # here the run it will replace; finishing swaps the rows in one transaction.
+    Column("publishes", String(64)),
 )
 
 run_chunks = Table(
@@ -125,6 +130,19 @@ login_failures = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("key_hash", sa.String(64), nullable=False, index=True),
     sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Log-in sessions of the pages: the cookie carries only a random session id; the row is
+# what makes it valid, so deleting it (log-out, password change, account disabled) ends
+# the session everywhere, even for a copy of the cookie. `id_hash` is a sha256 of the id.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("session_version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # Visits recorded on the pages.

@@ -3,14 +3,19 @@
 Roles: `officer` sees one district (the `district` column); `admin` sees every district
 and manages accounts with `dropout users add/disable`; `province` (a provincial office)
 sees its province's subsidy what-if and no person's page: for it the `district` column
-holds the province. Disabling an account or changing
-its password bumps `session_version`, which ends every session signed for the old value.
+holds the province.
+
+Sessions live in the store (`web_sessions`): the cookie carries only a random session id,
+kept here as its sha256. Logging out deletes the row, so a copy of the cookie taken
+before is refused afterwards; disabling an account or changing its password deletes all
+of the account's rows (and bumps `session_version`, checked as well).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -20,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from dropout.errors import DropoutError
 from dropout.store.engine import engine_for
-from dropout.store.tables import login_failures, users
+from dropout.store.tables import login_failures, users, web_sessions
 
 ROLES = ("officer", "admin", "province")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -124,6 +129,7 @@ def disable_user(store_url: str, username: str) -> User:
         )
         if result.rowcount == 0:
             raise AccountError(f"username {username!r} does not exist")
+        _end_sessions(conn, username)
     user = get_user_by_name(store_url, username)
     assert user is not None
     return user
@@ -142,6 +148,7 @@ def set_password(store_url: str, username: str, password: str) -> None:
         )
         if result.rowcount == 0:
             raise AccountError(f"username {username!r} does not exist")
+        _end_sessions(conn, normalize_username(username))
 
 
 def list_users(store_url: str) -> list[User]:
@@ -178,6 +185,55 @@ def authenticate(store_url: str, username: str, password: str) -> User | None:
         with engine.begin() as conn:
             conn.execute(users.update().where(users.c.id == row.id).values(password_hash=_hasher.hash(password)))
     return _row_to_user(row)
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()
+
+
+def _end_sessions(conn, username: str) -> None:
+    ids = sa.select(users.c.id).where(users.c.username == username).scalar_subquery()
+    conn.execute(web_sessions.delete().where(web_sessions.c.user_id == ids))
+
+
+def start_session(store_url: str, user: User, max_age_seconds: int) -> str:
+    """A new session for `user`, valid `max_age_seconds`; returns its id (for the cookie only)."""
+    session_id = secrets.token_urlsafe(32)
+    now = _now()
+    with engine_for(store_url).begin() as conn:
+        conn.execute(web_sessions.insert().values(
+            id_hash=_session_hash(session_id), user_id=user.id, session_version=user.session_version,
+            created_at=now, expires_at=now + timedelta(seconds=max_age_seconds)))
+        conn.execute(web_sessions.delete().where(web_sessions.c.expires_at < now))
+    return session_id
+
+
+def session_user(store_url: str, session_id: str) -> User | None:
+    """The active user of an open, unexpired session, else None."""
+    if not isinstance(session_id, str) or not session_id or len(session_id) > 256:
+        return None
+    with engine_for(store_url).connect() as conn:
+        row = conn.execute(
+            sa.select(users, web_sessions.c.session_version.label("ses_version"), web_sessions.c.expires_at)
+            .join(web_sessions, web_sessions.c.user_id == users.c.id)
+            .where(web_sessions.c.id_hash == _session_hash(session_id))
+        ).first()
+    if row is None:
+        return None
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=timezone.utc)
+    if expires <= _now() or not row.active or int(row.ses_version) != int(row.session_version):
+        return None
+    return _row_to_user(row)
+
+
+def end_session(store_url: str, session_id: str) -> None:
+    """Log out: the session id is refused from now on, wherever the cookie was copied."""
+    if isinstance(session_id, str) and session_id:
+        with engine_for(store_url).begin() as conn:
+            conn.execute(web_sessions.delete().where(web_sessions.c.id_hash == _session_hash(session_id)))
 
 
 # ---------------------------------------------------------------- throttling

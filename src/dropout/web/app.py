@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dropout.textsafe import has_control_characters, install_log_escaping
 from dropout.web import auth, pages, whatif
 from dropout.web.render import render, templates
 from dropout.web.data import WebData
@@ -53,6 +54,48 @@ class WebContext:
     refs: ParticipantRefs
     templates: jinja2.Environment
     router: object = None  # this app's router: links are built from it (urls.path_for)
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class Sessions:
+    """Starlette's signed-cookie sessions with the `Secure` flag decided per request when
+    `https_only` is None: set, except on plain http from a loopback peer (a local server,
+    where the browser would otherwise drop the cookie)."""
+
+    def __init__(self, app: ASGIApp, https_only: bool | None, **options):
+        self.secure = SessionMiddleware(app, https_only=True, **options)
+        self.plain = SessionMiddleware(app, https_only=False, **options)
+        self.https_only = https_only
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.https_only is None:
+            client = scope.get("client") or ("", 0)
+            plain_local = scope.get("scheme") in ("http", "ws") and client[0] in LOOPBACK
+            middleware = self.plain if plain_local else self.secure
+        else:
+            middleware = self.secure if self.https_only else self.plain
+        await middleware(scope, receive, send)
+
+
+class RefuseControlCharacters:
+    """400 for a path or query string holding control characters (NUL, line breaks): no
+    name or code has them, PostgreSQL refuses NUL, and logs must not see them raw."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            from urllib.parse import unquote
+
+            query = unquote(scope.get("query_string", b"").decode("latin-1"))
+            if has_control_characters(scope.get("path", "")) or has_control_characters(query):
+                await PlainTextResponse("control characters are not allowed in the address",
+                                        status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class SecurityHeaders:
@@ -179,6 +222,7 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None,
     """
     settings = settings or WebSettings.from_env()
     secret = settings.resolve_secret()
+    install_log_escaping(("dropout.web", "uvicorn.access", "uvicorn.error"))
     if data is None:
         from dropout.web.sources import StoreData
 
@@ -209,9 +253,10 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None,
     middleware = [
         Middleware(QuietErrors),
         Middleware(SecurityHeaders),
+        Middleware(RefuseControlCharacters),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(
-            SessionMiddleware,
+            Sessions,
             secret_key=secret,
             session_cookie=SESSION_COOKIE,
             max_age=settings.session_max_age,

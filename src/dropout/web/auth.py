@@ -1,8 +1,14 @@
 """Sessions, log-in and log-out, CSRF tokens, and the access rules of every page.
 
-The session is Starlette's signed cookie (HttpOnly, SameSite=Strict). It carries the
-user id, the account's session_version (so disabling an account ends its sessions),
-the CSRF token and the chosen language; nothing about participants.
+The cookie is Starlette's signed cookie (HttpOnly, SameSite=Strict, Secure except on
+plain http from loopback). It carries a random session id, the CSRF token and the chosen
+language; nothing about participants. Who is logged in is known only from the store's
+`web_sessions` row of that id (accounts.session_user), so logging out, a password change
+or a disabled account ends the session even for a copy of the cookie.
+
+The client address the log-in throttle counts by is the connection's peer; an
+`X-Forwarded-For` header is believed only when that peer is a configured trusted proxy
+(WebSettings.trusted_proxies, default none).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from dropout.textsafe import has_control_characters
 from dropout.web import accounts
 from dropout.web.accounts import User
 from dropout.web.i18n import normalize_language
@@ -36,13 +43,36 @@ def safe_next(value: str | None, fallback: str) -> str:
     return value
 
 
+def client_address(request: Request) -> str:
+    """The client's address: the peer, or the last address a trusted proxy forwarded for."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = ctx(request).settings.trusted_proxy_networks()
+    if not trusted or not _in_networks(peer, trusted):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
+    for hop in reversed(hops):  # the nearest hop not itself a trusted proxy
+        if not _in_networks(hop, trusted):
+            return hop[:64]
+    return peer
+
+
+def _in_networks(address: str, networks) -> bool:
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
 async def current_user(request: Request) -> User | None:
-    """The logged-in user, or None (a stale session, e.g. of a disabled account, is cleared)."""
-    uid = request.session.get("uid")
-    if uid is None:
+    """The logged-in user, or None (a stale session, e.g. logged out elsewhere, is cleared)."""
+    sid = request.session.get("sid")
+    if sid is None:
         return None
-    user = await run_in_threadpool(accounts.get_user, ctx(request).settings.store_url, int(uid))
-    if user is None or not user.active or user.session_version != request.session.get("ver"):
+    user = await run_in_threadpool(accounts.session_user, ctx(request).settings.store_url, sid)
+    if user is None:
         lang = request.session.get("lang")
         request.session.clear()
         if lang:
@@ -89,8 +119,9 @@ async def login_submit(request: Request) -> Response:
     username = str(form.get("username", ""))[:128]
     password = str(form.get("password", ""))[:1024]
     next_path = safe_next(str(form.get("next", "")), path_for(request, "home"))
-    client = request.client.host if request.client else "unknown"
-    key = accounts.throttle_key(username, client)
+    if has_control_characters(username) or has_control_characters(password):
+        return render(request, "login.html", status_code=422, next=next_path, error="login_failed")
+    key = accounts.throttle_key(username, client_address(request))
     failures, oldest = await run_in_threadpool(
         accounts.recent_failures, settings.store_url, key, settings.login_window_seconds
     )
@@ -110,7 +141,8 @@ async def login_submit(request: Request) -> Response:
     await run_in_threadpool(accounts.clear_failures, settings.store_url, key)
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session (and CSRF token) for the logged-in user
-    request.session.update({"uid": user.id, "ver": user.session_version, "csrf": secrets.token_urlsafe(32)})
+    sid = await run_in_threadpool(accounts.start_session, settings.store_url, user, settings.session_max_age)
+    request.session.update({"sid": sid, "csrf": secrets.token_urlsafe(32)})
     if lang:
         request.session["lang"] = lang
     log.info("log-in succeeded (role %s)", user.role)
@@ -119,6 +151,9 @@ async def login_submit(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     await checked_form(request)
+    sid = request.session.get("sid")
+    if sid is not None:
+        await run_in_threadpool(accounts.end_session, ctx(request).settings.store_url, sid)
     lang = request.session.get("lang")
     request.session.clear()
     if lang:

@@ -24,6 +24,7 @@ ENV_PLAN = "DROPOUT_PLAN_PATH"
 ENV_CAPACITY = "DROPOUT_PLAN_CAPACITY"
 ENV_HTTPS_ONLY = "DROPOUT_WEB_HTTPS_ONLY"
 ENV_WHATIF = "DROPOUT_WHATIF_DIR"
+ENV_TRUSTED_PROXIES = "DROPOUT_TRUSTED_PROXIES"
 DEFAULT_SECRET_FILE = Path.home() / ".dropout" / "web_secret"
 MIN_SECRET_LENGTH = 32
 
@@ -42,7 +43,12 @@ class WebSettings:
         secret: key signing session cookies and participant links; None reads
             DROPOUT_WEB_SECRET, else the secret file (created on first use).
         secret_file: where a generated secret is kept (mode 0600).
-        https_only: mark the session cookie `Secure` (set it behind TLS).
+        https_only: mark the session cookie `Secure`. None (the default): Secure on
+            every request except plain http from a loopback peer (a local test server);
+            False only for a plain-http deployment on purpose.
+        trusted_proxies: addresses or networks (e.g. "10.0.0.5", "10.0.0.0/24") of
+            reverse proxies whose `X-Forwarded-For` is believed; default none, so the
+            log-in throttle counts by the connection's own peer.
         session_max_age: seconds a login lasts.
         login_max_failures: failed log-ins allowed per username and IP within
             `login_window_seconds` before further attempts are refused.
@@ -60,7 +66,8 @@ class WebSettings:
     plan_capacity: str | None = None
     secret: str | None = None
     secret_file: Path = field(default_factory=lambda: DEFAULT_SECRET_FILE)
-    https_only: bool = False
+    https_only: bool | None = None
+    trusted_proxies: tuple[str, ...] = ()
     session_max_age: int = 8 * 3600
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
@@ -91,8 +98,14 @@ class WebSettings:
             values["whatif_dir"] = Path(env[ENV_WHATIF])
         if env.get(ENV_HTTPS_ONLY):
             values["https_only"] = env[ENV_HTTPS_ONLY].lower() in ("1", "true", "yes", "on")
+        if env.get(ENV_TRUSTED_PROXIES):
+            values["trusted_proxies"] = parse_trusted_proxies(env[ENV_TRUSTED_PROXIES])
         values.update(overrides)
         return cls(**values)
+
+    def trusted_proxy_networks(self) -> tuple:
+        """`trusted_proxies` as ip_network objects (a bad entry is a ConfigError)."""
+        return tuple(_network(p) for p in self.trusted_proxies)
 
     def resolve_secret(self, env: Mapping[str, str] | None = None) -> str:
         """The signing secret: explicit, else DROPOUT_WEB_SECRET of `env` (default:
@@ -107,6 +120,23 @@ class WebSettings:
                 )
             return secret
         return read_or_create_secret(self.secret_file)
+
+
+def _network(text: str):
+    import ipaddress
+
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ConfigError(f"{ENV_TRUSTED_PROXIES}: {text!r} is not an IP address or network") from None
+
+
+def parse_trusted_proxies(text: str) -> tuple[str, ...]:
+    """A comma-separated list of proxy addresses/networks, checked."""
+    items = tuple(p.strip() for p in (text or "").split(",") if p.strip())
+    for item in items:
+        _network(item)
+    return items
 
 
 def read_or_create_secret(path: Path) -> str:
