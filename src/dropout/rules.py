@@ -71,8 +71,25 @@ def _orphan(child: str, col: str, parent: str, parent_col: str | None = None) ->
 
 def _enrolled(t: Frames, table: str) -> pd.Series:
     """Each row's participant's enrolment day (NaT where the participant is unknown)."""
-    enrolled = t["participants"].drop_duplicates("participant_id").set_index("participant_id")["enrolled_on"]
-    return t[table]["participant_id"].map(enrolled)
+    parts, rows = t["participants"], t[table]
+    ids = pd.Index(parts["participant_id"])
+    enrolled = parts["enrolled_on"]
+    if ids.is_unique and np.issubdtype(enrolled.dtype, np.datetime64):
+        # By position: a request's few rows cost far less than a mapped Series.
+        pos = ids.get_indexer(rows["participant_id"])
+        values = enrolled.to_numpy()[np.maximum(pos, 0)] if len(enrolled) else np.full(len(pos), "NaT", enrolled.dtype)
+        values[pos < 0] = np.datetime64("NaT")
+        return pd.Series(values, index=rows.index, dtype=enrolled.dtype)
+    enrolled = parts.drop_duplicates("participant_id").set_index("participant_id")["enrolled_on"]
+    return rows["participant_id"].map(enrolled)
+
+
+def _month_start(days: pd.Series) -> pd.Series:
+    """The first day of each date's month (NaT stays NaT)."""
+    if np.issubdtype(days.dtype, np.datetime64):
+        month = days.to_numpy().astype("datetime64[M]").astype(days.dtype)
+        return pd.Series(month, index=days.index, dtype=days.dtype)
+    return days.dt.to_period("M").dt.to_timestamp()
 
 
 def _home_without_person(t: Frames, _day) -> np.ndarray:
@@ -87,7 +104,7 @@ def _paid_before_enrolment(t: Frames, _day) -> np.ndarray:
 
 def _period_before_enrolment(t: Frames, _day) -> np.ndarray:
     inst = t["installments"]
-    month = _enrolled(t, "installments").dt.to_period("M").dt.to_timestamp()
+    month = _month_start(_enrolled(t, "installments"))
     return (inst["period_start"] < month).to_numpy()
 
 

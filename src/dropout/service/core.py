@@ -37,7 +37,7 @@ from dropout.service.models import (
     ScoreResponse,
     StoredScore,
 )
-from dropout.service.records import Reference, RequestError, join_reference, validate_request
+from dropout.service.records import Reference, RequestError, own_tables, validate_request
 from dropout.service.settings import ServiceSettings
 
 log = logging.getLogger("dropout.service")
@@ -111,8 +111,9 @@ class RiskEngine:
             RequestError: records that break the data contract, or an as-of the data
                 cannot answer (field paths in `.errors`).
         """
+        from dropout.features import feature_values
         from dropout.score import EmptyWindowError, ScoringInputError, check_job, due_participants
-        from dropout.score.core import feature_context, feature_matrix, score_matrix
+        from dropout.score.core import feature_context, score_values
 
         window = request.window_days or self.horizon_days
         own = validate_request(request, self.reference, today)
@@ -122,25 +123,23 @@ class RiskEngine:
         except ScoringInputError as err:
             raise RequestError([{"loc": ["as_of"], "msg": str(err), "type": "as_of"}],
                                "the as-of date cannot be scored") from None
-        tables = join_reference(request, own, self.reference)
-        # One feature Context for who is due and their features: the ledger is sorted once.
-        # A person's next installment is theirs alone, so it is the same among the
-        # neighbours as in the request's records; the neighbours' own rows are dropped.
-        context = feature_context(tables)
+        # The request's own records, their villages' rows and sessions; the neighbours
+        # the community features count come as prepared counts (`own_tables`). One
+        # feature Context for who is due and their features: the ledger is sorted once.
+        tables, outside = own_tables(request, own, self.reference)
+        context = feature_context(tables, outside=outside)
         try:
             due = due_participants(tables, job, context=context)
         except EmptyWindowError:
             due = None
+        by_id: dict[int, dict] = {}
         if due is not None:
-            due = due[due["participant_id"].isin(ids).to_numpy()].reset_index(drop=True)
-        rows = pd.DataFrame()
-        if due is not None and len(due):
-            # score_frame's two steps (the batch scorer's per-chunk core) on the shared Context;
-            # `finalize` only fixes row order and dtypes across chunks, which one small
-            # request does not need.
-            X = feature_matrix(tables, job, due, list(self.model.feature_names), context=context)
-            rows = score_matrix(X, due, self.model, sentence=self._sentence)
-        by_id = _records(rows, request.lang) if len(rows) else {}
+            # The batch scorer's core (`score_values`) on the people's feature rows.
+            names = list(self.model.feature_names)
+            positions = np.searchsorted(context.participant_id, due["participant_id"].to_numpy(np.int64))
+            values = feature_values(context, job.as_of, positions, names)
+            risk, reasons = score_values(values, self.model, sentence=self._sentence)
+            by_id = _records(due, risk, reasons, request.lang)
         results = []
         for pid in ids:
             r = by_id.get(pid)
@@ -151,10 +150,10 @@ class RiskEngine:
                 ))
                 continue
             results.append(ParticipantScore(
-                participant_id=pid, scored=True, risk=float(r["risk"]), risk_band=str(r["risk_band"]),
-                due_on=pd.Timestamp(r["due_on"]).date(), amount_due=int(r["amount_due"]),
-                net_amount=float(r["net_amount"]), status=str(r["status"]),
-                arrears_installments=int(r["arrears_installments"]), arrears_vnd=int(r["arrears_vnd"]),
+                participant_id=pid, scored=True, risk=r["risk"], risk_band=r["risk_band"],
+                due_on=r["due_on"], amount_due=r["amount_due"],
+                net_amount=r["net_amount"], status=r["status"],
+                arrears_installments=r["arrears_installments"], arrears_vnd=r["arrears_vnd"],
                 reasons=_reasons(r, request.lang),
             ))
         return ScoreResponse(model=self.model_ref(), as_of=request.as_of, window_days=job.window_days,
@@ -213,14 +212,20 @@ class RiskEngine:
 # ---------------------------------------------------------------- helpers
 
 
-def _records(rows: pd.DataFrame, lang: str) -> dict[int, dict]:
-    """participant_id -> the row's fields a response uses (only those: `to_dict` of every
-    column costs more than the scoring of one person)."""
-    wanted = ["participant_id", "risk", "risk_band", "due_on", "amount_due", "net_amount", "status",
-              "arrears_installments", "arrears_vnd",
-              *reason_text_columns(lang), *reason_feature_columns()]
-    columns = {c: rows[c].tolist() for c in wanted}
-    return {int(pid): {c: columns[c][i] for c in wanted} for i, pid in enumerate(columns["participant_id"])}
+def _records(due: pd.DataFrame, risk: np.ndarray, reasons: pd.DataFrame, lang: str) -> dict[int, dict]:
+    """participant_id -> the fields a response uses, as plain Python values (only those:
+    `to_dict` of every column costs more than the scoring of one person)."""
+    from dropout.score.output import risk_band
+
+    columns = {c: due[c].tolist() for c in ("participant_id", "amount_due", "net_amount", "status",
+                                            "arrears_installments", "arrears_vnd")}
+    columns["due_on"] = due["due_on"].to_numpy().astype("datetime64[D]").tolist()
+    columns["risk"] = risk.tolist()
+    columns["risk_band"] = [str(b) for b in risk_band(risk)]
+    for c in (*reason_text_columns(lang), *reason_feature_columns()):
+        columns[c] = reasons[c].tolist()
+    return {int(pid): {c: values[i] for c, values in columns.items()}
+            for i, pid in enumerate(columns["participant_id"])}
 
 
 def _reasons(row: dict, lang: str) -> list[Reason]:
