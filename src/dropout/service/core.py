@@ -60,6 +60,7 @@ class RiskEngine:
     catalog: object = None
     _sentence: object = field(default=None, repr=False)
     _store: object = field(default=None, repr=False)
+    _reads: object = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ loading
 
@@ -168,14 +169,19 @@ class RiskEngine:
             self._store = ScoreStore(self.store_url)
         return self._store
 
-    def _run(self, run_id: str | None):
-        from sqlalchemy import inspect
+    def reads(self):
+        """The store's prepared reads (`dropout.store.reads`), made on first use."""
+        from dropout.store.reads import ScoreReads
 
-        store = self.store()
-        with store.engine.connect() as conn:
-            if not inspect(conn).has_table("runs", schema=store.schema):
-                raise NotFoundError("the score store holds no batch run yet; run `dropout score` first")
-        run = store.get_run(run_id) if run_id else store.latest_run()
+        if self._reads is None:
+            self._reads = ScoreReads(self.store())
+        return self._reads
+
+    def _run(self, run_id: str | None):
+        reads = self.reads()
+        if not reads.has_runs():
+            raise NotFoundError("the score store holds no batch run yet; run `dropout score` first")
+        run = reads.run(run_id)
         if run is None:
             raise NotFoundError(f"no batch run {run_id!r} in the score store" if run_id
                                 else "the score store holds no finished batch run yet; run `dropout score` first")
@@ -187,8 +193,8 @@ class RiskEngine:
         """The latest finished batch run's rows for these people (or run `run_id`'s)."""
         run = self._run(request.run_id)
         ids = list(dict.fromkeys(request.participant_ids))
-        rows = self.store().read_scores(run.run_id, participant_ids=ids)
-        found = set(rows["participant_id"].astype(np.int64).tolist())
+        rows = self.reads().rows(run.run_id, participant_ids=ids)
+        found = {int(r["participant_id"]) for r in rows}
         return ScoreIdsResponse(run=_run_ref(run), lang=request.lang, results=_stored(rows, request.lang),
                                 missing=[i for i in ids if i not in found])
 
@@ -198,8 +204,7 @@ class RiskEngine:
         With a commune: by rank in the commune; else by district and rank in the district.
         """
         run = self._run(query.run_id)
-        rows = self.store().read_scores(run.run_id, commune=query.commune, district=query.district,
-                                        limit=query.limit)
+        rows = self.reads().rows(run.run_id, commune=query.commune, district=query.district, limit=query.limit)
         return RankedResponse(run=_run_ref(run), lang=query.lang, commune=query.commune, district=query.district,
                               results=_stored(rows, query.lang))
 
@@ -207,6 +212,7 @@ class RiskEngine:
         if self._store is not None:
             self._store.dispose()
             self._store = None
+            self._reads = None
 
 
 # ---------------------------------------------------------------- helpers
@@ -252,20 +258,32 @@ def _run_ref(run) -> RunRef:
                   finished_at=run.finished_at.isoformat() if run.finished_at else None)
 
 
-def _stored(rows: pd.DataFrame, lang: str) -> list[StoredScore]:
+def _stored(rows: list[dict], lang: str) -> list[StoredScore]:
+    """Store rows (`ScoreReads.rows`: plain values) as response rows in the asked language."""
     out = []
-    for r in rows.to_dict("records"):
+    for r in rows:
+        action = r.get(f"action_{lang}")
         out.append(StoredScore(
             participant_id=int(r["participant_id"]), village_id=str(r["village_id"]), commune=str(r["commune"]),
-            district=str(r["district"]), due_on=pd.Timestamp(r["due_on"]).date(), amount_due=int(r["amount_due"]),
+            district=str(r["district"]), due_on=_date(r["due_on"]), amount_due=int(r["amount_due"]),
             net_amount=float(r["net_amount"]), status=str(r["status"]),
-            arrears_installments=int(r["arrears_installments"]), arrears_vnd=int(r["arrears_vnd"]), risk=float(r["risk"]), risk_band=str(r["risk_band"]), rank_in_district=int(r["rank_in_district"]),
+            arrears_installments=int(r["arrears_installments"]), arrears_vnd=int(r["arrears_vnd"]),
+            risk=float(r["risk"]), risk_band=str(r["risk_band"]), rank_in_district=int(r["rank_in_district"]),
             rank_in_commune=int(r["rank_in_commune"]), reasons=_reasons(r, lang),
             arrears_months=int(r.get("arrears_months") or 0),
-            arrears_since=None if pd.isna(r.get("arrears_since")) else pd.Timestamp(r["arrears_since"]).date(),
-            action=None if pd.isna(r.get(f"action_{lang}")) else str(r[f"action_{lang}"]),
+            arrears_since=None if r.get("arrears_since") is None else _date(r["arrears_since"]),
+            action=None if not _present(action) else str(action),
         ))
     return out
+
+
+def _date(value) -> date:
+    """A stored date as `datetime.date` (drivers give dates; text from an older SQLite file)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return pd.Timestamp(value).date()
 
 
 def describe_model(ref, catalog, tracking_uri: str | None = None) -> ModelInfo:
