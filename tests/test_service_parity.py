@@ -152,3 +152,23 @@ def test_score_of_1000_random_people_equals_batch_scoring(district):
                 if isinstance(row[f"reason_{k}_en"], str)]
         assert [(r.feature, r.text) for r in res.reasons] == want, pid
     assert scored >= 500  # most people drawn are due in the window: the comparison is not empty
+
+
+# ---------------------------------------------------------------- the contract's rules: numpy paths = pandas
+
+
+def test_rules_numpy_paths_agree_with_pandas():
+    from dropout.rules import _duplicated, _overlapping_spells_pandas, overlapping_spells
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 2, 7, 60):
+        days = pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 5, n) * 30, unit="D")
+        df = pd.DataFrame({"participant_id": rng.integers(1, 4, n).astype(np.int64),
+                           "period_start": pd.Series(days).mask(rng.random(n) < 0.2).to_numpy()})
+        for key in (["participant_id"], ["participant_id", "period_start"], ["period_start"]):
+            assert (_duplicated(df, key) == df.duplicated(key, keep=False).to_numpy()).all(), (n, key)
+        start = pd.Series(days)
+        spells = pd.DataFrame({"household_id": rng.integers(1, 3, n).astype(np.int64), "valid_from": start,
+                               "valid_to": (start + pd.to_timedelta(rng.integers(-40, 200, n), unit="D"))
+                               .mask(rng.random(n) < 0.3)})
+        assert (overlapping_spells(spells) == _overlapping_spells_pandas(spells)).all(), n
