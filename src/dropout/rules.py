@@ -58,6 +58,9 @@ class Rule:
         return self.message.format(day=pd.Timestamp(extracted_on).date().isoformat())
 
 
+_FEW = 512  # rows below which plain Python beats pandas' vectorised checks
+
+
 def _orphan(child: str, col: str, parent: str, parent_col: str | None = None) -> Rule:
     parent_col = parent_col or col
 
@@ -65,6 +68,11 @@ def _orphan(child: str, col: str, parent: str, parent_col: str | None = None) ->
         keys, known = t[child][col], t[parent][parent_col]
         if keys.dtype == np.int64 and known.dtype == np.int64:  # ids without empties: numpy's isin
             return ~np.isin(keys.to_numpy(), known.to_numpy())
+        if len(keys) <= _FEW and len(known) <= _FEW:  # a request's few rows: a set lookup each
+            names = set(known.to_numpy(dtype=object, na_value=None).tolist())
+            names.discard(None)
+            return np.array([k is not None and k not in names
+                             for k in keys.to_numpy(dtype=object, na_value=None).tolist()], dtype=bool)
         return (keys.notna() & ~keys.isin(known)).to_numpy()
 
     return Rule(f"orphan_{child}_{col}", child, col, f"orphan rows: {col} not found in {parent}.{parent_col}", check,

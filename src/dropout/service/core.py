@@ -229,7 +229,9 @@ def _records(due: pd.DataFrame, risk: np.ndarray, reasons: pd.DataFrame, lang: s
     columns["risk"] = risk.tolist()
     columns["risk_band"] = [str(b) for b in risk_band(risk)]
     for c in (*reason_text_columns(lang), *reason_feature_columns()):
-        columns[c] = reasons[c].tolist()
+        values = reasons[c].array  # categorical: each row's category, None where empty
+        categories = values.categories.tolist()
+        columns[c] = [categories[k] if k >= 0 else None for k in values.codes.tolist()]
     return {int(pid): {c: values[i] for c, values in columns.items()}
             for i, pid in enumerate(columns["participant_id"])}
 
