@@ -1,11 +1,13 @@
 """The risk service's work, without any web framework: load once, then answer requests.
 
 `RiskEngine.load(settings)` loads the model (a folder or the MLflow registry, through
-`dropout.registry.resolve.resolve_model`), the feature catalog, the reference data and the
-score store. Each request method takes a validated request model and returns a response
-model. Scoring goes through the batch scorer's own functions (`check_job`,
-`due_participants`, `score_frame`, `finalize`): the service has no feature, risk or
-reason code of its own.
+`dropout.registry.resolve.resolve_model`), the feature catalog and the reference data,
+prepared for requests (`records.Reference`: split by village, the neighbours' counts);
+the score store is opened on first use and read with prepared statements
+(`dropout.store.reads`). Each request method takes a validated request model and
+returns a response model. Scoring goes through the batch scorer's own functions
+(`check_job`, `due_participants`, `feature_values`, `score_values`) on the request's own
+records: the service has no feature, risk or reason code of its own.
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ were checked by the request model), and typed as `validate_raw` types a data fol
 (`request_tables`). A refusal names the request's own field paths
 (`participants.0.installments.3.paid_on`), which is what a caller can act on.
 
-The validated records are then joined with the reference data (`Reference`): the rows
-of the same villages (the neighbours the community features count), the disasters of
-their communes and the subsidy policies. A person's records in the request replace
-whatever the reference data holds about them and their household.
+The validated records are then joined with the reference data (`Reference`): their
+villages' rows and evening sessions, the disasters of their communes and the subsidy
+policies (`own_tables`), and the counts of the neighbours the community features count
+(`service/neighbours.py`). A person's records in the request replace whatever the
+reference data holds about them and their household. `join_reference` joins the
+neighbours' records themselves (the plain way, which tests hold `own_tables` to).
 """
 
 from __future__ import annotations
