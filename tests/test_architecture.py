@@ -24,7 +24,7 @@ LAYERS = [
     {"labels", "model", "evaluate"},
     {"registry", "store"},
     {"score", "recorded_visits"},
-    {"plan"},
+    {"plan", "monitor"},
     {"train"},
     {"service", "web", "pipeline"},
     {"commands"},
