@@ -4,7 +4,7 @@
 (restricted to people whose installment fell due within a scoring window), every
 feature and the predicted probabilities (`drift.describe`: decile bins, shares, a
 quantile grid, and how far single months drifted from the whole), each feature's share
-of the model's gain, and the out-of-time performance of the backtest (AUC, PR-AUC,
+of the model's influence, and the out-of-time performance of the backtest (AUC, PR-AUC,
 lapse rate). It is saved as `reference.json` in the model folder and travels with the model
 into MLflow, so a scoring run can always be compared with the model that scored it.
 """
@@ -117,7 +117,16 @@ def training_reference(frame: pd.DataFrame, feature_names: list[str], model, pre
         performance = {"auc": safe_auc(y, q), "pr_auc": safe_pr_auc(y, q), "lapse_rate": float(np.mean(y)),
                        "expected_lapse_rate": float(np.mean(q)), "rows": float(len(y))}
     ref = build_reference(X, p, as_of=frame.loc[rows, "as_of"], performance=performance, bins=cfg.bins)
-    gain = model.feature_importance("gain")
-    total = float(gain.sum())
-    ref["importance"] = {str(k): float(v) / total for k, v in gain.items()} if total > 0 else {}
+    ref["importance"] = influence(model, X)
     return ref
+
+
+def influence(model, X: pd.DataFrame) -> dict[str, float]:
+    """Each feature's share of how much the model's risks move: the spread (standard
+    deviation) of its contribution to the log-odds over the rows, trees and the blended
+    logistic line together (a policy lever may live in the line alone, with no tree gain)."""
+    if len(X) == 0 or not hasattr(model, "contributions"):
+        return {}
+    spread = model.contributions(X).drop(columns="bias").std(ddof=0)
+    total = float(spread.sum())
+    return {str(k): float(v) / total for k, v in spread.items()} if total > 0 else {}
