@@ -65,17 +65,32 @@ def _calibration_plot(results: list[dict]) -> str | None:
 
 
 def _drift_heatmap(results: list[dict], top: int = 30) -> str | None:
-    cols = {r["as_of"]: {k: v["psi"] for k, v in r["payload"]["drift"]["features"].items()}
-            for r in results if r["payload"].get("drift")}
+    """PSI of each feature and run relative to that feature's alert threshold (1 = the
+    threshold; watch-only features marked), the features that came closest first."""
+    from dropout.monitor.alerts import thresholds
+    from dropout.monitor.config import load_monitor_config
+
+    cfg = load_monitor_config()
+    watch = set(cfg.drift.watch_only_features)
+    cols, families = {}, {}
+    for r in results:
+        drift = r["payload"].get("drift")
+        if not drift:
+            continue
+        families.update(r["payload"].get("families") or {})
+        cols[r["as_of"]] = {k: v["psi"] / thresholds(v.get("natural_psi"), v.get("natural_distance"), cfg)[0]
+                            for k, v in drift["features"].items()}
     if not cols:
         return None
     df = pd.DataFrame(cols)
     df = df.loc[df.max(axis=1).sort_values(ascending=False).index[:top]]
+    labels = [f"{n} (watch)" if n in watch or families.get(n) in cfg.drift.watch_only_families else n
+              for n in df.index]
     fig, ax = plt.subplots(figsize=(min(14, 2 + 0.45 * df.shape[1]), 0.28 * len(df) + 1.5))
-    im = ax.imshow(np.clip(df.to_numpy(np.float64), 0, 1), aspect="auto", cmap="YlOrRd", vmin=0, vmax=1)
-    ax.set_yticks(range(len(df)), df.index, fontsize=7)
+    im = ax.imshow(np.clip(df.to_numpy(np.float64), 0, 2), aspect="auto", cmap="YlOrRd", vmin=0, vmax=2)
+    ax.set_yticks(range(len(df)), labels, fontsize=7)
     ax.set_xticks(range(df.shape[1]), [str(c)[:7] for c in df.columns], fontsize=7, rotation=60)
-    ax.set_title(f"PSI by feature and run (the {len(df)} largest; clipped at 1)")
+    ax.set_title("PSI / its alert threshold, by feature and run (1 = threshold; clipped at 2)")
     fig.colorbar(im, ax=ax, fraction=0.03)
     return to_base64(fig)
 
