@@ -24,7 +24,7 @@ LAYERS = [
     {"labels", "model", "evaluate"},
     {"registry", "store"},
     {"score", "recorded_visits"},
-    {"plan", "whatif"},
+    {"plan", "whatif", "monitor"},
     {"train"},
     {"service", "web", "pipeline"},
     {"commands"},

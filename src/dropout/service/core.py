@@ -27,6 +27,7 @@ from dropout.score.output import reason_feature_columns, reason_text_columns
 from dropout.service.models import (
     FeatureInfo,
     ModelInfo,
+    MonitoringStatus,
     ModelRef,
     ParticipantScore,
     RankedQuery,
@@ -101,6 +102,22 @@ class RiskEngine:
     @property
     def horizon_days(self) -> int:
         return int(self.info.horizon_days or DEFAULT_WINDOW_DAYS)
+
+    def model_info(self) -> ModelInfo:
+        """`info` with the latest monitoring status of the store (read at each call)."""
+        if not self.store_url:
+            return self.info
+        from dropout.store.monitoring import latest_status
+
+        try:
+            status = latest_status(self.store_url)
+        except Exception as exc:  # an unreachable store must not take /model down
+            log.warning("monitoring status unavailable (%s)", type(exc).__name__)
+            return self.info
+        if status is None:
+            return self.info
+        status["alerts"] = [{k: a[k] for k in ("kind", "message_en", "message_vi")} for a in status["alerts"]]
+        return self.info.model_copy(update={"monitoring": MonitoringStatus(**status)})
 
     def model_ref(self) -> ModelRef:
         return ModelRef(name=self.info.name, version=self.info.version, sha256=self.info.sha256)

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dropout.textsafe import has_control_characters, install_log_escaping
-from dropout.web import auth, pages, whatif
+from dropout.web import auth, monitoring, pages, whatif
 from dropout.web.render import render, templates
 from dropout.web.data import WebData
 from dropout.web.refs import ParticipantRefs
@@ -243,6 +243,7 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None,
         Route("/d/{district}/c/{commune}/calls", pages.call_list, name="call_list"),
         Route("/d/{district}/c/{commune}/arrears", pages.arrears_list, name="arrears_list"),
         Route("/d/{district}/plan", pages.plan, name="plan"),
+        Route("/d/{district}/monitoring", monitoring.monitoring_page, name="monitoring"),
         Route("/d/{district}/plan.xlsx", pages.plan_xlsx, name="plan_xlsx"),
         Route("/d/{district}/plan/sheet", pages.plan_sheet, name="plan_sheet"),
         Route("/p/{ref}", pages.participant, name="participant"),
