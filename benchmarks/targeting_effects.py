@@ -78,7 +78,7 @@ def one_world(preset: str, seed: int, scenario: str, args, model, risk_for) -> d
         "corr_log_odds_home": _corr(raw_delta, true_shift),
         "learned_share_home": float((g["source_home"] == "learned").mean()),
         "naive_difference": home.naive_difference,
-        "mean_shift_home": float(np.mean(raw_delta)), "true_mean_shift_home": float(np.mean(true_shift)),
+        "mean_shift_home": float(np.nanmean(raw_delta)), "true_mean_shift_home": float(np.nanmean(true_shift)),
     }
 
 
@@ -170,8 +170,9 @@ def run_effects(args, presets: list[str], load_model, risk_for) -> int:
             "side_by_side": f"corr(estimated, true effect) {v['corr']:.2f}; with {args.explore:.0%} exploration "
                             f"for 12 months {v['corr_exploring']:.2f}",
             "goal": f">= {GOAL_OF_ORACLE:.0%} of oracle, >= {GOAL_VS_RISK}x risk rank; estimate improves"})
-    save("targeting_effects", {"command": "nice -n 10 uv run python benchmarks/targeting.py --effects "
-                               + ("--model stand-in" if model is None else f"--model {args.model}"),
+    command = (f"nice -n 10 uv run python benchmarks/targeting.py --effects --seeds {args.seeds} "
+               f"--capacity {args.capacity[0]} --model {'stand-in' if model is None else args.model}")
+    save("targeting_effects", {"command": command,
                                "risk": model_text, "capacity": args.capacity[0], "window_days": args.window,
                                "seeds": args.seeds, "end": args.end, "explore": args.explore,
                                "verdicts": verdicts, "results": results}, readme)

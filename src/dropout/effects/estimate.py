@@ -18,7 +18,8 @@ For each kind of visit (home visit, evening session), on the visit panel (panel.
    visits from dominating.
 3. Per person, the effect on the log-odds of not paying is delta(z) = b_T + b_Tz . z
    (spoken in the person's own language), its standard error from the cluster-robust
-   (by person) sandwich covariance of the coefficients.
+   sandwich covariance of the coefficients (clusters: the person for home visits, the
+   village for sessions, which treat a whole village at once).
 
 The naive difference (the lapse rate of the visited minus that of the others) is kept
 beside it: officers visit the people at risk, so it is biased towards harm.
@@ -149,7 +150,7 @@ def person_folds(groups: np.ndarray, folds: int) -> np.ndarray:
 
 def fit_kind(X: np.ndarray, y: np.ndarray, t: np.ndarray, t_other: np.ndarray, wrong: np.ndarray, z_raw: np.ndarray,
              groups: np.ndarray, config: EffectsConfig, kind: str = "home_visit", modifiers: list[str] | None = None,
-             baseline: np.ndarray | None = None) -> KindEffect:
+             baseline: np.ndarray | None = None, clusters: np.ndarray | None = None) -> KindEffect:
     """The effect of one treatment `t` on the binary outcome `y` (1 = unpaid).
 
     Args:
@@ -158,6 +159,7 @@ def fit_kind(X: np.ndarray, y: np.ndarray, t: np.ndarray, t_other: np.ndarray, w
         z_raw: the traits the effect may vary with (rows x modifiers).
         groups: person of each row (cross-fitting folds and the robust covariance).
         baseline: out-of-fold logit of the untreated outcome if already computed.
+        clusters: rows that share a treatment decision, for the robust covariance (default: groups).
     """
     modifiers = list(modifiers) if modifiers is not None else [f"z{i}" for i in range(z_raw.shape[1])]
     n_treated = int(t.sum())
@@ -188,7 +190,7 @@ def fit_kind(X: np.ndarray, y: np.ndarray, t: np.ndarray, t_other: np.ndarray, w
         cols.append(wrong)
     D = np.column_stack(cols)
     w = t * (1 - e) + (1 - t) * e
-    b, V = weighted_logit(D, y.astype(float), w, groups)
+    b, V = weighted_logit(D, y.astype(float), w, groups if clusters is None else clusters)
     first = 2 + z.shape[1] + 1  # 1, baseline, z..., t_other
     sl = slice(first, first + k)
     return KindEffect(kind, modifiers, center, scale, b[sl], V[sl, sl],
@@ -217,7 +219,10 @@ def fit_effects(panel: pd.DataFrame, config: EffectsConfig) -> VisitEffects:
     for kind in KINDS:
         t, other = (th, ts) if kind == "home_visit" else (ts, th)
         wrong = panel[WRONG_LANGUAGE[kind]].to_numpy(np.float64)
-        eff = fit_kind(X, y, t, other, wrong, z_raw, groups, config, kind, config.modifiers, baseline)
+        # a session treats a whole village at once: its rows are clustered by village, not person
+        clusters = groups if kind == "home_visit" else panel["village_id"].astype(str).to_numpy()
+        eff = fit_kind(X, y, t, other, wrong, z_raw, groups, config, kind, config.modifiers, baseline,
+                       clusters=clusters)
         out[kind] = eff
     return VisitEffects(out)
 
