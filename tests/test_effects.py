@@ -155,3 +155,32 @@ def test_visit_response_scenario_writes_its_truth_and_effects_learn_from_it():
     # a small district: visits are learned from, the naive difference shows the officers' targeting
     assert home.learned and home.naive_difference > 0 and np.isfinite(home.cov).all()
     assert not effects.kinds["evening_session"].learned  # a few sessions: the assumed effect stays
+
+
+@pytest.mark.slow
+def test_train_effects_writes_plain_numbers_and_logs_them_to_the_run(tmp_path, monkeypatch):
+    import json
+
+    import dropout.registry.tracking as tracking
+    from dropout.simulate import simulate
+    from dropout.train.effects import train_effects
+
+    class Client:  # what the MLflow client is asked (a real tracking database takes a minute to create)
+        def __init__(self):
+            self.metrics, self.artifacts = {}, []
+
+        def log_metric(self, run_id, key, value):
+            self.metrics[(run_id, key)] = value
+
+        def log_artifact(self, run_id, path):
+            self.artifacts.append((run_id, path))
+
+    fake = Client()
+    monkeypatch.setattr(tracking, "client", lambda uri=None: fake)
+    tables = simulate("a-luoi", participants=400, seed=2, scenarios=["visit-response"]).tables
+    effects, path = train_effects(tables, tmp_path, "run-1", "sqlite:///unused.db")
+    again = VisitEffects.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    assert np.allclose(again.kinds["home_visit"].coef, effects.kinds["home_visit"].coef)
+    assert fake.metrics[("run-1", "effects_home_visit_recorded")] == effects.kinds["home_visit"].n_treated
+    assert ("run-1", "effects_evening_session_learned") in fake.metrics
+    assert fake.artifacts == [("run-1", str(path))]
