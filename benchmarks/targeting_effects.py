@@ -172,7 +172,12 @@ def run_effects(args, presets: list[str], load_model, risk_for) -> int:
             "goal": f">= {GOAL_OF_ORACLE:.0%} of oracle, >= {GOAL_VS_RISK}x risk rank; estimate improves"})
     command = (f"nice -n 10 uv run python benchmarks/targeting.py --effects --seeds {args.seeds} "
                f"--capacity {args.capacity[0]} --model {'stand-in' if model is None else args.model}")
-    save("targeting_effects", {"command": command,
+    name = "targeting_effects"
+    if args.explore != 0.1 or args.preset:  # a side run: its own results file, the main one stays
+        name += f"_{'_'.join(presets)}_explore{round(100 * args.explore)}"
+        command += f" --explore {args.explore:g}" + "".join(f" --preset {p}" for p in presets)
+        readme = []  # the README's rows come from the main run only
+    save(name, {"command": command,
                                "risk": model_text, "capacity": args.capacity[0], "window_days": args.window,
                                "seeds": args.seeds, "end": args.end, "explore": args.explore,
                                "verdicts": verdicts, "results": results}, readme)
