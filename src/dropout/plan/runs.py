@@ -95,12 +95,18 @@ def scores_with_effects(tables, as_of, scores, config: PlanConfig, effects_confi
     from dropout.effects import effect_gains, fallback_notes, learn_effects, load_effects_config, person_features
     from dropout.plan.optimise import assumed_gains
 
+    from dropout.effects import VisitEffects
+    from dropout.errors import InputError
+
     ecfg = load_effects_config(effects_config)
-    effects = learn_effects(tables, as_of, ecfg)
+    try:
+        effects, why = learn_effects(tables, as_of, ecfg), []
+    except InputError as err:  # too little history to learn anything: the assumed effects, said so
+        effects, why = VisitEffects({}), [f"visit effects not learned ({err}): the assumed effects are kept"]
     feats = person_features(tables, as_of, scores["participant_id"].to_numpy())
     risk = scores["risk"].to_numpy(float)
     g = effect_gains(effects, feats, risk, assumed_gains(risk, config), ecfg)
     shown = g[["source_home", "gain_visit_sd", "visit_line_vi", "visit_line_en"]].rename(
         columns={"source_home": "effect_source", "gain_visit_sd": "visit_gain_sd"})
     out = pd.concat([scores.reset_index(drop=True), shown], axis=1)
-    return out, g[["gain_visit", "gain_session", "gain_both"]], fallback_notes(effects, g)
+    return out, g[["gain_visit", "gain_session", "gain_both"]], why + fallback_notes(effects, g)
