@@ -24,7 +24,7 @@ LAYERS = [
     {"labels", "model", "evaluate", "effects"},
     {"registry", "store"},
     {"score", "recorded_visits"},
-    {"plan"},
+    {"plan", "whatif"},
     {"train"},
     {"service", "web", "pipeline"},
     {"commands"},

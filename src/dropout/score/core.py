@@ -48,14 +48,33 @@ class Job:
         return self.as_of + pd.Timedelta(days=self.window_days)
 
 
-def parse_window(window: str | int) -> int:
-    """'30d', '4w', '30' -> days (1 to 366)."""
+#: A deadline closer than this is left to the next list: no time left to visit.
+MIN_LEAD_DAYS = 14
+
+
+def next_deadline_window(as_of, min_lead_days: int = MIN_LEAD_DAYS) -> int:
+    """Days from `as_of` through the first deadline (a month's last day) at least
+    `min_lead_days` away: 30 June -> 31 July (31 days), 10 June -> 30 June (20 days).
+    A fixed 30 days from a month's last day would miss the next month-end."""
+    as_of = pd.Timestamp(as_of).normalize()
+    end = (as_of + pd.Timedelta(days=min_lead_days)).to_period("M").to_timestamp(how="end").normalize()
+    return int((end - as_of).days)
+
+
+def parse_window(window: str | int, as_of=None) -> int:
+    """'30d', '4w', '30' -> days (1 to 366); 'deadline' -> through the next deadline at
+    least two weeks after `as_of` (`next_deadline_window`)."""
+    if isinstance(window, str) and window.strip().lower() == "deadline":
+        if as_of is None:
+            raise ScoringInputError("--window deadline needs an as-of date")
+        return next_deadline_window(as_of)
     if isinstance(window, (int, np.integer)):
         days = int(window)
     else:
         m = re.fullmatch(r"\s*(\d+)\s*([dDwW]?)\s*", str(window))
         if not m:
-            raise ScoringInputError(f"--window {window!r} is not a number of days or weeks (e.g. 30d, 4w)")
+            raise ScoringInputError(f"--window {window!r} is not a number of days or weeks (e.g. 30d, 4w) "
+                                    "nor 'deadline'")
         days = int(m.group(1)) * (7 if m.group(2).lower() == "w" else 1)
     if not 1 <= days <= MAX_WINDOW_DAYS:
         raise ScoringInputError(
@@ -74,7 +93,7 @@ def check_job(tables: Tables, as_of, window_days) -> Job:
     if pd.isna(ts):
         raise ScoringInputError("as-of date is empty")
     ts = ts.normalize()
-    days = parse_window(window_days)
+    days = parse_window(window_days, ts)
     extracted = pd.Timestamp(tables.extracted_on).normalize()
     if ts > extracted:
         raise ScoringInputError(

@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dropout.web import auth, pages
+from dropout.web import auth, pages, whatif
 from dropout.web.render import render, templates
 from dropout.web.data import WebData
 from dropout.web.refs import ParticipantRefs
@@ -159,6 +159,8 @@ async def home(request: Request) -> Response:
     user = await auth.current_user(request)
     if user is None:
         return RedirectResponse(path_for(request, "login"), status_code=303)
+    if user.province is not None:
+        return RedirectResponse(path_for(request, "province_whatif", province=user.province), status_code=303)
     if not user.is_admin:
         return RedirectResponse(path_for(request, "overview", district=user.district), status_code=303)
     request.state.user = user
@@ -200,6 +202,7 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None,
         Route("/d/{district}/plan.xlsx", pages.plan_xlsx, name="plan_xlsx"),
         Route("/d/{district}/plan/sheet", pages.plan_sheet, name="plan_sheet"),
         Route("/p/{ref}", pages.participant, name="participant"),
+        Route("/province/{province}/whatif", whatif.province_whatif, name="province_whatif"),
         Route("/p/{ref}/visits", pages.record_visit, methods=["POST"], name="record_visit"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
