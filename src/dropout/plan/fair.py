@@ -87,13 +87,15 @@ def contender_gains(scores: pd.DataFrame, reach: pd.DataFrame, learned: pd.DataF
 
 
 def compare_fair(scores: pd.DataFrame, villages: pd.DataFrame, capacity: Capacity | str, config: PlanConfig,
-                 reach: pd.DataFrame, learned: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
+                 reach: pd.DataFrame, learned: pd.DataFrame | None = None, seed: int = 0,
+                 more: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """One row per contender at the same capacity.
 
     Args:
         scores: participant_id, village_id, risk (the people due in the window).
         reach: `true_reach(reach_from_truth(...))`: true gains of everyone a contact could reach.
         learned: gains from learned effects aligned with `scores` (plan_effect), if any.
+        more: other contenders' gains by name, aligned with `scores` (e.g. effects learned earlier).
 
     Returns:
         strategy, officer_hours, home_visits, sessions, averted_due (true lapses averted
@@ -106,8 +108,10 @@ def compare_fair(scores: pd.DataFrame, villages: pd.DataFrame, capacity: Capacit
     scores = scores[known].reset_index(drop=True)
     learned = learned[known].reset_index(drop=True) if learned is not None else None
     due = scores["participant_id"].to_numpy()
+    contenders = contender_gains(scores, reach, learned, seed)
+    contenders.update({k: v[known].reset_index(drop=True) for k, v in (more or {}).items()})
     rows = []
-    for name, gains in contender_gains(scores, reach, learned, seed).items():
+    for name, gains in contenders.items():
         o = outcome_of_plan(plan_visits(scores, villages, capacity, config, gains=gains), name)
         a_due, _ = averted(o, reach, among=due)
         a_all, reached = averted(o, reach)
