@@ -21,7 +21,7 @@ LAYERS = [
     {"io", "excel"},
     {"schedule", "simulate"},
     {"features"},
-    {"labels", "model", "evaluate"},
+    {"labels", "model", "evaluate", "effects"},
     {"registry", "store"},
     {"score", "recorded_visits"},
     {"plan", "whatif", "monitor"},
