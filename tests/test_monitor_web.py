@@ -50,7 +50,7 @@ def test_the_monitoring_page_shows_the_own_district_only(tmp_path, data, users_d
     shutil.copy(users_db, tmp_path / "store.db")
     url = _monitored_store(tmp_path / "store.db")
     web_monitoring._cache.clear()
-    app = create_app(WebSettings(store_url=url, secret=SECRET), data)
+    app = create_app(WebSettings(store_url=url, secret=SECRET, https_only=False), data)
     lan = login(app, "lan")  # an officer of A Lưới
     page = lan.get(f"/d/{quote('A Lưới')}/monitoring")
     assert page.status_code == 200
@@ -70,7 +70,7 @@ def test_the_page_says_when_nothing_is_monitored_yet(tmp_path, data, users_db): 
     shutil.copy(users_db, tmp_path / "store.db")
     url = f"sqlite:///{tmp_path}/store.db"
     web_monitoring._cache.clear()
-    app = create_app(WebSettings(store_url=url, secret=SECRET), data)
+    app = create_app(WebSettings(store_url=url, secret=SECRET, https_only=False), data)
     page = login(app, "lan").get(f"/d/{quote('A Lưới')}/monitoring")
     assert page.status_code == 200 and 'id="no-monitoring"' in page.text
 

@@ -52,7 +52,7 @@ def users_db(tmp_path_factory):
 def app(tmp_path, whatif_dir, users_db):
     shutil.copy(users_db, tmp_path / "store.db")
     url = f"sqlite:///{tmp_path}/store.db"
-    settings = WebSettings(store_url=url, secret=SECRET, whatif_dir=whatif_dir)
+    settings = WebSettings(store_url=url, secret=SECRET, whatif_dir=whatif_dir, https_only=False)
     return create_app(settings, fake_data(participants_per_district=5, seed=3))
 
 
