@@ -315,7 +315,8 @@ def test_every_page_fits_phone_and_desktop_widths(server, browser):
     own = tables.participants.loc[tables.participants["village_id"].str.startswith("ALU"), "participant_id"]
     commune = "/d/A%20L%C6%B0%E1%BB%9Bi/c/H%E1%BB%93ng%20Th%C3%A1i"
     pages = ["/login", "/d/A%20L%C6%B0%E1%BB%9Bi", commune, commune + "/calls", commune + "/arrears",
-             f"/p/{refs.encode(int(own.iloc[0]))}", "/d/A%20L%C6%B0%E1%BB%9Bi/plan"]
+             f"/p/{refs.encode(int(own.iloc[0]))}", "/d/A%20L%C6%B0%E1%BB%9Bi/plan",
+             "/d/A%20L%C6%B0%E1%BB%9Bi/monitoring"]
     widths = {}
     for width in WIDTHS:
         context = browser.new_context(viewport={"width": width, "height": 860}, is_mobile=width < 500,
