@@ -529,8 +529,11 @@ def show(rows: list[dict], verdict: dict) -> None:
         console.print(text, highlight=False)
 
 
-def readme_rows(rows: list[dict], ids_rows: list[dict], verdict: dict, info: dict, args) -> list[dict]:
+def readme_rows(rows: list[dict], ids_rows: list[dict], verdict: dict, info: dict, args,
+                runs: list[dict] = ()) -> list[dict]:
     g = verdict["goals"]
+    loads = [r["load_avg_before"] for r in runs if r.get("load_avg_before") is not None]
+    under = f"; load average {min(loads):.0f}-{max(loads):.0f} during the runs" if loads else ""
 
     def get(server: str, mode: str, load: float) -> dict | None:
         return next((r for r in rows if (r["server"], r["mode"], r["load"]) == (server, mode, load)), None)
@@ -542,7 +545,7 @@ def readme_rows(rows: list[dict], ids_rows: list[dict], verdict: dict, info: dic
                 f"{r['achieved_rps']:.0f} req/s, {r['errors']} errors, CPU {r['server_cpu_ms_per_request']:.1f} ms/req")
 
     what = (f"A Lưới demo model ({info['trees']} trees, {info['features']} features), one person per request, "
-            f"{args.workers} workers each, loopback, median of {args.repeats} interleaved rounds [p99 min-max]")
+            f"{args.workers} workers each, loopback, median of {args.repeats} interleaved rounds [p99 min-max]{under}")
     c1 = args.concurrency[0]
     at = g["throughput_vs_mlflow"]["at_equal_p99"]
     ratio = (f"{at['ratio']:.2f}x mlflow's req/s at equal p99 <= {at['p99_budget_ms']:.0f} ms"
@@ -607,7 +610,8 @@ def resummarize() -> int:
     payload = {k: v for k, v in doc.items() if k not in ("benchmark", "machine", "readme")}
     payload.update({"summary": rows + ids_rows, "runs": runs + ids_runs,
                     **{k: v for k, v in verdict.items() if k != "lines"}, "verdict": verdict["lines"]})
-    save("serve", payload, readme_rows(rows, ids_rows, verdict, doc["model"], args), measured_on=doc["machine"])
+    save("serve", payload, readme_rows(rows, ids_rows, verdict, doc["model"], args, runs + ids_runs),
+         measured_on=doc["machine"])
     return 0
 
 
@@ -698,7 +702,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.no_save:
         return 0
-    path = save("serve", payload, readme_rows(rows, ids_rows, verdict, prep["info"], args))
+    path = save("serve", payload, readme_rows(rows, ids_rows, verdict, prep["info"], args, runs + ids_runs))
     print(f"results: {path}")
     return 0
 
