@@ -102,12 +102,14 @@ class Run:
         lat = np.asarray(self.latencies_ms) if self.latencies_ms else np.asarray([np.nan])
         p50, p95, p99 = np.percentile(lat, [50, 95, 99])
         ok = len(self.latencies_ms)
-        per = max(ok + self.errors, 1)
+        # CPU per request the server saw: a request dropped by the load generator never reached it.
+        sent = max(ok + self.errors - self.error_kinds.get("dropped", 0), 1)
         return {"server": self.server, "mode": self.mode, "load": self.load, "requests": ok + self.errors,
                 "errors": self.errors, "error_kinds": self.error_kinds, "p50_ms": float(p50), "p95_ms": float(p95),
                 "p99_ms": float(p99), "max_ms": float(np.max(lat)), "achieved_rps": ok / self.seconds,
-                "seconds": round(self.seconds, 2), "server_cpu_ms_per_request": 1000 * self.server_cpu_s / per,
-                "client_cpu_ms_per_request": 1000 * self.client_cpu_s / per, "load_avg_before": self.load_avg}
+                "seconds": round(self.seconds, 2), "server_cpu_s": self.server_cpu_s,
+                "server_cpu_ms_per_request": 1000 * self.server_cpu_s / sent,
+                "client_cpu_ms_per_request": 1000 * self.client_cpu_s / sent, "load_avg_before": self.load_avg}
 
 
 # ---------------------------------------------------------------- the demo's model and data
@@ -527,8 +529,11 @@ def show(rows: list[dict], verdict: dict) -> None:
         console.print(text, highlight=False)
 
 
-def readme_rows(rows: list[dict], ids_rows: list[dict], verdict: dict, info: dict, args) -> list[dict]:
+def readme_rows(rows: list[dict], ids_rows: list[dict], verdict: dict, info: dict, args,
+                runs: list[dict] = ()) -> list[dict]:
     g = verdict["goals"]
+    loads = [r["load_avg_before"] for r in runs if r.get("load_avg_before") is not None]
+    under = f"; load average {min(loads):.0f}-{max(loads):.0f} during the runs" if loads else ""
 
     def get(server: str, mode: str, load: float) -> dict | None:
         return next((r for r in rows if (r["server"], r["mode"], r["load"]) == (server, mode, load)), None)
@@ -540,7 +545,7 @@ def readme_rows(rows: list[dict], ids_rows: list[dict], verdict: dict, info: dic
                 f"{r['achieved_rps']:.0f} req/s, {r['errors']} errors, CPU {r['server_cpu_ms_per_request']:.1f} ms/req")
 
     what = (f"A Lưới demo model ({info['trees']} trees, {info['features']} features), one person per request, "
-            f"{args.workers} workers each, loopback, median of {args.repeats} interleaved rounds [p99 min-max]")
+            f"{args.workers} workers each, loopback, median of {args.repeats} interleaved rounds [p99 min-max]{under}")
     c1 = args.concurrency[0]
     at = g["throughput_vs_mlflow"]["at_equal_p99"]
     ratio = (f"{at['ratio']:.2f}x mlflow's req/s at equal p99 <= {at['p99_budget_ms']:.0f} ms"
@@ -569,6 +574,47 @@ def readme_rows(rows: list[dict], ids_rows: list[dict], verdict: dict, info: dic
 # ---------------------------------------------------------------- main
 
 
+def report(runs: list[dict], ids_runs: list[dict], args) -> tuple[list[dict], list[dict], dict]:
+    """The per-load summary (median and spread of the rounds) and the verdicts, printed."""
+    rows = aggregate(runs)
+    for r in rows:
+        r["path"] = "/score" if r["server"] == "ours" else "/invocations"
+    ids_rows = aggregate(ids_runs)
+    for r in ids_rows:
+        r["path"] = "/score_ids"
+    verdict = judge(rows, ids_rows, args)
+    show(rows + ids_rows, verdict)
+    return rows, ids_rows, verdict
+
+
+def resummarize() -> int:
+    """Summarise the saved runs again (e.g. after a change to the summary), keeping when and
+    where they were measured."""
+    from _results import load
+
+    doc = load("serve")
+    args = argparse.Namespace(**doc["config"])
+    saved = []
+    for r in doc["runs"]:
+        r = dict(r)
+        cpu_s = r.get("server_cpu_s", r["server_cpu_ms_per_request"] * r["requests"] / 1000)
+        sent = max(r["requests"] - r.get("error_kinds", {}).get("dropped", 0), 1)
+        r["server_cpu_s"], r["server_cpu_ms_per_request"] = cpu_s, 1000 * cpu_s / sent
+        saved.append(r)
+    if any(r.get("path") == "/score_ids" for r in saved):
+        runs = [r for r in saved if r.get("path") != "/score_ids"]
+        ids_runs = [r for r in saved if r.get("path") == "/score_ids"]
+    else:  # saved before runs were marked: the /score_ids runs come last, one per round
+        runs, ids_runs = saved[:-args.repeats], [{**r, "path": "/score_ids"} for r in saved[-args.repeats:]]
+    rows, ids_rows, verdict = report(runs, ids_runs, args)
+    payload = {k: v for k, v in doc.items() if k not in ("benchmark", "machine", "readme")}
+    payload.update({"summary": rows + ids_rows, "runs": runs + ids_runs,
+                    **{k: v for k, v in verdict.items() if k != "lines"}, "verdict": verdict["lines"]})
+    save("serve", payload, readme_rows(rows, ids_rows, verdict, doc["model"], args, runs + ids_runs),
+         measured_on=doc["machine"])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=float, default=200.0, help="open loop: requests per second")
@@ -586,7 +632,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--demo-dir", type=Path, default=ROOT / "out" / "bench-serve",
                     help="the A Lưới demo (made once by `dropout demo`, then reused)")
     ap.add_argument("--no-save", action="store_true", help="print only; leave benchmarks/results/serve.json alone")
+    ap.add_argument("--resummarize", action="store_true",
+                    help="measure nothing: summarise the runs saved in benchmarks/results/serve.json again")
     args = ap.parse_args(argv)
+    if args.resummarize:
+        return resummarize()
     if not (0 < args.rate <= 2000 and 0 < args.seconds <= 600 and 1 <= args.repeats <= 20):
         ap.error("--rate must be in (0, 2000], --seconds in (0, 600], --repeats in 1-20")
     args.concurrency = [int(x) for x in str(args.concurrency).split(",") if x.strip()]
@@ -634,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"p99 {r['p99_ms']:6.1f} ms, {r['achieved_rps']:5.0f} req/s, {r['errors']} errors, "
                           f"CPU {r['server_cpu_ms_per_request']:5.2f} ms/req (load {r['load_avg_before']:.1f})",
                           flush=True)
-            r = measure(servers[0], partial(closed_loop, by_id, 1, args.closed_seconds))
+            r = {**measure(servers[0], partial(closed_loop, by_id, 1, args.closed_seconds)), "path": "/score_ids"}
             ids_runs.append(r)
             print(f"  round {k + 1} ours /score_ids closed 1: p50 {r['p50_ms']:.1f} ms, "
                   f"CPU {r['server_cpu_ms_per_request']:.2f} ms/req", flush=True)
@@ -642,14 +692,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for s in servers:
             s.stop()
-    rows = aggregate(runs)
-    for r in rows:
-        r["path"] = "/score" if r["server"] == "ours" else "/invocations"
-    ids_rows = aggregate(ids_runs)
-    for r in ids_rows:
-        r["path"] = "/score_ids"
-    verdict = judge(rows, ids_rows, args)
-    show(rows + ids_rows, verdict)
+    rows, ids_rows, verdict = report(runs, ids_runs, args)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     payload = {
         "command": "uv run python benchmarks/serve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -659,7 +702,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.no_save:
         return 0
-    path = save("serve", payload, readme_rows(rows, ids_rows, verdict, prep["info"], args))
+    path = save("serve", payload, readme_rows(rows, ids_rows, verdict, prep["info"], args, runs + ids_runs))
     print(f"results: {path}")
     return 0
 
