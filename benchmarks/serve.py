@@ -1,33 +1,40 @@
-"""Latency and throughput of the risk service against `mlflow models serve` (issue: service).
+"""Latency, throughput and server CPU of the risk service against `mlflow models serve` (issue 17).
 
-What it does, all on loopback (127.0.0.1) and in a scratch folder:
+What it does, all on loopback (127.0.0.1):
 
-1. simulates a small district (a-luoi preset), trains the smoke experiment
-   (experiments/smoke.yaml) on it and logs the model to a scratch SQLite MLflow store;
-2. starts two servers of that same registered model, each a subprocess with the same
-   number of worker processes: ours (`dropout serve`, API key, reference data folder)
-   and `mlflow models serve --env-manager local`;
-3. open loop: fires requests at a fixed rate whatever the answers (default 200 req/s for
-   60 s, one participant per request) and records latency from each request's
-   *scheduled* time, so a slow server cannot slow the load down (no coordinated
-   omission). Ours gets POST /score with the person's raw records and answers with risk,
-   band and reasons (feature building + calibration + pred_contrib); MLflow gets POST
-   /invocations with the same person's ready-made feature row (`dataframe_split`) and
-   answers with the uncalibrated probability only. A request due while --max-inflight
-   are unanswered is dropped (an error), and each request times out after 10 s, so a
-   run ends by itself even against an overloaded server;
-4. closed loop: N concurrent clients send back to back, for N in --concurrency; the
-   throughput of each server is its best req/s with p99 <= --p99-ms and no errors, and the
-   ratio ours / MLflow compares them at that p99 budget, and again at the tightest p99
-   both servers reach. The servers' CPU time per request (psutil, whole process tree) is
-   reported too: it says the most when other work shares the machine.
+1. the A Lưới demo model: `dropout demo` (simulate A Lưới, seed 0; train
+   experiments/a-luoi.yaml; score on the extraction day; plan) into `--demo-dir`
+   (default out/bench-serve), once: later runs reuse it. The demo's registered model,
+   its data folder (the service's reference data) and its score store are what both
+   servers serve;
+2. starts both servers of that same registered model, each a subprocess with the same
+   number of worker processes (`--workers`): ours (`dropout serve`) and
+   `mlflow models serve --env-manager local`. Ours gets POST /score with one person's raw
+   records and answers with risk, band and four reasons (validation, features,
+   calibration, pred_contrib); MLflow gets POST /invocations with the same person's
+   ready-made feature row (`dataframe_split`) and answers with the booster's probability
+   only (the registered LightGBM trees, without the blended logistic line and calibration).
+   The people are those the demo's batch run scored (same as-of and window); the first
+   answer of each server is checked against the model in process (ours also against the
+   batch run's stored risk, to 1e-9);
+3. measures each server under the same loads, interleaved: for each of `--repeats`
+   rounds, the open loop (`--rate` req/s for `--seconds`, latency from each request's
+   scheduled time, so a slow server cannot slow the load down) and the closed loop at
+   each `--concurrency` level (N clients back to back), ours and MLflow one after the
+   other, the first of the pair alternating between rounds. Server CPU per request is
+   read from /proc (utime + stime of the server process and all its descendants) before
+   and after each run. Ours also answers POST /score_ids (one id, the stored batch row)
+   in a closed loop with one client;
+4. reports per (server, load) the median of the rounds and their spread (min-max) for
+   p50, p99, throughput and CPU per request, the verdicts against the goals, and writes
+   benchmarks/results/serve.json with the README rows (benchmarks/_results.py).
 
-Goals: p99 <= 25 ms at 200 req/s with 0 errors on 2 cores, and >= 3x the throughput of
-`mlflow models serve` at equal p99. The load generator shares the 2 cores with the
-servers, as a sidecar would. Results: a table, and benchmarks/results/serve.json.
+Goals (issue 17): server CPU <= 5 ms per /score; p99 <= 25 ms at 200 req/s open loop for
+60 s with 0 errors on 2 cores (the load generator shares them, as a sidecar would);
+>= 3x the throughput of `mlflow models serve` at equal p99; /score_ids <= 2 ms CPU.
 
-    uv run python benchmarks/serve.py [--rate 200 --seconds 60]
-    uv run python benchmarks/serve.py --seconds 10 --closed-seconds 5
+    uv run python benchmarks/serve.py                          # full: 3 rounds, 60 s open loop
+    uv run python benchmarks/serve.py --seconds 10 --closed-seconds 4 --repeats 3   # a quick look
 """
 
 from __future__ import annotations
@@ -37,13 +44,11 @@ import asyncio
 import gc
 import json
 import os
-import platform
 import secrets
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -53,17 +58,19 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import save  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "serve.json"
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 240
 REQUEST_TIMEOUT_S = 10.0  # a request not answered by then is an error; keeps every run bounded
-WINDOW_DAYS = 60
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
 class Target:
-    """One server under load: where to POST and the pre-encoded bodies, one person each."""
+    """One server endpoint under load: where to POST and the pre-encoded bodies, one person each."""
 
     name: str
     url: str
@@ -83,7 +90,7 @@ class Run:
     latencies_ms: list[float] = field(default_factory=list, repr=False)
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
-    server_cpu_s: float = 0.0  # CPU time of the server's processes during the run
+    server_cpu_s: float = 0.0  # CPU time of the server's processes during the run (/proc)
     client_cpu_s: float = 0.0  # CPU time of this load generator during the run
     load_avg: float = 0.0  # 1-minute load average before the run (other work on the machine)
 
@@ -103,56 +110,61 @@ class Run:
                 "client_cpu_ms_per_request": 1000 * self.client_cpu_s / per, "load_avg_before": self.load_avg}
 
 
-# ---------------------------------------------------------------- model and data
+# ---------------------------------------------------------------- the demo's model and data
 
 
-def prepare(root: Path, config: Path, participants: int | None) -> dict:
-    """Simulate, train the experiment into a scratch MLflow store, build both request bodies."""
+def demo(folder: Path) -> dict:
+    """The A Lưới demo (`dropout demo`) in `folder`: made once, then reused."""
+    summary = folder / "summary.json"
+    if not summary.exists():
+        from dropout.pipeline import run_demo
+
+        print(f"training the A Lưới demo model once into {folder} (dropout demo) ...", flush=True)
+        t0 = time.perf_counter()
+        run_demo(folder)
+        print(f"  done in {time.perf_counter() - t0:.0f} s", flush=True)
+    return json.loads(summary.read_text(encoding="utf-8"))
+
+
+def prepare(folder: Path, people: int) -> dict:
+    """Both servers' request bodies for the people the demo's batch run scored."""
     import pandas as pd
 
     from dropout.io import load_tables
+    from dropout.model.gbm import DropoutModel
     from dropout.score.core import check_job, due_participants, feature_matrix
     from dropout.service.records import participant_records
-    from dropout.simulate import simulate, write_simulation
-    from dropout.train.config import load_config
-    from dropout.train.data import read_truth
-    from dropout.train.experiment import run_experiment
 
-    cfg = load_config(config)
-    sim = cfg.data.simulate
-    if sim is None:
-        raise SystemExit(f"{config}: the benchmark needs a config with simulated data (data.simulate)")
-    participants = participants or sim.participants
-    data = root / "data"
-    write_simulation(simulate(sim.preset, participants=participants, seed=sim.seed), data)
+    facts = demo(folder)
+    data = folder / "data"
     tables = load_tables(data)  # typed as the service reads its reference folder
-    tracking = f"sqlite:///{root / 'mlflow.db'}"
-    t0 = time.perf_counter()
-    res = run_experiment(cfg, tracking_uri=tracking, out_dir=root / "runs", show_progress=False,
-                         tables=tables, truth=read_truth(data))
-    train_s = time.perf_counter() - t0
-    reg = res.registration
-    if reg is None or reg.version is None:
-        raise RuntimeError(f"{config.name} did not register a model")
-
-    as_of = (tables.extracted_on - pd.DateOffset(months=1)).normalize()
-    job = check_job(tables, as_of, WINDOW_DAYS)
+    model = DropoutModel.load(facts["files"]["model"])
+    as_of = pd.Timestamp(facts["as_of"])
+    window = int(str(facts["window"]).rstrip("d"))
+    job = check_job(tables, as_of, window)
     due = due_participants(tables, job)  # people who get a score (not "not due"), as in production
-    X = feature_matrix(tables, job, due, list(res.model.feature_names))
+    rng = np.random.default_rng(0)
+    pick = np.sort(rng.choice(len(due), size=min(people, len(due)), replace=False))
+    due = due.iloc[pick].reset_index(drop=True)
+    X = feature_matrix(tables, job, due, list(model.feature_names))
     ids = [int(p) for p in due["participant_id"]]
-    head = {"as_of": str(as_of.date()), "window_days": WINDOW_DAYS, "lang": "en",
+    head = {"as_of": str(as_of.date()), "window_days": window, "lang": "en",
             "extracted_on": str(tables.extracted_on.date())}
     ours = [json.dumps({**head, "participants": [rec]}).encode() for rec in participant_records(tables, ids)]
     columns = list(X.columns)
     theirs = [json.dumps({"dataframe_split": {"columns": columns, "data": [[None if np.isnan(v) else float(v)
                                                                            for v in row]]}}).encode()
               for row in X.to_numpy(dtype=np.float64, na_value=np.nan)]
-    return {"tracking_uri": tracking, "model_uri": f"models:/{reg.model_name}/{reg.version}",
-            "model_ref": f"{reg.model_name}@{reg.alias}", "data": data, "model": res.model, "X": X,
-            "ours": ours, "theirs": theirs,
-            "info": {"model": reg.model_name, "version": reg.version, "features": len(columns),
-                     "trees": int(res.model.best_iteration_), "participants_simulated": participants,
-                     "participants_due": len(ids), "train_s": round(train_s, 1),
+    by_id = [json.dumps({"participant_ids": [i], "lang": "en"}).encode() for i in ids]
+    m = facts["model"]
+    tracking = f"sqlite:///{folder / 'mlflow.db'}"
+    return {"tracking_uri": tracking, "model_uri": f"models:/{m['name']}/{m['version']}",
+            "model_ref": f"{m['name']}@{m['alias']}", "data": data, "store": f"sqlite:///{folder / 'scores.db'}",
+            "model": model, "X": X, "ids": ids, "ours": ours, "theirs": theirs, "by_id": by_id,
+            "info": {"model": m["name"], "version": m["version"], "alias": m["alias"], "features": len(columns),
+                     "trees": int(model.booster_.num_trees()), "demo_dir": str(folder),
+                     "participants_in_data": int(len(tables.participants)), "as_of": facts["as_of"],
+                     "window_days": window, "people_in_bodies": len(ids),
                      "mean_body_bytes": {"ours": int(np.mean([len(b) for b in ours])),
                                          "mlflow": int(np.mean([len(b) for b in theirs]))}}}
 
@@ -166,12 +178,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _proc_tree(root: int) -> list[int]:
+    """`root` and all its descendants, from /proc (pid -> parent pid)."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields_ = stat[stat.rindex(b")") + 2:].split()
+        parent[int(entry)] = int(fields_[1])
+    tree, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, ppid in parent.items() if ppid in frontier]
+        tree.extend(frontier)
+    return tree
+
+
+def proc_cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes so far (/proc/<pid>/stat, clock ticks)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields_ = stat[stat.rindex(b")") + 2:].split()
+        total += int(fields_[11]) + int(fields_[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / CLK_TCK
+
+
 class Server:
     """A server subprocess in its own process group, with its output in a log file."""
 
     def __init__(self, name: str, cmd: list[str], env: dict[str, str], log: Path, ready_path: str, port: int):
         self.name, self.log, self.ready_path = name, log, ready_path
         self.url = f"http://127.0.0.1:{port}"
+        self.pids: list[int] = []
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
                                          start_new_session=True)
@@ -179,7 +226,7 @@ class Server:
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> float:
         """Seconds until the readiness probe answers 200; raise with the log's tail if it never does."""
         t0 = time.monotonic()
-        with httpx.Client(base_url=self.url, timeout=5) as c:
+        with httpx.Client(base_url=self.url, timeout=5, trust_env=False) as c:
             while time.monotonic() - t0 < timeout:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}")
@@ -192,22 +239,10 @@ class Server:
         raise RuntimeError(f"{self.name} not ready after {timeout} s:\n{self.tail()}")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process and all its children so far."""
-        import psutil
-
-        total = 0.0
-        try:
-            root = psutil.Process(self.proc.pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0
-        for p in procs:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+        """CPU time of the server process and every descendant (workers), from /proc."""
+        if not self.pids:
+            self.pids = _proc_tree(self.proc.pid)  # workers are up once the server is ready
+        return proc_cpu_seconds(self.pids)
 
     def settle(self, idle_share: float = 0.05, timeout: float = 60.0) -> None:
         """Wait until the server is idle (< idle_share of a core), e.g. done with a backlog."""
@@ -237,8 +272,7 @@ def start_ours(prep: dict, root: Path, key: str, workers: int) -> Server:
     env = {**os.environ, "DROPOUT_API_KEYS": key, "DROPOUT_SERVICE_WORKERS": str(workers),
            "BENTOML_HOME": str(root / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
     cmd = [str(BIN / "dropout"), "serve", "--host", "127.0.0.1", "--port", str(port), "--model", prep["model_ref"],
-           "--tracking-uri", prep["tracking_uri"], "--data", str(prep["data"]),
-           "--store", f"sqlite:///{root / 'scores.db'}"]
+           "--tracking-uri", prep["tracking_uri"], "--data", str(prep["data"]), "--store", prep["store"]]
     return Server("ours", cmd, env, root / "ours.log", "/readyz", port)
 
 
@@ -278,7 +312,7 @@ async def open_loop(target: Target, rate: float, seconds: float, max_inflight: i
 
     A request due while `max_inflight` are still unanswered is not sent and counts as an
     error ("dropped"): the schedule never waits for the server, and an overloaded server
-    cannot drown the load generator (httpx's pool queue grows quadratically costly).
+    cannot drown the load generator.
     """
     n = int(rate * seconds)
     run = Run(target.name, "open", rate, seconds)
@@ -330,21 +364,30 @@ async def warm_up(target: Target, requests: int = 40) -> None:
                 raise RuntimeError(f"{target.name}: warm-up answered HTTP {bad[0]}")  # bodies may echo records
 
 
-def check_same_model(prep: dict, ours: Target, theirs: Target) -> dict:
-    """Both servers score the first person as the in-process model does (ours calibrated, MLflow raw)."""
+def check_same_model(prep: dict, ours: Target, theirs: Target, stored: Target) -> dict:
+    """Both servers score the first person as the in-process model does (ours calibrated, MLflow
+    raw), and ours as the demo's batch run stored it."""
     model, X = prep["model"], prep["X"].iloc[[0]]
     with httpx.Client(timeout=30, trust_env=False) as c:
-        a = c.post(ours.url + ours.path, content=ours.bodies[0], headers={"Content-Type": "application/json",
-                                                                           **ours.headers}).json()
-        b = c.post(theirs.url + theirs.path, content=theirs.bodies[0],
-                   headers={"Content-Type": "application/json"}).json()
+        def post(t: Target) -> dict:
+            return c.post(t.url + t.path, content=t.bodies[0],
+                          headers={"Content-Type": "application/json", **t.headers}).json()
+
+        a, b, s = post(ours), post(theirs), post(stored)
     res = a["results"][0]
     raw = float(np.ravel(b["predictions"])[0])
-    out = {"ours_risk_matches": bool(np.isclose(res["risk"], model.predict_proba(X)[0], atol=1e-9)),
-           "mlflow_raw_matches": bool(np.isclose(raw, model.predict_raw(X)[0], atol=1e-9)),
+    batch = s["results"][0] if s.get("results") else {}
+    out = {"ours_risk_matches_model": bool(np.isclose(res["risk"], model.predict_proba(X)[0], rtol=0, atol=1e-9)),
+           "ours_risk_matches_batch_run": bool(abs(res["risk"] - batch.get("risk", np.inf)) <= 1e-9),
+           "ours_reasons_match_batch_run": [r["text"] for r in res["reasons"]] == [r["text"] for r in
+                                                                                    batch.get("reasons", [])],
+           # MLflow serves the registered LightGBM booster as it is: the trees' probability,
+           # without the blended logistic line and the calibration ours applies.
+           "mlflow_matches_booster": bool(np.isclose(raw, model.booster_.predict(
+               X.to_numpy(dtype=np.float64, na_value=np.nan))[0], rtol=0, atol=1e-9)),
            "ours_reasons": len(res["reasons"])}
-    if not (out["ours_risk_matches"] and out["mlflow_raw_matches"] and res["scored"]):
-        raise RuntimeError(f"the two servers do not serve the same model: {out}")
+    if not (all(v for k, v in out.items() if k != "ours_reasons") and res["scored"]):
+        raise RuntimeError(f"the servers do not serve the same model: {out}")
     return out
 
 
@@ -360,73 +403,167 @@ def measure(server: Server, coro_factory: Callable[[], Awaitable[Run]]) -> dict:
     return run.summary()
 
 
-# ---------------------------------------------------------------- verdict and report
+# ---------------------------------------------------------------- summary and verdicts
+
+STATS = ("p50_ms", "p99_ms", "achieved_rps", "server_cpu_ms_per_request")
 
 
-def best_within(runs: list[dict], p99_ms: float) -> dict | None:
-    """The closed-loop run with the most req/s among those with p99 <= budget and no errors."""
-    ok = [r for r in runs if r["errors"] == 0 and r["p99_ms"] <= p99_ms]
+def aggregate(runs: list[dict]) -> list[dict]:
+    """Per (server, mode, load): the median of the rounds and their min and max."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault((r["server"], r["mode"], r["load"]), []).append(r)
+    out = []
+    for (server, mode, load), rs in groups.items():
+        row = {"server": server, "mode": mode, "load": load, "rounds": len(rs),
+               "requests": int(sum(r["requests"] for r in rs)), "errors": int(sum(r["errors"] for r in rs))}
+        for s in STATS:
+            values = np.array([r[s] for r in rs], dtype=float)
+            row[s] = float(np.median(values))
+            row[s + "_min"], row[s + "_max"] = float(values.min()), float(values.max())
+        out.append(row)
+    return out
+
+
+def best_within(rows: list[dict], server: str, p99_ms: float) -> dict | None:
+    """The closed-loop level with the most req/s (median) among those with median p99 <= budget, no errors."""
+    ok = [r for r in rows if r["server"] == server and r["mode"] == "closed" and r["errors"] == 0
+          and r["p99_ms"] <= p99_ms]
     return max(ok, key=lambda r: r["achieved_rps"]) if ok else None
 
 
-def compare_at(closed: list[dict], p99_ms: float) -> dict:
-    """Each server's best closed-loop req/s within one p99 budget, and the ratio ours / mlflow."""
-    best = {s: best_within([r for r in closed if r["server"] == s], p99_ms) for s in ("ours", "mlflow")}
+def compare_at(rows: list[dict], p99_ms: float) -> dict:
+    best = {s: best_within(rows, s, p99_ms) for s in ("ours", "mlflow")}
     ratio = best["ours"]["achieved_rps"] / best["mlflow"]["achieved_rps"] if all(best.values()) else None
     return {"p99_budget_ms": p99_ms, "ours": best["ours"], "mlflow": best["mlflow"], "ratio": ratio}
 
 
-def judge(open_runs: list[dict], closed: list[dict], rate: float, p99_ms: float, ratio_goal: float) -> dict:
-    """Both goals, plus two comparisons that still say something when the goals are out of reach."""
-    ours_open = next(r for r in open_runs if r["server"] == "ours")
-    latency_ok = ours_open["errors"] == 0 and ours_open["p99_ms"] <= p99_ms
-    at_goal = compare_at(closed, p99_ms)
-    # the tightest p99 both servers reach (error-free): throughput at truly equal p99
-    floor = {s: min((r["p99_ms"] for r in closed if r["server"] == s and r["errors"] == 0), default=np.inf)
-             for s in ("ours", "mlflow")}
-    common = max(floor.values())
-    at_common = compare_at(closed, common) if np.isfinite(common) else None
+def judge(rows: list[dict], ids_rows: list[dict], args) -> dict:
+    def row(server: str, mode: str, load: float) -> dict | None:
+        return next((r for r in rows if (r["server"], r["mode"], r["load"]) == (server, mode, load)), None)
+
+    ours_open = row("ours", "open", args.rate)
+    mlflow_open = row("mlflow", "open", args.rate)
     cpu = {}
     for s in ("ours", "mlflow"):
-        runs = [r for r in closed if r["server"] == s]
-        n = sum(r["requests"] for r in runs)
-        cpu[s] = sum(r["server_cpu_ms_per_request"] * r["requests"] for r in runs) / max(n, 1)
-    lines = [(f"ours at {rate:g} req/s (open loop): p99 {ours_open['p99_ms']:.1f} ms, {ours_open['errors']} errors, "
-              f"{ours_open['achieved_rps']:.0f} req/s answered -> {'MEETS' if latency_ok else 'MISSES'} "
-              f"the goal (p99 <= {p99_ms:g} ms, 0 errors)")]
+        closed = [r for r in rows if r["server"] == s and r["mode"] == "closed"]
+        cpu[s] = float(np.median([r["server_cpu_ms_per_request"] for r in closed])) if closed else None
+    ids_cpu = float(np.median([r["server_cpu_ms_per_request"] for r in ids_rows])) if ids_rows else None
+    latency_ok = bool(ours_open and ours_open["errors"] == 0 and ours_open["p99_ms"] <= args.p99_ms)
+    at_goal = compare_at(rows, args.p99_ms)
+    floors = {s: min((r["p99_ms"] for r in rows if r["server"] == s and r["mode"] == "closed" and r["errors"] == 0),
+                     default=np.inf) for s in ("ours", "mlflow")}
+    common = max(floors.values())
+    at_common = compare_at(rows, common) if np.isfinite(common) else None
+    goals = {
+        "cpu_per_score_ms": {"goal": f"<= {args.cpu_goal_ms:g} ms", "ours": cpu["ours"],
+                             "met": bool(cpu["ours"] is not None and cpu["ours"] <= args.cpu_goal_ms)},
+        "p99_open_loop": {"goal": f"p99 <= {args.p99_ms:g} ms at {args.rate:g} req/s for {args.seconds:g} s, 0 errors",
+                          "ours_p99_ms": ours_open["p99_ms"] if ours_open else None,
+                          "ours_errors": ours_open["errors"] if ours_open else None, "met": latency_ok,
+                          "full_length": args.seconds >= 60},
+        "throughput_vs_mlflow": {"goal": f">= {args.ratio_goal:g}x at equal p99", "at_goal_p99": at_goal,
+                                 "at_equal_p99": at_common,
+                                 "met": bool(at_goal["ratio"] is not None and at_goal["ratio"] >= args.ratio_goal)},
+        "cpu_per_score_ids_ms": {"goal": f"<= {args.ids_goal_ms:g} ms", "ours": ids_cpu,
+                                 "met": bool(ids_cpu is not None and ids_cpu <= args.ids_goal_ms)},
+    }
 
-    def line(cmp: dict | None, label: str) -> str:
-        if cmp is None:
+    def verdict(ok: bool) -> str:
+        return "MET" if ok else "NOT MET"
+
+    lines = []
+    lines.append(f"server CPU per /score (median of the closed-loop runs): ours {cpu['ours']:.2f} ms, "
+                 f"mlflow /invocations {cpu['mlflow']:.2f} ms -> goal <= {args.cpu_goal_ms:g} ms: "
+                 f"{verdict(goals['cpu_per_score_ms']['met'])}")
+    if ours_open:
+        theirs = (f"; mlflow p99 {mlflow_open['p99_ms']:.1f} ms, {mlflow_open['errors']} errors, "
+                  f"{mlflow_open['achieved_rps']:.0f} req/s") if mlflow_open else ""
+        lines.append(f"open loop {args.rate:g} req/s for {args.seconds:g} s (median of {ours_open['rounds']}): "
+                     f"ours p99 {ours_open['p99_ms']:.1f} ms (spread {ours_open['p99_ms_min']:.1f}-"
+                     f"{ours_open['p99_ms_max']:.1f}), {ours_open['errors']} errors, "
+                     f"{ours_open['achieved_rps']:.0f} req/s answered{theirs} -> goal p99 <= {args.p99_ms:g} ms, "
+                     f"0 errors: {verdict(latency_ok)}"
+                     + ("" if args.seconds >= 60 else f" (a {args.seconds:g} s run, not the goal's 60 s)"))
+
+    def cmp_line(c: dict | None, label: str) -> str:
+        if c is None:
             return f"throughput at {label}: n/a"
-        parts = [f"{s} {cmp[s]['achieved_rps']:.0f} req/s ({cmp[s]['load']:g} clients, p99 {cmp[s]['p99_ms']:.1f} ms)"
-                 if cmp[s] else f"{s}: no level within budget" for s in ("ours", "mlflow")]
-        ratio = f"ratio {cmp['ratio']:.2f}x" if cmp["ratio"] is not None else "ratio n/a"
-        return f"throughput at {label}: " + ", ".join(parts) + f" -> {ratio}"
+        parts = [f"{s} {c[s]['achieved_rps']:.0f} req/s ({c[s]['load']:g} clients, p99 {c[s]['p99_ms']:.1f} ms)"
+                 if c[s] else f"{s}: no level within budget" for s in ("ours", "mlflow")]
+        ratio = f"{c['ratio']:.2f}x" if c["ratio"] is not None else "n/a"
+        return f"throughput at {label}: " + ", ".join(parts) + f" -> ratio {ratio}"
 
-    lines.append(line(at_goal, f"p99 <= {p99_ms:g} ms") + f" (goal >= {ratio_goal:g}x)")
-    lines.append(line(at_common, f"equal p99 <= {common:.1f} ms (the tightest both reach)"))
-    lines.append(f"server CPU per request (closed loop): ours {cpu['ours']:.1f} ms, mlflow {cpu['mlflow']:.1f} ms "
-                 f"-> capacity ratio ours / mlflow {cpu['mlflow'] / max(cpu['ours'], 1e-9):.2f}x")
-    return {"latency_goal_met": latency_ok, "throughput_goal_met": bool(at_goal["ratio"] and at_goal["ratio"] >= ratio_goal),
-            "at_goal_p99": at_goal, "at_equal_p99": at_common, "server_cpu_ms_per_request": cpu, "lines": lines}
+    lines.append(cmp_line(at_goal, f"p99 <= {args.p99_ms:g} ms") + f" (goal >= {args.ratio_goal:g}x: "
+                 f"{verdict(goals['throughput_vs_mlflow']['met'])})")
+    lines.append(cmp_line(at_common, f"equal p99 <= {common:.1f} ms (the tightest both reach)"))
+    if ids_cpu is not None:
+        lines.append(f"server CPU per /score_ids (one id, closed loop): ours {ids_cpu:.2f} ms -> goal <= "
+                     f"{args.ids_goal_ms:g} ms: {verdict(goals['cpu_per_score_ids_ms']['met'])}")
+    return {"goals": goals, "server_cpu_ms_per_request": cpu, "lines": lines}
 
 
-def show(runs: list[dict], verdict: dict) -> None:
+def show(rows: list[dict], verdict: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="risk service vs mlflow models serve (loopback, one person per request)")
-    for col in ("server", "mode", "load", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "req/s", "srv CPU ms/req"):
-        table.add_column(col, justify="left" if col in ("server", "mode") else "right", no_wrap=True)
-    for r in runs:
+    table = Table(title="risk service vs mlflow models serve (loopback, one person per request; "
+                        "median of the rounds [min-max])")
+    for col in ("server", "path", "mode", "load", "rounds", "requests", "errors", "p50 ms", "p99 ms", "req/s",
+                "srv CPU ms/req"):
+        table.add_column(col, justify="left" if col in ("server", "path", "mode") else "right", no_wrap=True)
+
+    def cell(r: dict, s: str, fmt: str) -> str:
+        return f"{r[s]:{fmt}} [{r[s + '_min']:{fmt}}-{r[s + '_max']:{fmt}}]"
+
+    for r in rows:
         load = f"{r['load']:g} req/s" if r["mode"] == "open" else f"{r['load']:g} clients"
-        table.add_row(r["server"], r["mode"], load, str(r["requests"]), str(r["errors"]), f"{r['p50_ms']:.1f}",
-                      f"{r['p95_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['achieved_rps']:.0f}",
-                      f"{r['server_cpu_ms_per_request']:.1f}")
-    console = Console(width=max(Console().width, 120))
+        table.add_row(r["server"], r.get("path", ""), r["mode"], load, str(r["rounds"]), str(r["requests"]),
+                      str(r["errors"]), cell(r, "p50_ms", ".1f"), cell(r, "p99_ms", ".1f"),
+                      cell(r, "achieved_rps", ".0f"), cell(r, "server_cpu_ms_per_request", ".2f"))
+    console = Console(width=max(Console().width, 160))
     console.print(table)
     for text in verdict["lines"]:
         console.print(text, highlight=False)
+
+
+def readme_rows(rows: list[dict], ids_rows: list[dict], verdict: dict, info: dict, args) -> list[dict]:
+    g = verdict["goals"]
+
+    def get(server: str, mode: str, load: float) -> dict | None:
+        return next((r for r in rows if (r["server"], r["mode"], r["load"]) == (server, mode, load)), None)
+
+    def lat(r: dict | None) -> str:
+        if r is None:
+            return "n/a"
+        return (f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms [{r['p99_ms_min']:.0f}-{r['p99_ms_max']:.0f}], "
+                f"{r['achieved_rps']:.0f} req/s, {r['errors']} errors, CPU {r['server_cpu_ms_per_request']:.1f} ms/req")
+
+    what = (f"A Lưới demo model ({info['trees']} trees, {info['features']} features), one person per request, "
+            f"{args.workers} workers each, loopback, median of {args.repeats} interleaved rounds [p99 min-max]")
+    c1 = args.concurrency[0]
+    at = g["throughput_vs_mlflow"]["at_equal_p99"]
+    ratio = (f"{at['ratio']:.2f}x mlflow's req/s at equal p99 <= {at['p99_budget_ms']:.0f} ms"
+             if at and at["ratio"] is not None else "no common p99")
+
+    def met(key: str) -> str:
+        return "met" if g[key]["met"] else "**not met**"
+
+    open_label = f"open loop {args.rate:g} req/s, {args.seconds:g} s"
+    return [
+        {"benchmark": "`serve.py`", "what": f"`POST /score` (raw records in, risk + 4 reasons out) vs mlflow "
+                                           f"`/invocations` (feature row in, probability out); {what}",
+         "ours": f"{open_label}: {lat(get('ours', 'open', args.rate))}; closed loop {c1} client: "
+                 f"{lat(get('ours', 'closed', c1))}",
+         "side_by_side": f"mlflow {open_label}: {lat(get('mlflow', 'open', args.rate))}; closed loop {c1} client: "
+                         f"{lat(get('mlflow', 'closed', c1))}; ours {ratio}",
+         "goal": f"CPU <= {args.cpu_goal_ms:g} ms/req: {met('cpu_per_score_ms')}; p99 <= {args.p99_ms:g} ms at "
+                 f"{args.rate:g} req/s, 0 errors: {met('p99_open_loop')}; >= {args.ratio_goal:g}x mlflow at equal "
+                 f"p99: {met('throughput_vs_mlflow')}"},
+        {"benchmark": "`serve.py`", "what": "`POST /score_ids` (one id: the stored batch row), closed loop, 1 client",
+         "ours": lat(ids_rows[0]) if ids_rows else "n/a", "side_by_side": "",
+         "goal": f"CPU <= {args.ids_goal_ms:g} ms/req: {met('cpu_per_score_ids_ms')}"},
+    ]
 
 
 # ---------------------------------------------------------------- main
@@ -435,72 +572,95 @@ def show(runs: list[dict], verdict: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=float, default=200.0, help="open loop: requests per second")
-    ap.add_argument("--seconds", type=float, default=60.0, help="open loop: duration per server")
+    ap.add_argument("--seconds", type=float, default=60.0, help="open loop: duration per server and round")
     ap.add_argument("--max-inflight", type=int, default=256, help="open loop: unanswered requests before dropping")
-    ap.add_argument("--concurrency", default="1,2,4,8,16", help="closed loop: client counts to try")
-    ap.add_argument("--closed-seconds", type=float, default=8.0, help="closed loop: duration per level")
-    ap.add_argument("--p99-ms", type=float, default=25.0, help="latency budget of both goals")
-    ap.add_argument("--ratio-goal", type=float, default=3.0, help="throughput goal, ours / mlflow")
+    ap.add_argument("--concurrency", default="1,2,4,8", help="closed loop: client counts, the same for both servers")
+    ap.add_argument("--closed-seconds", type=float, default=8.0, help="closed loop: duration per level and round")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds of every load on both servers")
+    ap.add_argument("--p99-ms", type=float, default=25.0, help="latency budget of the goals")
+    ap.add_argument("--ratio-goal", type=float, default=3.0, help="throughput goal, ours / mlflow at equal p99")
+    ap.add_argument("--cpu-goal-ms", type=float, default=5.0, help="server CPU per /score goal")
+    ap.add_argument("--ids-goal-ms", type=float, default=2.0, help="server CPU per /score_ids goal")
     ap.add_argument("--workers", type=int, default=2, help="worker processes of each server")
-    ap.add_argument("--config", type=Path, default=ROOT / "experiments" / "smoke.yaml",
-                    help="experiment whose model is served (its simulated data too)")
-    ap.add_argument("--participants", type=int, default=None, help="people simulated [default: the config's]")
-    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--people", type=int, default=400, help="different people the request bodies cycle through")
+    ap.add_argument("--demo-dir", type=Path, default=ROOT / "out" / "bench-serve",
+                    help="the A Lưới demo (made once by `dropout demo`, then reused)")
+    ap.add_argument("--no-save", action="store_true", help="print only; leave benchmarks/results/serve.json alone")
     args = ap.parse_args(argv)
-    if not (0 < args.rate <= 2000 and 0 < args.seconds <= 600):
-        ap.error("--rate must be in (0, 2000] and --seconds in (0, 600]")
-    levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
-    if not levels or min(levels) < 1 or max(levels) > 256:
+    if not (0 < args.rate <= 2000 and 0 < args.seconds <= 600 and 1 <= args.repeats <= 20):
+        ap.error("--rate must be in (0, 2000], --seconds in (0, 600], --repeats in 1-20")
+    args.concurrency = [int(x) for x in str(args.concurrency).split(",") if x.strip()]
+    if not args.concurrency or min(args.concurrency) < 1 or max(args.concurrency) > 256:
         ap.error("--concurrency takes client counts in 1-256")
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
     key = secrets.token_urlsafe(32)
-    with tempfile.TemporaryDirectory(prefix="dropout-bench-serve-") as tmp:
-        root = Path(tmp)
-        print(f"preparing: simulate, train {args.config.name} into a scratch MLflow store ...", flush=True)
-        prep = prepare(root, args.config, args.participants)
-        print(f"  {prep['info']}", flush=True)
-        servers: list[Server] = []
-        try:
-            servers = [start_ours(prep, root, key, args.workers), start_mlflow(prep, root, args.workers)]
-            startup = {s.name: round(s.wait_ready(), 1) for s in servers}
-            print(f"servers ready in {startup} s", flush=True)
-            busy = os.getloadavg()[0]
-            if busy > 1.0:
-                print(f"warning: load average {busy:.1f} before the runs: other work shares the cores", flush=True)
-            targets = [Target("ours", servers[0].url, "/score", {"X-API-Key": key}, prep["ours"]),
-                       Target("mlflow", servers[1].url, "/invocations", {}, prep["theirs"])]
-            parity = check_same_model(prep, *targets)
-            del prep["model"], prep["X"]
-            gc.collect()
-            gc.freeze()  # the load generator's own pauses should not show as server latency
-            open_runs, closed = [], []
-            for server, target in zip(servers, targets):
-                asyncio.run(warm_up(target))
-                print(f"{target.name}: open loop {args.rate:g} req/s for {args.seconds:g} s ...", flush=True)
-                open_runs.append(measure(server, partial(open_loop, target, args.rate, args.seconds, args.max_inflight)))
-                for n in levels:
-                    closed.append(measure(server, partial(closed_loop, target, n, args.closed_seconds)))
-                print(f"  closed loop: {[round(r['achieved_rps']) for r in closed if r['server'] == target.name]}"
-                      " req/s", flush=True)
-            alive = {s.name: s.proc.poll() is None for s in servers}
-        finally:
-            for s in servers:
-                s.stop()
-    verdict = judge(open_runs, closed, args.rate, args.p99_ms, args.ratio_goal)
-    show(open_runs + closed, verdict)
-    result = {
-        "benchmark": "serve", "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "load_avg_after": os.getloadavg()[0]},
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "model": prep["info"], "startup_s": startup, "parity": parity, "servers_alive_at_end": alive,
-        "open_loop": open_runs, "closed_loop": closed,
-        **{k: v for k, v in verdict.items() if k != "lines"}, "summary": verdict["lines"],
+    root = args.demo_dir.resolve() / "servers"
+    root.mkdir(parents=True, exist_ok=True)
+    prep = prepare(args.demo_dir.resolve(), args.people)
+    print(f"  {prep['info']}", flush=True)
+    servers: list[Server] = []
+    runs: list[dict] = []
+    ids_runs: list[dict] = []
+    try:
+        servers = [start_ours(prep, root, key, args.workers), start_mlflow(prep, root, args.workers)]
+        startup = {s.name: round(s.wait_ready(), 1) for s in servers}
+        print(f"servers ready in {startup} s", flush=True)
+        busy = os.getloadavg()[0]
+        if busy > 1.0:
+            print(f"warning: load average {busy:.1f} before the runs: other work shares the cores", flush=True)
+        targets = {"ours": Target("ours", servers[0].url, "/score", {"X-API-Key": key}, prep["ours"]),
+                   "mlflow": Target("mlflow", servers[1].url, "/invocations", {}, prep["theirs"])}
+        by_id = Target("ours", servers[0].url, "/score_ids", {"X-API-Key": key}, prep["by_id"])
+        parity = check_same_model(prep, targets["ours"], targets["mlflow"], by_id)
+        del prep["model"], prep["X"]
+        gc.collect()
+        gc.freeze()  # the load generator's own pauses should not show as server latency
+        for t in (*targets.values(), by_id):
+            asyncio.run(warm_up(t))
+        pair = [(servers[0], targets["ours"]), (servers[1], targets["mlflow"])]
+        loads = [("open", args.rate)] + [("closed", n) for n in args.concurrency]
+        for k in range(args.repeats):
+            order = pair if k % 2 == 0 else pair[::-1]
+            for mode, load in loads:
+                for server, target in order:
+                    if mode == "open":
+                        factory = partial(open_loop, target, args.rate, args.seconds, args.max_inflight)
+                    else:
+                        factory = partial(closed_loop, target, int(load), args.closed_seconds)
+                    r = measure(server, factory)
+                    runs.append(r)
+                    print(f"  round {k + 1} {target.name:6s} {mode:6s} {load:>5g}: p50 {r['p50_ms']:6.1f} ms, "
+                          f"p99 {r['p99_ms']:6.1f} ms, {r['achieved_rps']:5.0f} req/s, {r['errors']} errors, "
+                          f"CPU {r['server_cpu_ms_per_request']:5.2f} ms/req (load {r['load_avg_before']:.1f})",
+                          flush=True)
+            r = measure(servers[0], partial(closed_loop, by_id, 1, args.closed_seconds))
+            ids_runs.append(r)
+            print(f"  round {k + 1} ours /score_ids closed 1: p50 {r['p50_ms']:.1f} ms, "
+                  f"CPU {r['server_cpu_ms_per_request']:.2f} ms/req", flush=True)
+        alive = {s.name: s.proc.poll() is None for s in servers}
+    finally:
+        for s in servers:
+            s.stop()
+    rows = aggregate(runs)
+    for r in rows:
+        r["path"] = "/score" if r["server"] == "ours" else "/invocations"
+    ids_rows = aggregate(ids_runs)
+    for r in ids_rows:
+        r["path"] = "/score_ids"
+    verdict = judge(rows, ids_rows, args)
+    show(rows + ids_rows, verdict)
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    payload = {
+        "command": "uv run python benchmarks/serve.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "config": config, "model": prep["info"], "startup_s": startup, "parity": parity,
+        "servers_alive_at_end": alive, "summary": rows + ids_rows, "runs": runs + ids_runs,
+        **{k: v for k, v in verdict.items() if k != "lines"}, "verdict": verdict["lines"],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    print(f"results: {args.out}")
+    if args.no_save:
+        return 0
+    path = save("serve", payload, readme_rows(rows, ids_rows, verdict, prep["info"], args))
+    print(f"results: {path}")
     return 0
 
 

@@ -3,7 +3,8 @@
 Each size runs in a fresh child process, so its peak resident memory (getrusage max RSS,
 which includes numpy and Arrow buffers) is its own. The simulation and the Parquet
 writing are timed separately. Goal (issue 2): 1M participants in <= 120 s and <= 8 GB
-peak on 2 cores. Prints a markdown table on stdout, nothing else is written to keep.
+peak on 2 cores. Prints a markdown table and saves benchmarks/results/simulate.json
+(committed; the README's benchmark table is generated from it).
 
     uv run python benchmarks/simulate.py                 # 100k and 1M, national preset
     uv run python benchmarks/simulate.py --sizes 100000  # one size
@@ -22,7 +23,10 @@ import sys
 import tempfile
 import time
 
+from _results import save
+
 START, END = "2021-07", "2026-06"  # 5 years
+GOAL_SECONDS, GOAL_GB = 120, 8
 
 
 def child(participants: int, preset: str) -> None:
@@ -88,6 +92,19 @@ def main() -> None:
         total = r["simulate_s"] + r["write_s"]
         print(f"| {r['participants']:,} | {r['installments']:,} | {r['simulate_s']:.1f} | {r['write_s']:.1f} "
               f"| {total:.1f} | {r['cpu_s']:.1f} | {r['peak_gb']:.2f} |")
+    readme = []
+    for r in rows:
+        total = r["simulate_s"] + r["write_s"]
+        goal = ""
+        if r["participants"] >= 1_000_000:
+            met = total <= GOAL_SECONDS and r["peak_gb"] <= GOAL_GB
+            goal = f"<= {GOAL_SECONDS} s, <= {GOAL_GB} GB at 1M: {'met' if met else '**not met**'}"
+        readme.append({"benchmark": "`simulate.py`",
+                       "what": f"{r['participants']:,} participants x 5 years ({r['installments']:,} installments), "
+                               "simulate + write Parquet",
+                       "ours": f"{total:.1f} s (CPU {r['cpu_s']:.1f} s), {r['peak_gb']:.2f} GB peak",
+                       "side_by_side": "", "goal": goal})
+    save("simulate", {"preset": args.preset, "period": [START, END], "rows": rows}, readme)
 
 
 if __name__ == "__main__":

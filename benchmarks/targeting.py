@@ -13,6 +13,18 @@ when there is none (or with `--model stand-in`), the stand-in is the oracle prob
 
     uv run python benchmarks/targeting.py                  # a-luoi and huong-hoa, 40 h/week, 3 seeds
     uv run python benchmarks/targeting.py --capacity 20 --capacity "A Luoi=80" --seeds 5 --model runs/.../model
+
+With --effects (issue 15) it runs the fair comparison instead (dropout.plan.fair): the
+simulator with the heterogeneous-visit-response scenario, every contender (risk rank,
+random, the plan with assumed effects, the plan with effects LEARNED from the recorded
+visits, the plan with the true effects) planning sessions and home visits under the same
+cost model, sessions credited only to the villagers who come, lapses averted counted
+among the people due in the window (every villager reached as a second column); the
+correlation between estimated and true per-person visit effects; and the same again in
+a world whose office gave 10 % of its home visits to random people for the 12 months
+before as-of. Results: benchmarks/results/targeting_effects.json.
+
+    nice -n 10 uv run python benchmarks/targeting.py --effects --model stand-in
 """
 
 from __future__ import annotations
@@ -141,8 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="model folder or registry alias (default: the champion if "
                     "registered, else the stand-in); `stand-in` forces the stand-in")
     ap.add_argument("--config", default=None, help="plan config (default models/plan.yaml)")
+    ap.add_argument("--effects", action="store_true", help="issue 15: the fair comparison with learned effects")
+    ap.add_argument("--explore", type=float, default=0.1, help="with --effects: the exploring office's share")
     args = ap.parse_args(argv)
     args.capacity = args.capacity or ["40"]
+    if args.effects:
+        from targeting_effects import run_effects
+
+        return run_effects(args, args.preset or list(MOUNTAIN_PRESETS), load_model, risk_for)
     presets = args.preset or list(MOUNTAIN_PRESETS)
 
     from dropout.simulate import PRESETS

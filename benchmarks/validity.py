@@ -130,6 +130,16 @@ def _f(x, d=3) -> str:
     return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{d}f}"
 
 
+def _lost(r: dict) -> list[str]:
+    """Each lost fold with the margin it was lost by (AUC of the baseline minus the model's)."""
+    out = []
+    for item in r["lost"]:
+        fold, base = item.split(":")
+        i = int(fold.removeprefix("fold"))
+        out.append(f"{item} by {r['fold_auc'][base][i] - r['fold_auc']['model'][i]:.4f}")
+    return out
+
+
 def table(results: list[dict]) -> str:
     """The README table: one row per world."""
     head = ("| world | target | model AUC (pooled / mean-fold) | logistic | BG/NBD | recency-freq. | rule last | "
@@ -141,7 +151,7 @@ def table(results: list[dict]) -> str:
         pay = r.get("paying_auc") or {}
         best = max((pay[b] for b in r["baselines"] if b in pay and pay[b] == pay[b]), default=float("nan"))
         failed = [k for k, ok in r["verdict"].items() if not ok]
-        goal = "yes" if not failed else "**no**: " + "; ".join(failed) + (f" (lost {', '.join(r['lost'])})" if r["lost"] else "")
+        goal = "yes" if not failed else "**no**: " + "; ".join(failed) + (f" (lost {', '.join(_lost(r))})" if r["lost"] else "")
         lines.append(
             f"| {r['name']} | {r['target']} | {_f(p['model'])} / {_f(m['model'])} | {_f(p.get('logistic'))} | "
             f"{_f(p.get('bg_nbd'))} | {_f(p.get('recency_frequency'))} | {_f(p.get('rule_last_missed'))} | "

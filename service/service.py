@@ -119,7 +119,7 @@ class RiskService:
     @bentoml.api(route="/model", input_spec=NoInput, output_spec=ModelInfo)
     def model(self) -> ModelInfo:
         """Model name, version, training date, backtest metrics and features (also GET /model)."""
-        return STATE.engine.info
+        return STATE.engine.model_info()
 
 
 if WEB_APP is not None:

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dropout.features import build_features
-from dropout.pipeline import next_deadline_window
+from dropout.score.core import next_deadline_window
 from dropout.simulate.contacts import phones, vietnamese_place
 from factories import TablesBuilder
 

@@ -106,3 +106,20 @@ def test_data_folder_must_be_the_one_the_run_scored(world, tmp_path):
                "--out", tmp_path / "plans")
     assert r.exit_code == 2 and "is not the data run" in " ".join(r.output.split())
     assert not (tmp_path / "plans").exists()
+
+
+def test_plan_by_effect_falls_back_where_visits_are_few_and_marks_exploration(world, tmp_path):
+    out = tmp_path / "plans"
+    r = invoke("--run", world["run_id"], "--capacity", "A Luoi=30", "--data", world["data"], "--store", world["url"],
+               "--out", out, "--by-effect", "--explore", "0.2", "--seed", 3)
+    assert r.exit_code == 0, r.output
+    plan = pd.read_parquet(out / world["run_id"] / "plan.parquet")
+    # a small district over 18 months: too few visits of either kind to learn from
+    assert (plan["effect_source"] == "assumed").all()
+    assert plan["explore"].any() and not plan["explore"].all()
+    assert set(plan["visit_line_en"]) <= {"a visit is likely to help", "a visit is unlikely to change much"}
+    text = " ".join(r.output.split())
+    assert "the assumed effect is kept" in text and "exploration:" in text and "LEARNED" in text
+    r = invoke("--run", world["run_id"], "--capacity", "20", "--data", world["data"], "--store", world["url"],
+               "--out", out, "--explore", "1.5")
+    assert r.exit_code == 2 and "--explore" in r.output

@@ -61,3 +61,22 @@ def test_features_build_with_the_optional_tables_empty():
     assert len(f) > 0 and f["participant_id"].is_unique is False  # two as-of dates
     assert f["disasters_365d"].eq(0).all() and f["home_visits_12m"].eq(0).all() and f["is_poor"].eq(0).all()
     assert f["arrears_installments"].notna().all()
+
+
+def test_score_defaults_to_the_extraction_day_and_the_next_deadline(tmp_path):
+    """Without --as-of and --window the list is made on the extraction day (every payment known
+    up to it counts) and reaches the next deadline at least two weeks away."""
+    from dropout.score.core import next_deadline_window
+
+    tables = small_world()
+    data = write_tables(tables, tmp_path / "data")
+    r = CliRunner().invoke(app, ["score", "--data", str(data), "--model", str(model_folder()),
+                                 "--store", f"sqlite:///{tmp_path / 'scores.db'}", "--out", str(tmp_path / "score"),
+                                 "--no-excel", "--no-recorded-visits"])
+    assert r.exit_code == 0, r.output
+    run = json.loads(next((tmp_path / "score").glob("*/run.json")).read_text())
+    extracted = pd.Timestamp(tables.extracted_on).normalize()
+    assert pd.Timestamp(run["as_of"]) == extracted
+    assert run["window_days"] == next_deadline_window(extracted)
+    end = extracted + pd.Timedelta(days=run["window_days"])
+    assert end == end.to_period("M").to_timestamp(how="end").normalize()

@@ -362,3 +362,14 @@ def test_presets_load_and_bad_config_is_refused():
         simulate("atlantis")
     with pytest.raises(ConfigError, match="positive"):
         simulate("a-luoi", participants=0)
+
+
+def test_a_small_national_sample_gives_every_district_a_village():
+    """3,000 people over the national preset's many districts: each district still gets a village,
+    so there are more villages than the people-per-village target asks for, and nothing breaks."""
+    from dropout.simulate import simulate
+
+    res = simulate("national", participants=3_000, start="2024-01", end="2024-12", seed=1)
+    villages = res.tables.villages
+    assert villages["village_id"].is_unique
+    assert set(res.tables.participants["village_id"]) <= set(villages["village_id"])

@@ -84,7 +84,7 @@ def _draws_match(rows: pd.DataFrame) -> None:
 
 def test_every_scenario_loads_from_its_yaml():
     assert SCENARIOS == ("migration", "price-slump", "collection-agent", "rumour", "mode-switch", "topup-ends",
-                         "ledger-only")
+                         "visit-response", "ledger-only")
     for name in SCENARIOS:
         spec = load_scenario(name)
         assert spec.mechanism == name and spec.description
@@ -182,7 +182,10 @@ def test_a_scenario_leaves_the_streams_it_does_not_act_on_alone(base, worlds, na
     r = worlds(name)
     for table in ("villages", "participants", "disasters"):
         pd.testing.assert_frame_equal(getattr(r.tables, table), getattr(base.tables, table), obj=table)
-    pd.testing.assert_frame_equal(r.truth["participants"], base.truth["participants"])
+    # visit-response redraws who responds to visits (and adds session_turnout): that is its mechanism
+    own = ["responsiveness", "session_turnout"] if name == "visit-response" else []
+    pd.testing.assert_frame_equal(r.truth["participants"].drop(columns=own, errors="ignore"),
+                                  base.truth["participants"].drop(columns=own, errors="ignore"))
     if name != "price-slump":  # the only one that changes household income (and so the poverty reviews)
         pd.testing.assert_frame_equal(r.tables.poverty, base.tables.poverty)
 

@@ -195,3 +195,28 @@ def test_postgres_copy_is_used_for_big_chunks(store: ScoreStore):
     store.write_chunk("r1", 0, score_rows(list(range(1, n + 1))))
     assert store.finish_run("r1").n_scored == n
     assert store.read_scores("r1", district="A Luoi", limit=10)["rank_in_district"].tolist() == list(range(1, 11))
+
+
+def test_prepared_reads_give_read_scores_rows(store: ScoreStore):
+    """The service's prepared reads (`store/reads.py`) return `read_scores`' rows, in its order."""
+    from dropout.store.reads import ScoreReads
+
+    reads = ScoreReads(store)
+    assert reads.run() is None
+    store.begin_run(run_values())
+    store.write_chunk("r1", 0, score_rows([11, 12, 13, 14]))
+    store.write_chunk("r1", 1, score_rows([21, 22], district="Nam Dong", seed=1))
+    assert reads.run() is None  # not finished yet
+    store.finish_run("r1")
+    assert reads.has_runs() and reads.run().run_id == "r1" and reads.run("r1").status == "finished"
+    assert reads.run("nope") is None
+    for filters in ({"participant_ids": [22, 11, 99]}, {"commune": "Hong Thai"}, {"district": "Nam Dong"},
+                    {"commune": "Hong Thai", "district": "A Luoi", "limit": 1}, {"limit": 3}, {}):
+        want = store.read_scores("r1", **filters)
+        got = reads.rows("r1", **filters)
+        assert [r["participant_id"] for r in got] == want["participant_id"].tolist(), filters
+        for r, (_, w) in zip(got, want.iterrows()):
+            assert list(r) == SCORE_COLUMNS
+            assert r["risk"] == w["risk"] and r["due_on"] == w["due_on"].date() and r["status"] == w["status"]
+            assert r["reason_1_vi"] == w["reason_1_vi"] and (r["reason_3_en"] is None) == pd.isna(w["reason_3_en"])
+            assert (r["arrears_since"] is None) == pd.isna(w["arrears_since"])

@@ -22,7 +22,6 @@ from pathlib import Path
 
 DEMO_CONFIG = "experiments/a-luoi.yaml"
 DEMO_WINDOW = "deadline"  # through the next deadline an officer can still act on (next_deadline_window)
-MIN_LEAD_DAYS = 14  # a deadline closer than this is left to the next list: no time to visit
 DEMO_CAPACITY = "30"  # officer-hours per district for the week
 
 
@@ -33,17 +32,6 @@ class DemoResult:
     counts: dict[str, int]
     outputs: dict[str, Path] = field(default_factory=dict)
     numbers: dict = field(default_factory=dict)
-
-
-def next_deadline_window(as_of, min_lead_days: int = MIN_LEAD_DAYS) -> int:
-    """Days from `as_of` through the first deadline (a month's last day) at least
-    `min_lead_days` away: 30 June -> 31 July (31 days), 10 June -> 30 June (20 days).
-    A fixed 30 days from a month's last day would miss the next month-end."""
-    import pandas as pd
-
-    as_of = pd.Timestamp(as_of).normalize()
-    end = (as_of + pd.Timedelta(days=min_lead_days)).to_period("M").to_timestamp(how="end").normalize()
-    return int((end - as_of).days)
 
 
 def run_demo(out: Path, preset: str = "a-luoi", participants: int | None = None, seed: int = 0,
@@ -94,8 +82,6 @@ def run_demo(out: Path, preset: str = "a-luoi", participants: int | None = None,
     # Scores are made on the extraction day: every payment known is counted, so nobody
     # who already paid is sent a visit; the window reaches the next deadline.
     as_of = pd.Timestamp(tables.extracted_on).normalize()
-    if window == "deadline":
-        window = f"{next_deadline_window(as_of)}d"
     scored = run_scoring(tables, as_of, window, model_ref, store_url=f"sqlite:///{out / 'scores.db'}",
                          out_dir=out / "score", progress=progress)
 
@@ -105,7 +91,7 @@ def run_demo(out: Path, preset: str = "a-luoi", participants: int | None = None,
     headline = summary_numbers(trained.backtest)
     pools = plan.pools
     numbers = {
-        "preset": preset, "seed": seed, "as_of": str(pd.Timestamp(as_of).date()), "window": window,
+        "preset": preset, "seed": seed, "as_of": str(pd.Timestamp(as_of).date()), "window": f"{scored.run.window_days}d",
         "capacity_hours": capacity,
         "backtest": headline,
         "model": {"name": model_ref.name, "version": model_ref.version, "sha256": model_ref.sha256,

@@ -58,12 +58,22 @@ class Rule:
         return self.message.format(day=pd.Timestamp(extracted_on).date().isoformat())
 
 
+_FEW = 512  # rows below which plain Python beats pandas' vectorised checks
+
+
 def _orphan(child: str, col: str, parent: str, parent_col: str | None = None) -> Rule:
     parent_col = parent_col or col
 
     def check(t: Frames, _day) -> np.ndarray:
-        keys = t[child][col]
-        return (keys.notna() & ~keys.isin(t[parent][parent_col])).to_numpy()
+        keys, known = t[child][col], t[parent][parent_col]
+        if keys.dtype == np.int64 and known.dtype == np.int64:  # ids without empties: numpy's isin
+            return ~np.isin(keys.to_numpy(), known.to_numpy())
+        if len(keys) <= _FEW and len(known) <= _FEW:  # a request's few rows: a set lookup each
+            names = set(known.to_numpy(dtype=object, na_value=None).tolist())
+            names.discard(None)
+            return np.array([k is not None and k not in names
+                             for k in keys.to_numpy(dtype=object, na_value=None).tolist()], dtype=bool)
+        return (keys.notna() & ~keys.isin(known)).to_numpy()
 
     return Rule(f"orphan_{child}_{col}", child, col, f"orphan rows: {col} not found in {parent}.{parent_col}", check,
                 needs=(parent,))
@@ -71,8 +81,31 @@ def _orphan(child: str, col: str, parent: str, parent_col: str | None = None) ->
 
 def _enrolled(t: Frames, table: str) -> pd.Series:
     """Each row's participant's enrolment day (NaT where the participant is unknown)."""
-    enrolled = t["participants"].drop_duplicates("participant_id").set_index("participant_id")["enrolled_on"]
-    return t[table]["participant_id"].map(enrolled)
+    parts, rows = t["participants"], t[table]
+    ids, wanted = parts["participant_id"], rows["participant_id"]
+    enrolled = parts["enrolled_on"]
+    if ids.dtype == np.int64 and wanted.dtype == np.int64 and np.issubdtype(enrolled.dtype, np.datetime64):
+        # By position (numpy): a request's few rows cost far less than a mapped Series.
+        ids, wanted = ids.to_numpy(), wanted.to_numpy()
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
+        if len(ids) < 2 or (sorted_ids[1:] != sorted_ids[:-1]).all():
+            at = np.minimum(np.searchsorted(sorted_ids, wanted), max(len(ids) - 1, 0))
+            values = np.full(len(wanted), np.datetime64("NaT"), dtype=enrolled.dtype)
+            if len(ids):
+                hit = sorted_ids[at] == wanted
+                values[hit] = enrolled.to_numpy()[order[at[hit]]]
+            return pd.Series(values, index=rows.index, dtype=enrolled.dtype)
+    enrolled = parts.drop_duplicates("participant_id").set_index("participant_id")["enrolled_on"]
+    return rows["participant_id"].map(enrolled)
+
+
+def _month_start(days: pd.Series) -> pd.Series:
+    """The first day of each date's month (NaT stays NaT)."""
+    if np.issubdtype(days.dtype, np.datetime64):
+        month = days.to_numpy().astype("datetime64[M]").astype(days.dtype)
+        return pd.Series(month, index=days.index, dtype=days.dtype)
+    return days.dt.to_period("M").dt.to_timestamp()
 
 
 def _home_without_person(t: Frames, _day) -> np.ndarray:
@@ -80,20 +113,33 @@ def _home_without_person(t: Frames, _day) -> np.ndarray:
     return (v["kind"].eq("home_visit") & v["participant_id"].isna()).to_numpy()
 
 
+def _dates(s: pd.Series) -> np.ndarray | None:
+    """A date column as numpy datetime64 (NaT for empty), or None when it is not typed as dates.
+
+    Comparisons with NaT are False in numpy as in pandas, so a rule can compare the
+    arrays directly: a request's few rows then cost microseconds, not a pandas op each."""
+    return s.to_numpy() if np.issubdtype(s.dtype, np.datetime64) else None
+
+
+def _less(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """a < b row by row, False where either is empty."""
+    x, y = _dates(a), _dates(b)
+    if x is not None and y is not None:
+        return x < y
+    return (a.notna() & b.notna() & (a < b)).to_numpy()
+
+
 def _paid_before_enrolment(t: Frames, _day) -> np.ndarray:
-    inst = t["installments"]
-    return (inst["paid_on"].notna() & (inst["paid_on"] < _enrolled(t, "installments"))).to_numpy()
+    return _less(t["installments"]["paid_on"], _enrolled(t, "installments"))
 
 
 def _period_before_enrolment(t: Frames, _day) -> np.ndarray:
-    inst = t["installments"]
-    month = _enrolled(t, "installments").dt.to_period("M").dt.to_timestamp()
-    return (inst["period_start"] < month).to_numpy()
+    return _less(t["installments"]["period_start"], _month_start(_enrolled(t, "installments")))
 
 
 def _due_before_period(t: Frames, _day) -> np.ndarray:
     inst = t["installments"]
-    return (inst["due_on"] < inst["period_start"]).to_numpy()
+    return _less(inst["due_on"], inst["period_start"])
 
 
 def _paid_mismatch(t: Frames, _day) -> np.ndarray:
@@ -102,8 +148,7 @@ def _paid_mismatch(t: Frames, _day) -> np.ndarray:
 
 
 def _claim_before_enrolment(t: Frames, _day) -> np.ndarray:
-    w = t["withdrawals"]
-    return (w["claimed_on"] < _enrolled(t, "withdrawals")).to_numpy()
+    return _less(t["withdrawals"]["claimed_on"], _enrolled(t, "withdrawals"))
 
 
 def _paid_after_withdrawal(t: Frames, _day) -> np.ndarray:
@@ -120,7 +165,7 @@ def _paid_after_withdrawal(t: Frames, _day) -> np.ndarray:
 def _ends_before_start(table: str) -> Check:
     def check(t: Frames, _day) -> np.ndarray:
         df = t[table]
-        return (df["valid_to"].notna() & (df["valid_to"] < df["valid_from"])).to_numpy()
+        return _less(df["valid_to"], df["valid_from"])
     return check
 
 
@@ -128,6 +173,22 @@ def overlapping_spells(poverty: pd.DataFrame) -> np.ndarray:
     """Mark spells that start before the previous spell of the same household ends."""
     if poverty.empty:
         return np.zeros(0, dtype=bool)
+    start, end = _dates(poverty["valid_from"]), _dates(poverty["valid_to"])
+    household = poverty["household_id"].to_numpy()
+    if start is None or end is None or household.dtype == object:
+        return _overlapping_spells_pandas(poverty)
+    order = np.lexsort((start, household))
+    hh, st = household[order], start[order]
+    ends = end[order].copy()
+    ends[np.isnat(ends)] = np.datetime64(pd.Timestamp.max.normalize().to_datetime64(), "ns")
+    bad_sorted = np.zeros(len(order), dtype=bool)
+    bad_sorted[1:] = (hh[1:] == hh[:-1]) & (st[1:] <= ends[:-1])
+    bad = np.zeros(len(poverty), dtype=bool)
+    bad[order] = bad_sorted
+    return bad
+
+
+def _overlapping_spells_pandas(poverty: pd.DataFrame) -> np.ndarray:
     order = np.lexsort((poverty["valid_from"].to_numpy(), poverty["household_id"].to_numpy()))
     s = poverty.iloc[order]
     ends = s["valid_to"].fillna(pd.Timestamp.max.normalize())
@@ -141,6 +202,9 @@ def overlapping_spells(poverty: pd.DataFrame) -> np.ndarray:
 def _in_future(table: str, col: str) -> Check:
     def check(t: Frames, extracted_on) -> np.ndarray:
         values = t[table][col]
+        days = _dates(values)
+        if days is not None:
+            return days > pd.Timestamp(extracted_on).to_datetime64()
         return (values.notna() & (values > extracted_on)).to_numpy()
     return check
 
@@ -176,13 +240,37 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def _duplicated(df: pd.DataFrame, key: list[str]) -> np.ndarray:
+    """Rows whose key occurs more than once (pandas' `duplicated(keep=False)`)."""
+    arrays = [df[c].to_numpy() for c in key]
+    if not all(a.dtype.kind in "iM" for a in arrays):  # text or nullable keys: pandas
+        return df.duplicated(key, keep=False).to_numpy()
+    # Whole numbers and dates (NaT equal to NaT, as pandas has it) as int64: sort and
+    # compare neighbours.
+    ints = [a.view(np.int64) if a.dtype.kind == "M" else a.astype(np.int64, copy=False) for a in arrays]
+    n = len(df)
+    out = np.zeros(n, dtype=bool)
+    if n < 2:
+        return out
+    order = np.lexsort(ints[::-1])
+    same = np.ones(n - 1, dtype=bool)
+    for a in ints:
+        a = a[order]
+        same &= a[1:] == a[:-1]
+    dup = np.zeros(n, dtype=bool)
+    dup[1:] |= same
+    dup[:-1] |= same
+    out[order] = dup
+    return out
+
+
 def key_rules(unique: Mapping[str, list[list[str]]]) -> tuple[Rule, ...]:
     """'duplicate key' rules: for each table, each key (a list of columns) that must be unique."""
     out = []
     for table, keys in unique.items():
         for key in keys:
             def check(t: Frames, _day, table=table, key=key) -> np.ndarray:
-                return t[table].duplicated(key, keep=False).to_numpy()
+                return _duplicated(t[table], key)
             out.append(Rule(f"unique_{table}_{'_'.join(key)}", table, ", ".join(key), "duplicate key", check))
     return tuple(out)
 

@@ -28,21 +28,32 @@ def plan(
     store: str = typer.Option(None, "--store", help="Score store URL (default sqlite:///out/scores.db)."),
     out: Path = typer.Option(Path("out/plan"), "--out", help="Output folder; files go to OUT/<run id>/."),
     config_path: Path = typer.Option(None, "--config", help="Plan assumptions (default models/plan.yaml)."),
+    by_effect: bool = typer.Option(False, "--by-effect", help="Plan with visit effects learned from the data "
+                                   "folder's recorded visits (models/effects.yaml); the assumed ones where data "
+                                   "are thin, and the plan says so."),
+    explore: float = typer.Option(0.0, "--explore", help="Share of the hours (e.g. 0.1) for home visits to "
+                                  "randomly chosen people, marked `explore`: visits that later estimates of "
+                                  "the effects can trust (docs/effects.md)."),
+    seed: int = typer.Option(0, "--seed", help="Random draw of --explore."),
 ) -> None:
     """Plan home visits and evening sessions that fit the officers' hours, by village and officer-day."""
     from dropout.plan import load_plan_config, parse_capacity, write_plan
     from dropout.plan.runs import plan_for_run
 
+    from dropout.plan.explore import check_share
+
     cap = parse_capacity(capacity).scaled(weeks)  # refuse bad text before touching anything
+    check_share(explore)
     config = load_plan_config(config_path).with_visit_minutes(visit_minutes)
-    made = plan_for_run(run, cap, config, store_url=store, data=data)
+    made = plan_for_run(run, cap, config, store_url=store, data=data, by_effect=by_effect, explore=explore,
+                        seed=seed)
     files = write_plan(made.plan, out / made.run.run_id)
-    _summary(made.plan, made.run, weeks)
+    _summary(made.plan, made.run, weeks, by_effect)
     for name, path in files.items():
         console.print(f"{name}: {path}")
 
 
-def _summary(result, record, weeks: float) -> None:
+def _summary(result, record, weeks: float, by_effect: bool = False) -> None:
     from rich.table import Table
 
     t = Table(title=f"visit plan for run {record.run_id} (as of {record.as_of.date()}, {weeks:g} week(s))")
@@ -56,8 +67,10 @@ def _summary(result, record, weeks: float) -> None:
                   str(p.sessions), str(p.home_visits), str(p.people_reached), f"{p.expected_averted:.2f}",
                   f"{p.averted_per_hour:.3f}", f"{share:.1%}")
     console.print(t)
+    effects = ("the effects LEARNED from recorded visits (assumed ones where data are thin, see the notes)"
+               if by_effect else "the ASSUMED effects of the plan config (not measured ones)")
     console.print("days: officer-days; visits: home visits; listed: scored people reached; averted: expected "
-                  "lapses averted under the ASSUMED effects of the plan config (not measured ones); of bound: "
+                  f"lapses averted under {effects}; of bound: "
                   "share of the most any plan could avert under the same assumptions")
     for note in result.notes:
         console.print(f"note: {note}")

@@ -12,8 +12,10 @@ from dropout.progress import console, progress_bar
 
 def score(
     data: Path = typer.Option(..., "--data", help="Folder of raw tables (Parquet, CSV or Excel)."),
-    as_of: str = typer.Option(..., "--as-of", help="Day the scores are made (YYYY-MM-DD), not after the extraction."),
-    window: str = typer.Option("30d", "--window", help="Score people whose next installment falls due "
+    as_of: str = typer.Option(None, "--as-of", help="Day the scores are made (YYYY-MM-DD), not after the "
+                              "extraction. Default: the extraction day, so that payments up to it count."),
+    window: str = typer.Option("deadline", "--window", help="'deadline' (default): through the next deadline at "
+                               "least two weeks away; or score people whose next installment falls due "
                                "within this many days after as-of (e.g. 30d, 4w)."),
     model: str = typer.Option("champion", "--model", help="A model folder, or a registry alias: champion (the "
                               "champion of the data's district, province or the nation), NAME@alias."),
@@ -42,6 +44,8 @@ def score(
     from dropout.score.run import run_scoring
 
     tables = with_store_visits(load_tables(data), store, recorded_visits)
+    if as_of is None:
+        as_of = str(tables.extracted_on.date())
     check_job(tables, as_of, window)  # cheap: refuse a wrong date before loading the model
     # A bare alias (champion) is the champion of this data's scope (its district, province or the nation).
     model_ref = resolve_model(model, model_name=model_name, tracking_uri=tracking_uri, scope=data_scope(tables))

@@ -20,7 +20,7 @@ def simulate(
     out: Path = typer.Option(Path("out/simulated"), help="Folder to write the tables and truth/ into."),
     scenario: List[str] = typer.Option(
         [], "--scenario", help="A robustness scenario on top of the preset (repeatable): migration, price-slump, "
-        "collection-agent, rumour, mode-switch, topup-ends, ledger-only, or a scenario YAML path.",
+        "collection-agent, rumour, mode-switch, topup-ends, visit-response, ledger-only, or a scenario YAML path.",
     ),
 ) -> None:
     """Simulate a population of voluntary social insurance with an oracle of every lapse."""

@@ -18,6 +18,8 @@ def train(
     out: Path = typer.Option(None, "--out", help="Folder for run folders (default: the config's output_dir)."),
     register: bool = typer.Option(True, "--register/--no-register", help="Register the model and apply the gate."),
     mlflow_log: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the run to MLflow at all."),
+    effects: bool = typer.Option(False, "--effects", help="Also learn the visit effects from the recorded visits "
+                                 "(docs/effects.md): effects.json in the run folder, metrics in the MLflow run."),
 ) -> None:
     """Rolling-origin backtest with baselines, final calibrated LightGBM, HTML report, MLflow run."""
     from rich.table import Table
@@ -26,7 +28,13 @@ def train(
     from dropout.train.experiment import run_experiment
 
     cfg = load_config(config, target=target)
-    res = run_experiment(cfg, tracking_uri=tracking_uri, register=register, log_mlflow=mlflow_log, out_dir=out)
+    tables = truth = None
+    if effects:
+        from dropout.train.experiment import load_source
+
+        tables, truth = load_source(cfg)
+    res = run_experiment(cfg, tracking_uri=tracking_uri, register=register, log_mlflow=mlflow_log, out_dir=out,
+                         tables=tables, truth=truth)
     bt = res.backtest
     table = Table(title=f"{cfg.name} ({cfg.target}): pooled test blocks")
     for col in ("contender", "AUC", "PR-AUC", "Brier", "ECE", "precision@10%"):
@@ -45,6 +53,16 @@ def train(
     r = res.registration
     if r is not None:
         console.print(f"MLflow run {r.run_id}" + (f"; registered {r.model_name} v{r.version} as {r.alias}: {r.reason}" if r.version else ""))
+    if effects:
+        from dropout.train.effects import train_effects
+
+        learned, path = train_effects(tables, res.run_dir, getattr(r, "run_id", None), tracking_uri)
+        for kind, e in learned.kinds.items():
+            what = (f"log-odds {e.coef[0]:+.2f} (se {e.cov[0, 0] ** 0.5:.2f}) at the average person" if e.learned
+                    else e.note)
+            console.print(f"visit effect, {kind.replace('_', ' ')}: {e.n_treated} recorded; {what}; naive "
+                          f"difference in lapse rate {e.naive_difference:+.2f}")
+        console.print(f"effects: {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -74,9 +74,11 @@ def _read_password(password_stdin: bool) -> str:
 
 def add(
     username: str = typer.Argument(..., help="Log-in name: a-z, 0-9, '.', '_', '-'."),
-    role: str = typer.Option("officer", help="officer (one district) or admin (all districts)."),
+    role: str = typer.Option("officer", help="officer (one district), admin (all districts) or province "
+                             "(a provincial office: its province's subsidy what-if page)."),
     district: str = typer.Option(None, help="The district an officer sees (as written in the data; "
                                            "'A Luoi' finds 'A Lưới')."),
+    province: str = typer.Option(None, help="The province a provincial office sees (with --role province)."),
     store: str = typer.Option(None, help=f"Store URL (default: ${ENV_STORE} or the score store's default)."),
     data: Path = typer.Option(None, help="Data folder whose districts are known (default: $DROPOUT_DATA_DIR)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from one line of stdin."),
@@ -89,9 +91,20 @@ def add(
     if role == "officer" and district:
         data_dir = data if data is not None else WebSettings.from_env().data_dir
         district = known_district(district, known_districts(url, data_dir))
+    if role == "province":
+        from dropout.errors import InputError
+
+        if district:
+            raise InputError("a province account takes --province, not --district")
+        district = province  # the accounts table keeps a provincial office's province in its district column
+    elif province:
+        from dropout.errors import InputError
+
+        raise InputError("--province goes with --role province")
     password = _read_password(password_stdin)
     user = add_user(url, username, password, role, district)
-    scope = "all districts" if user.is_admin else f"district {user.district}"
+    scope = ("all districts" if user.is_admin else f"province {user.province}" if user.province
+             else f"district {user.district}")
     console.print(f"added {user.username} ({user.role}, {scope})")
 
 

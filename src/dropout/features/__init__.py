@@ -104,6 +104,46 @@ def build_features(
     return _build_features(context if context is not None else Context(tables), dates, families, progress)
 
 
+def family_columns(ctx: Context, asof: AsOf, family: str, catalog=None) -> list[tuple[str, np.ndarray]]:
+    """One family's features of every participant of `ctx` at `asof`, in catalog order,
+    checked against the catalog (the one place a family's output is taken from)."""
+    catalog = catalog if catalog is not None else load_catalog()
+    values = FAMILY_MODULES[family].compute(ctx, asof)
+    expected = catalog.names([family])
+    if len(values) != len(expected) or not all(name in values for name in expected):
+        raise CatalogError(
+            f"family {family!r} built {sorted(set(values) - set(expected))} not in features/catalog.yaml "
+            f"and lacks {sorted(set(expected) - set(values))} that the catalog lists"
+        )
+    return [(name, np.asarray(values[name])) for name in expected]
+
+
+def feature_values(ctx: Context, as_of, positions: np.ndarray, names: list[str]) -> np.ndarray:
+    """The features `names` (float64, NaN for empty) of the participants at `positions` of
+    `ctx` (its participant_id order) at one as-of date: `build_features`' values without
+    its frame, for the service's few people. Only the families `names` need are computed.
+
+    The caller checks that the date is no later than the extraction and that the people
+    are in the cohort (the service scores only people due, who are).
+    """
+    catalog = load_catalog()
+    asof = as_of if isinstance(as_of, AsOf) else AsOf.of(pd.Timestamp(as_of))
+    wanted = {name: j for j, name in enumerate(names)}
+    fams = [f for f in _check_families(None) if any(n in wanted for n in catalog.names([f]))]
+    out = np.empty((len(positions), len(names)), dtype=np.float64)
+    found = 0
+    for fam in fams:
+        for name, column in family_columns(ctx, asof, fam, catalog):
+            j = wanted.get(name)
+            if j is not None:
+                out[:, j] = column[positions]
+                found += 1
+    if found != len(wanted):
+        missing = [n for n in names if n not in catalog.names(fams)]
+        raise InputError(f"the feature code does not build {missing[:10]}")
+    return out
+
+
 def _build_features(ctx: Context, dates: list[pd.Timestamp], families, progress: Progress | None) -> pd.DataFrame:
     """build_features on an existing Context (labels share it to sort the ledger once)."""
     fams = _check_families(families)
@@ -120,15 +160,7 @@ def _build_features(ctx: Context, dates: list[pd.Timestamp], families, progress:
     }
     for i, (asof, rows) in enumerate(zip(asofs, cohorts)):
         for fam in fams:
-            values = FAMILY_MODULES[fam].compute(ctx, asof)
-            expected = catalog.names([fam])
-            if set(values) != set(expected):
-                raise CatalogError(
-                    f"family {fam!r} built {sorted(set(values) - set(expected))} not in features/catalog.yaml "
-                    f"and lacks {sorted(set(expected) - set(values))} that the catalog lists"
-                )
-            for name in expected:
-                column = np.asarray(values[name])
+            for name, column in family_columns(ctx, asof, fam, catalog):
                 if name not in data:
                     data[name] = np.empty(total, dtype=column.dtype)
                 data[name][offsets[i]:offsets[i + 1]] = column[rows]

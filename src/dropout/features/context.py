@@ -5,6 +5,11 @@ installment ledger, the next installment, the cohort), the participants' and vil
 attributes the families read, and two caches a family keeps its own derived quantities
 in: `once` (independent of the as-of date) and `cached` (for the as-of date being built;
 `forget` drops them when the build moves to the next date).
+
+`outside`, when given, counts the people of the tables' villages that the tables do not
+hold (`outside(asof, village_ids) -> (counted, lapsed)`, one number per village, see
+`community.py`): the service scores one person's records against neighbours prepared
+at start-up.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ NEEDED_COLUMNS = {
 class Context:
     """Sorted arrays of one `Tables` bundle, built once per `build_features` call."""
 
-    def __init__(self, tables: Tables):
+    def __init__(self, tables: Tables, outside=None):
         for table, cols in NEEDED_COLUMNS.items():
             require_columns(getattr(tables, table), table, cols)
         self.tables = tables
@@ -63,6 +68,7 @@ class Context:
         self.commune_names = communes
         provinces, self.village_province_idx = np.unique(str_values(villages["province"]), return_inverse=True)
         self.province_names = provinces
+        self.outside = outside
         self._cache: dict = {}
         self._static: dict = {}
 

@@ -10,6 +10,8 @@ are those in force at as_of (features/subsidy_policies.csv or the data's own tab
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 
@@ -81,6 +83,22 @@ def _subsidy_rates(ctx: Context, asof: AsOf) -> tuple[np.ndarray, np.ndarray]:
 
 def _policy_arrays(ctx: Context) -> dict[str, np.ndarray]:
     pol = ctx.tables.subsidy_policies
+    # The same policy table serves every Context of a process (the service's requests
+    # share the reference data's): its arrays are made once per table object.
+    hit = _POLICIES.get(id(pol))
+    if hit is not None and hit[0]() is pol:
+        return hit[1]
+    arrays = _make_policy_arrays(pol)
+    if len(_POLICIES) > 16:
+        _POLICIES.clear()
+    _POLICIES[id(pol)] = (weakref.ref(pol), arrays)
+    return arrays
+
+
+_POLICIES: dict[int, tuple] = {}
+
+
+def _make_policy_arrays(pol) -> dict[str, np.ndarray]:
     return {"valid_from": to_days(pol["valid_from"]), "valid_to": to_days(pol["valid_to"]),
             "province": str_values(pol["province"]), "group": str_values(pol["group"]),
             "rate": pol["rate"].to_numpy(np.float64)}

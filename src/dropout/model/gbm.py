@@ -11,6 +11,7 @@ Persistence never uses pickle. A saved model is a folder of plain files:
     linear.json       when the model blends in a linear model (see linear.py)
     features.json     feature names in catalog order and their monotone constraints
     metadata.json     target, horizon, parameters, best iteration, sha256 of model.txt
+    reference.json    when present: the training reference monitoring compares runs with
     digest.json       sha256 of every file above and the model's digest over them all
 
 The digest (`DropoutModel.digest`) is what a scoring run and the service record as the
@@ -48,7 +49,7 @@ MODEL_FILE = "model.txt"
 MLFLOW_MODEL_FILE = "model.lgb"
 DIGEST_FILE = "digest.json"
 #: Files a model folder may hold (besides digest.json); each is covered by the digest.
-MODEL_PARTS = (MODEL_FILE, "calibration.json", "features.json", "metadata.json", "linear.json")
+MODEL_PARTS = (MODEL_FILE, "calibration.json", "features.json", "metadata.json", "linear.json", "reference.json")
 MAX_PART_BYTES = 256 * 2**20
 
 
@@ -320,6 +321,8 @@ class DropoutModel:
 
     def _json_parts(self) -> dict[str, dict]:
         parts = {"linear.json": self.linear_.to_dict()} if getattr(self, "linear_", None) is not None else {}
+        if getattr(self, "reference_", None) is not None:  # dropout.monitor.reference
+            parts["reference.json"] = self.reference_
         return {
             **parts,
             "calibration.json": self.calibrator_.to_dict(),
@@ -422,6 +425,10 @@ class DropoutModel:
             model.linear_signs = model.linear_.monotone
             if len(model.linear_.monotone) != len(model.feature_names):
                 raise ModelInputError(f"{folder}: linear.json does not match the feature list")
+        try:
+            model.reference_ = part("reference.json")
+        except FileNotFoundError:  # trained before monitoring kept a reference
+            model.reference_ = None
         if model.booster_.feature_name() != model.feature_names:
             raise ModelInputError(f"{folder}: features.json does not match the booster's feature names")
         return model

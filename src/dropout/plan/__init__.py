@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dropout.plan.capacity import Capacity, CapacityError, parse_capacity, resolve_pools
+from dropout.plan.explore import check_share, explore_picks
 from dropout.plan.optimise import (
     PlanConfig,
     PlanInputError,
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 GAIN_COLUMNS = ("gain_visit", "gain_session", "gain_both")
+EXPLORE_PRIORITY = 100.0  # expected lapses a person can avert are <= 1: this puts explored visits first
 
 
 def plan_visits(
@@ -53,6 +55,8 @@ def plan_visits(
     config: PlanConfig,
     *,
     gains: pd.DataFrame | None = None,
+    explore: float = 0.0,
+    seed: int = 0,
 ) -> Plan:
     """A visit plan that fits the capacity and averts the most expected lapses.
 
@@ -65,8 +69,12 @@ def plan_visits(
             enrolled, for the villagers a session reaches beyond those scored).
         capacity: parsed capacity, or its text (see `dropout.plan.capacity`).
         config: assumed effects and officer time (`load_plan_config()`).
-        gains: for evaluation only: per-row gain_visit, gain_session, gain_both aligned
-            with `scores`, replacing the assumed gains (the oracle plan).
+        gains: per-row gain_visit, gain_session, gain_both aligned with `scores`,
+            replacing the assumed gains: learned effects (`dropout.effects`), or the
+            true ones of the simulator for the oracle plan in evaluation.
+        explore: share of each pool's hours given to home visits of randomly chosen
+            scored people (`dropout.plan.explore`), marked `explore` in the plan's visits.
+        seed: the random draw of the exploration.
 
     Returns:
         A Plan; every pool's trips (travel both ways included) fit its officer-hours.
@@ -91,6 +99,14 @@ def plan_visits(
     village_pool = pd.Index(pool_names).get_indexer(pool_of_village.loc[village_ids].to_numpy())
     budget = pools["hours"].to_numpy(np.float64) * 60.0
 
+    explored = np.zeros(len(people), dtype=bool)
+    if explore:
+        explored = explore_picks(people, travel, budget, village_pool, check_share(explore),
+                                 config.home_visit.minutes, config.day_minutes, seed)
+        real_gains = people[list(GAIN_COLUMNS)].copy()
+        # worth more than anything else: the optimiser takes them first (they fit by construction)
+        people.loc[explored, ["gain_visit", "gain_both"]] += EXPLORE_PRIORITY
+    people["explore"] = explored
     people = rank_people(people, config)
     extra_value, extra_people = np.zeros(len(village_ids)), np.zeros(len(village_ids), dtype=np.int64)
     if config.evening_session.count_unscored and "enrolled" in vinfo.columns:
@@ -98,6 +114,8 @@ def plan_visits(
         extra_value, extra_people = unscored_session_value(people, enrolled, config)
     opt = village_options(people, travel, budget[village_pool], config, extra_value)
     chosen, stats = choose_options(opt, village_pool, budget, config)
+    if explore:
+        people[list(GAIN_COLUMNS)] = real_gains.to_numpy()
     mode, k = np.full(len(chosen), -1, dtype=np.int64), np.zeros(len(chosen), dtype=np.int64)
     has = chosen >= 0
     mode[has], k[has] = opt["mode"].to_numpy()[chosen[has]], opt["k"].to_numpy()[chosen[has]]
@@ -110,11 +128,20 @@ def plan_visits(
         trips["villagers_not_scored"] = np.where(trips["session"], extra_people[trips["v"].to_numpy()], 0)
         trips["expected_averted"] += np.where(trips["session"], extra_value[trips["v"].to_numpy()], 0.0)
     trips = _number_trips(trips, vinfo)
-    visits = _visits_table(reached, trips, vinfo, scores.columns)
+    visits = _visits_table(reached, trips, vinfo, list(scores.columns) + (["explore"] if explore else []))
     days = _days_table(trips)
+    if explore:  # report the real expected gains, not the exploration's priority
+        value = trips.groupby("pool")["expected_averted"].sum() if len(trips) else pd.Series(dtype=float)
+        true_value = pd.Series(pool_names).map(value).fillna(0.0).to_numpy()
+        stats = stats.assign(lp_bound=np.maximum(stats["lp_bound"] - (stats["value"] - true_value), true_value),
+                             value=true_value)
     pools_out = _pools_table(pools, stats, trips, days, visits)
     unreachable = _unreachable(people, vinfo, travel, config)
     notes = [f"{unplanned} scored people live in communes no capacity entry covers"] if unplanned else []
+    if explore:
+        n_explore = int(visits["explore"].astype(bool).sum()) if len(visits) else 0
+        notes.append(f"exploration: {n_explore} home visits to randomly chosen people ({explore:.0%} of the hours), "
+                     "marked explore / thăm ngẫu nhiên để đo hiệu quả")
     return Plan(visits, trips, days, pools_out, unreachable, config, capacity, notes)
 
 

@@ -39,7 +39,7 @@ PLAN_COLUMNS = [
 SHEET_COLUMNS = [
     "trip", "visit_order", "village_id", "commune", "travel_minutes", "language", "action",
     "participant_id", "due_on", "amount_due", "risk", "risk_band", "expected_averted",
-    "reason_1_vi", "reason_2_vi",
+    "reason_1_vi", "reason_2_vi", "visit_line_vi", "explore",
 ]
 SESSION_ROW = "Họp thôn buổi tối, cả thôn ({n} người khác) / Evening session, whole village ({n} more people)"
 

@@ -136,7 +136,7 @@ def log_training_run(
             signature=signature,
             pip_requirements=[f"lightgbm=={lgb.__version__}"],
             extra_files=[str(model_dir / n) for n in ("calibration.json", "features.json", "metadata.json",
-                                                      "linear.json", "digest.json") if (model_dir / n).exists()],
+                                                      "linear.json", "reference.json", "digest.json") if (model_dir / n).exists()],
             metadata={"model_sha256": model.sha256, "calibration": model.calibration, "format": "lightgbm-text+json"},
         )
         version = alias = None

@@ -48,14 +48,33 @@ class Job:
         return self.as_of + pd.Timedelta(days=self.window_days)
 
 
-def parse_window(window: str | int) -> int:
-    """'30d', '4w', '30' -> days (1 to 366)."""
+#: A deadline closer than this is left to the next list: no time left to visit.
+MIN_LEAD_DAYS = 14
+
+
+def next_deadline_window(as_of, min_lead_days: int = MIN_LEAD_DAYS) -> int:
+    """Days from `as_of` through the first deadline (a month's last day) at least
+    `min_lead_days` away: 30 June -> 31 July (31 days), 10 June -> 30 June (20 days).
+    A fixed 30 days from a month's last day would miss the next month-end."""
+    as_of = pd.Timestamp(as_of).normalize()
+    end = (as_of + pd.Timedelta(days=min_lead_days)).to_period("M").to_timestamp(how="end").normalize()
+    return int((end - as_of).days)
+
+
+def parse_window(window: str | int, as_of=None) -> int:
+    """'30d', '4w', '30' -> days (1 to 366); 'deadline' -> through the next deadline at
+    least two weeks after `as_of` (`next_deadline_window`)."""
+    if isinstance(window, str) and window.strip().lower() == "deadline":
+        if as_of is None:
+            raise ScoringInputError("--window deadline needs an as-of date")
+        return next_deadline_window(as_of)
     if isinstance(window, (int, np.integer)):
         days = int(window)
     else:
         m = re.fullmatch(r"\s*(\d+)\s*([dDwW]?)\s*", str(window))
         if not m:
-            raise ScoringInputError(f"--window {window!r} is not a number of days or weeks (e.g. 30d, 4w)")
+            raise ScoringInputError(f"--window {window!r} is not a number of days or weeks (e.g. 30d, 4w) "
+                                    "nor 'deadline'")
         days = int(m.group(1)) * (7 if m.group(2).lower() == "w" else 1)
     if not 1 <= days <= MAX_WINDOW_DAYS:
         raise ScoringInputError(
@@ -74,7 +93,7 @@ def check_job(tables: Tables, as_of, window_days) -> Job:
     if pd.isna(ts):
         raise ScoringInputError("as-of date is empty")
     ts = ts.normalize()
-    days = parse_window(window_days)
+    days = parse_window(window_days, ts)
     extracted = pd.Timestamp(tables.extracted_on).normalize()
     if ts > extracted:
         raise ScoringInputError(
@@ -89,12 +108,17 @@ def check_job(tables: Tables, as_of, window_days) -> Job:
     return Job(ts, days)
 
 
-def feature_context(tables: Tables):
+def feature_context(tables: Tables, outside=None):
     """The features' sorted arrays of `tables`, to share between `due_participants` and
-    `feature_matrix` (the ledger is then sorted once; the service's path for few people)."""
+    `feature_matrix` (the ledger is then sorted once; the service's path for few people).
+
+    Args:
+        outside: counts of the villages' people the tables do not hold (see
+            `dropout.features.context.Context`); the service's prepared neighbours.
+    """
     from dropout.features.context import Context
 
-    return Context(tables)
+    return Context(tables, outside=outside)
 
 
 def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
@@ -112,49 +136,51 @@ def due_participants(tables: Tables, job: Job, context=None) -> pd.DataFrame:
         EmptyWindowError: when nobody is due.
     """
     from dropout.features.subsidy import net_cost
-    from dropout.schedule import next_installment
     from dropout.timeline import AsOf
 
     context = context if context is not None else feature_context(tables)
-    nxt = next_installment(tables, [job.as_of], job.window_days, schedule=context.schedule)
-    nxt = nxt[pd.to_datetime(nxt["as_of"]) == job.as_of] if "as_of" in nxt.columns else nxt
-    if nxt.empty:
+    sched, asof = context.schedule, AsOf.of(job.as_of)
+    # The schedule's own answer (`schedule.next_installments` without its frame): the
+    # cohort whose next installment falls due in the window, in participant_id order.
+    at_schedule = np.flatnonzero(sched.due_within(asof, job.window_days))
+    if not len(at_schedule):
         raise EmptyWindowError(
             f"nobody's next installment falls due between {job.as_of.date()} and {job.window_end.date()} "
             f"(window {job.window_days} days): nothing to score; try a later as-of or a longer window"
         )
+    nxt = sched.next_installment(asof)
     # Each person's village, commune and district by position (a left join on unique keys,
     # without pandas' merge machinery, which costs more than the rest for a few people).
     parts, villages = tables.participants, tables.villages
-    pid = nxt["participant_id"].to_numpy(np.int64)
+    pid = sched.participant_id[at_schedule]
     person = _unique_index(parts["participant_id"].to_numpy(np.int64), "participants", "participant_id")
     at = person.get_indexer(pid)
     village_id = parts["village_id"].array.take(at, allow_fill=True)
     at_village = _unique_index(villages["village_id"].array, "villages", "village_id").get_indexer(village_id)
-    order = np.argsort(pid, kind="stable")
-    asof = AsOf.of(job.as_of)
-    at_schedule = np.searchsorted(context.participant_id, pid)
     net_amount = net_cost(context, asof)["net_amount"][at_schedule]
-    arrears = context.schedule.arrears(asof)
+    arrears = sched.arrears(asof)
     owed = arrears["installments"][at_schedule]
     due = pd.DataFrame({
         "participant_id": pid,
-        "village_id": village_id,
-        "commune": villages["commune"].array.take(at_village, allow_fill=True),
-        "district": villages["district"].array.take(at_village, allow_fill=True),
-        "due_on": pd.to_datetime(nxt["due_on"]).astype("datetime64[ns]").to_numpy(),
-        "amount_due": nxt["amount_due"].to_numpy(np.int64),
+        "village_id": _as_text(village_id),
+        "commune": _as_text(villages["commune"].array.take(at_village, allow_fill=True)),
+        "district": _as_text(villages["district"].array.take(at_village, allow_fill=True)),
+        "due_on": _day_dates(nxt.due_on[at_schedule]),
+        "amount_due": nxt.amount_due[at_schedule].astype(np.int64),
         "net_amount": np.asarray(net_amount, dtype=np.float64),
-        "status": np.where(arrears["behind"][at_schedule], "in_arrears", "paying"),
+        "status": pd.array(np.where(arrears["behind"][at_schedule], "in_arrears", "paying"), dtype="str"),
         "arrears_installments": owed.astype(np.int64),
         "arrears_vnd": arrears["vnd"][at_schedule].astype(np.int64),
         "arrears_months": arrears["months"][at_schedule].astype(np.int64),
         "arrears_since": _day_dates(arrears["oldest_due"][at_schedule]),
-        "months_covered": nxt["months_covered"].to_numpy(),
-    })
-    for c in ("village_id", "commune", "district", "status"):
-        due[c] = due[c].astype("str")
-    return due.take(order).reset_index(drop=True)
+        "months_covered": nxt.months_covered[at_schedule].astype(np.int64),
+    }, copy=False)
+    return due
+
+
+def _as_text(values):
+    """Place names as the `str` dtype (already so when the tables are validated: no copy)."""
+    return values if getattr(values, "dtype", None) == "str" else pd.array(values, dtype="str")
 
 
 def _day_dates(days: np.ndarray) -> np.ndarray:
@@ -327,19 +353,9 @@ def score_frame(tables: Tables, job: Job, due: pd.DataFrame, model, sentence=Non
 
 def score_matrix(X: pd.DataFrame, due: pd.DataFrame, model, sentence=None) -> pd.DataFrame:
     """Risk, band, ranks and reasons for feature rows `X` aligned with `due` (same order)."""
-    if sentence is None:
-        sentence = catalog_sentence()
     names = list(model.feature_names)
     values = (X if list(X.columns) == names else X[names]).to_numpy(dtype=np.float64, na_value=np.nan)
-    risk = np.asarray(model.predict_proba(values), dtype=np.float64)
-    contrib = model.contributions(values)
-    if isinstance(contrib, pd.DataFrame):
-        head = contrib.columns[: len(names)]
-        contrib_values = contrib.to_numpy()[:, : len(names)] if list(head) == names else contrib[names].to_numpy()
-    else:
-        contrib_values = np.asarray(contrib)[:, : len(names)]
-    groups, groups_missing = _reason_groups(tuple(names))
-    reasons = explain(contrib_values, values, names, sentence, groups=groups, groups_missing=groups_missing)
+    risk, reasons = score_values(values, model, sentence)
     # One frame built at once, in OUTPUT_COLUMNS order: adding columns one by one costs a
     # copy each, more than the rest of the work for the few rows of a service request.
     out = {c: due[c].array for c in (*PLACE_COLUMNS, *INSTALLMENT_COLUMNS)}
@@ -350,6 +366,25 @@ def score_matrix(X: pd.DataFrame, due: pd.DataFrame, model, sentence=None) -> pd
     for c in reasons.columns:
         out[c] = reasons[c].array
     return order_rows(pd.DataFrame(out, copy=False))
+
+
+def score_values(values: np.ndarray, model, sentence=None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Calibrated risk and the reasons (`explain`'s columns) of feature rows `values`
+    (float64, the model's features in its order): the scoring core of the batch run and
+    of the service alike."""
+    if sentence is None:
+        sentence = catalog_sentence()
+    names = list(model.feature_names)
+    risk = np.asarray(model.predict_proba(values), dtype=np.float64)
+    contrib = model.contributions(values)
+    if isinstance(contrib, pd.DataFrame):
+        head = contrib.columns[: len(names)]
+        contrib_values = contrib.to_numpy()[:, : len(names)] if list(head) == names else contrib[names].to_numpy()
+    else:
+        contrib_values = np.asarray(contrib)[:, : len(names)]
+    groups, groups_missing = _reason_groups(tuple(names))
+    reasons = explain(contrib_values, values, names, sentence, groups=groups, groups_missing=groups_missing)
+    return risk, reasons
 
 
 @lru_cache(maxsize=8)

@@ -21,6 +21,7 @@ sentences for two million people.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
@@ -288,7 +289,7 @@ def explain(
             sel = j == k
             slot[r[sel]] = codes[sel]
             out[f"reason_{k + 1}_{lang}"] = pd.Categorical.from_codes(slot, dtype=pd.CategoricalDtype(cats))
-    feature_dtype = pd.CategoricalDtype(pd.Index(names))
+    feature_dtype = _dtype(tuple(names), True)
     for k in range(n):
         slot = np.where(valid[:, k], idx[:, k], -1)
         out[f"reason_{k + 1}_feature"] = pd.Categorical.from_codes(slot, dtype=feature_dtype)
@@ -299,8 +300,18 @@ def explain(
         known = [a for a in dict.fromkeys(actions) if a is not None]
         at = {a: i for i, a in enumerate(known)}
         per_group = np.array([at[a] if a is not None else -1 for a in actions] + [-1], dtype=np.int64)
-        out[f"action_{lang}"] = pd.Categorical.from_codes(per_group[first_group], dtype=pd.CategoricalDtype(known))
+        out[f"action_{lang}"] = pd.Categorical.from_codes(per_group[first_group], dtype=_dtype(tuple(known), False))
     return pd.DataFrame(out, index=index if index is not None else pd.RangeIndex(rows), copy=False)
+
+
+@lru_cache(maxsize=64)
+def _dtype(categories: tuple[str, ...], as_array: bool) -> pd.CategoricalDtype:
+    """The categorical dtype of a fixed list (feature names, actions), made once: its
+    checks cost more than the rest of a one-person explanation. `as_array`: categories
+    from an object array (as the feature names come), else from the list."""
+    if as_array:
+        return pd.CategoricalDtype(pd.Index(np.asarray(list(categories), dtype=object)))
+    return pd.CategoricalDtype(list(categories))
 
 
 def _variant_text(rules: _Rules, feature: str, variant: int, value, lang: str) -> str:

@@ -1,11 +1,13 @@
 """The risk service's work, without any web framework: load once, then answer requests.
 
 `RiskEngine.load(settings)` loads the model (a folder or the MLflow registry, through
-`dropout.registry.resolve.resolve_model`), the feature catalog, the reference data and the
-score store. Each request method takes a validated request model and returns a response
-model. Scoring goes through the batch scorer's own functions (`check_job`,
-`due_participants`, `score_frame`, `finalize`): the service has no feature, risk or
-reason code of its own.
+`dropout.registry.resolve.resolve_model`), the feature catalog and the reference data,
+prepared for requests (`records.Reference`: split by village, the neighbours' counts);
+the score store is opened on first use and read with prepared statements
+(`dropout.store.reads`). Each request method takes a validated request model and
+returns a response model. Scoring goes through the batch scorer's own functions
+(`check_job`, `due_participants`, `feature_values`, `score_values`) on the request's own
+records: the service has no feature, risk or reason code of its own.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dropout.score.output import reason_feature_columns, reason_text_columns
 from dropout.service.models import (
     FeatureInfo,
     ModelInfo,
+    MonitoringStatus,
     ModelRef,
     ParticipantScore,
     RankedQuery,
@@ -37,7 +40,7 @@ from dropout.service.models import (
     ScoreResponse,
     StoredScore,
 )
-from dropout.service.records import Reference, RequestError, join_reference, validate_request
+from dropout.service.records import Reference, RequestError, own_tables, validate_request
 from dropout.service.settings import ServiceSettings
 
 log = logging.getLogger("dropout.service")
@@ -60,6 +63,7 @@ class RiskEngine:
     catalog: object = None
     _sentence: object = field(default=None, repr=False)
     _store: object = field(default=None, repr=False)
+    _reads: object = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ loading
 
@@ -99,6 +103,22 @@ class RiskEngine:
     def horizon_days(self) -> int:
         return int(self.info.horizon_days or DEFAULT_WINDOW_DAYS)
 
+    def model_info(self) -> ModelInfo:
+        """`info` with the latest monitoring status of the store (read at each call)."""
+        if not self.store_url:
+            return self.info
+        from dropout.store.monitoring import latest_status
+
+        try:
+            status = latest_status(self.store_url)
+        except Exception as exc:  # an unreachable store must not take /model down
+            log.warning("monitoring status unavailable (%s)", type(exc).__name__)
+            return self.info
+        if status is None:
+            return self.info
+        status["alerts"] = [{k: a[k] for k in ("kind", "message_en", "message_vi")} for a in status["alerts"]]
+        return self.info.model_copy(update={"monitoring": MonitoringStatus(**status)})
+
     def model_ref(self) -> ModelRef:
         return ModelRef(name=self.info.name, version=self.info.version, sha256=self.info.sha256)
 
@@ -111,8 +131,9 @@ class RiskEngine:
             RequestError: records that break the data contract, or an as-of the data
                 cannot answer (field paths in `.errors`).
         """
+        from dropout.features import feature_values
         from dropout.score import EmptyWindowError, ScoringInputError, check_job, due_participants
-        from dropout.score.core import feature_context, feature_matrix, score_matrix
+        from dropout.score.core import feature_context, score_values
 
         window = request.window_days or self.horizon_days
         own = validate_request(request, self.reference, today)
@@ -122,25 +143,23 @@ class RiskEngine:
         except ScoringInputError as err:
             raise RequestError([{"loc": ["as_of"], "msg": str(err), "type": "as_of"}],
                                "the as-of date cannot be scored") from None
-        tables = join_reference(request, own, self.reference)
-        # One feature Context for who is due and their features: the ledger is sorted once.
-        # A person's next installment is theirs alone, so it is the same among the
-        # neighbours as in the request's records; the neighbours' own rows are dropped.
-        context = feature_context(tables)
+        # The request's own records, their villages' rows and sessions; the neighbours
+        # the community features count come as prepared counts (`own_tables`). One
+        # feature Context for who is due and their features: the ledger is sorted once.
+        tables, outside = own_tables(request, own, self.reference)
+        context = feature_context(tables, outside=outside)
         try:
             due = due_participants(tables, job, context=context)
         except EmptyWindowError:
             due = None
+        by_id: dict[int, dict] = {}
         if due is not None:
-            due = due[due["participant_id"].isin(ids).to_numpy()].reset_index(drop=True)
-        rows = pd.DataFrame()
-        if due is not None and len(due):
-            # score_frame's two steps (the batch scorer's per-chunk core) on the shared Context;
-            # `finalize` only fixes row order and dtypes across chunks, which one small
-            # request does not need.
-            X = feature_matrix(tables, job, due, list(self.model.feature_names), context=context)
-            rows = score_matrix(X, due, self.model, sentence=self._sentence)
-        by_id = _records(rows, request.lang) if len(rows) else {}
+            # The batch scorer's core (`score_values`) on the people's feature rows.
+            names = list(self.model.feature_names)
+            positions = np.searchsorted(context.participant_id, due["participant_id"].to_numpy(np.int64))
+            values = feature_values(context, job.as_of, positions, names)
+            risk, reasons = score_values(values, self.model, sentence=self._sentence)
+            by_id = _records(due, risk, reasons, request.lang)
         results = []
         for pid in ids:
             r = by_id.get(pid)
@@ -151,10 +170,10 @@ class RiskEngine:
                 ))
                 continue
             results.append(ParticipantScore(
-                participant_id=pid, scored=True, risk=float(r["risk"]), risk_band=str(r["risk_band"]),
-                due_on=pd.Timestamp(r["due_on"]).date(), amount_due=int(r["amount_due"]),
-                net_amount=float(r["net_amount"]), status=str(r["status"]),
-                arrears_installments=int(r["arrears_installments"]), arrears_vnd=int(r["arrears_vnd"]),
+                participant_id=pid, scored=True, risk=r["risk"], risk_band=r["risk_band"],
+                due_on=r["due_on"], amount_due=r["amount_due"],
+                net_amount=r["net_amount"], status=r["status"],
+                arrears_installments=r["arrears_installments"], arrears_vnd=r["arrears_vnd"],
                 reasons=_reasons(r, request.lang),
             ))
         return ScoreResponse(model=self.model_ref(), as_of=request.as_of, window_days=job.window_days,
@@ -169,14 +188,19 @@ class RiskEngine:
             self._store = ScoreStore(self.store_url)
         return self._store
 
-    def _run(self, run_id: str | None):
-        from sqlalchemy import inspect
+    def reads(self):
+        """The store's prepared reads (`dropout.store.reads`), made on first use."""
+        from dropout.store.reads import ScoreReads
 
-        store = self.store()
-        with store.engine.connect() as conn:
-            if not inspect(conn).has_table("runs", schema=store.schema):
-                raise NotFoundError("the score store holds no batch run yet; run `dropout score` first")
-        run = store.get_run(run_id) if run_id else store.latest_run()
+        if self._reads is None:
+            self._reads = ScoreReads(self.store())
+        return self._reads
+
+    def _run(self, run_id: str | None):
+        reads = self.reads()
+        if not reads.has_runs():
+            raise NotFoundError("the score store holds no batch run yet; run `dropout score` first")
+        run = reads.run(run_id)
         if run is None:
             raise NotFoundError(f"no batch run {run_id!r} in the score store" if run_id
                                 else "the score store holds no finished batch run yet; run `dropout score` first")
@@ -188,8 +212,8 @@ class RiskEngine:
         """The latest finished batch run's rows for these people (or run `run_id`'s)."""
         run = self._run(request.run_id)
         ids = list(dict.fromkeys(request.participant_ids))
-        rows = self.store().read_scores(run.run_id, participant_ids=ids)
-        found = set(rows["participant_id"].astype(np.int64).tolist())
+        rows = self.reads().rows(run.run_id, participant_ids=ids)
+        found = {int(r["participant_id"]) for r in rows}
         return ScoreIdsResponse(run=_run_ref(run), lang=request.lang, results=_stored(rows, request.lang),
                                 missing=[i for i in ids if i not in found])
 
@@ -199,8 +223,7 @@ class RiskEngine:
         With a commune: by rank in the commune; else by district and rank in the district.
         """
         run = self._run(query.run_id)
-        rows = self.store().read_scores(run.run_id, commune=query.commune, district=query.district,
-                                        limit=query.limit)
+        rows = self.reads().rows(run.run_id, commune=query.commune, district=query.district, limit=query.limit)
         return RankedResponse(run=_run_ref(run), lang=query.lang, commune=query.commune, district=query.district,
                               results=_stored(rows, query.lang))
 
@@ -208,19 +231,28 @@ class RiskEngine:
         if self._store is not None:
             self._store.dispose()
             self._store = None
+            self._reads = None
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def _records(rows: pd.DataFrame, lang: str) -> dict[int, dict]:
-    """participant_id -> the row's fields a response uses (only those: `to_dict` of every
-    column costs more than the scoring of one person)."""
-    wanted = ["participant_id", "risk", "risk_band", "due_on", "amount_due", "net_amount", "status",
-              "arrears_installments", "arrears_vnd",
-              *reason_text_columns(lang), *reason_feature_columns()]
-    columns = {c: rows[c].tolist() for c in wanted}
-    return {int(pid): {c: columns[c][i] for c in wanted} for i, pid in enumerate(columns["participant_id"])}
+def _records(due: pd.DataFrame, risk: np.ndarray, reasons: pd.DataFrame, lang: str) -> dict[int, dict]:
+    """participant_id -> the fields a response uses, as plain Python values (only those:
+    `to_dict` of every column costs more than the scoring of one person)."""
+    from dropout.score.output import risk_band
+
+    columns = {c: due[c].tolist() for c in ("participant_id", "amount_due", "net_amount", "status",
+                                            "arrears_installments", "arrears_vnd")}
+    columns["due_on"] = due["due_on"].to_numpy().astype("datetime64[D]").tolist()
+    columns["risk"] = risk.tolist()
+    columns["risk_band"] = [str(b) for b in risk_band(risk)]
+    for c in (*reason_text_columns(lang), *reason_feature_columns()):
+        values = reasons[c].array  # categorical: each row's category, None where empty
+        categories = values.categories.tolist()
+        columns[c] = [categories[k] if k >= 0 else None for k in values.codes.tolist()]
+    return {int(pid): {c: values[i] for c, values in columns.items()}
+            for i, pid in enumerate(columns["participant_id"])}
 
 
 def _reasons(row: dict, lang: str) -> list[Reason]:
@@ -247,20 +279,32 @@ def _run_ref(run) -> RunRef:
                   finished_at=run.finished_at.isoformat() if run.finished_at else None)
 
 
-def _stored(rows: pd.DataFrame, lang: str) -> list[StoredScore]:
+def _stored(rows: list[dict], lang: str) -> list[StoredScore]:
+    """Store rows (`ScoreReads.rows`: plain values) as response rows in the asked language."""
     out = []
-    for r in rows.to_dict("records"):
+    for r in rows:
+        action = r.get(f"action_{lang}")
         out.append(StoredScore(
             participant_id=int(r["participant_id"]), village_id=str(r["village_id"]), commune=str(r["commune"]),
-            district=str(r["district"]), due_on=pd.Timestamp(r["due_on"]).date(), amount_due=int(r["amount_due"]),
+            district=str(r["district"]), due_on=_date(r["due_on"]), amount_due=int(r["amount_due"]),
             net_amount=float(r["net_amount"]), status=str(r["status"]),
-            arrears_installments=int(r["arrears_installments"]), arrears_vnd=int(r["arrears_vnd"]), risk=float(r["risk"]), risk_band=str(r["risk_band"]), rank_in_district=int(r["rank_in_district"]),
+            arrears_installments=int(r["arrears_installments"]), arrears_vnd=int(r["arrears_vnd"]),
+            risk=float(r["risk"]), risk_band=str(r["risk_band"]), rank_in_district=int(r["rank_in_district"]),
             rank_in_commune=int(r["rank_in_commune"]), reasons=_reasons(r, lang),
             arrears_months=int(r.get("arrears_months") or 0),
-            arrears_since=None if pd.isna(r.get("arrears_since")) else pd.Timestamp(r["arrears_since"]).date(),
-            action=None if pd.isna(r.get(f"action_{lang}")) else str(r[f"action_{lang}"]),
+            arrears_since=None if r.get("arrears_since") is None else _date(r["arrears_since"]),
+            action=None if not _present(action) else str(action),
         ))
     return out
+
+
+def _date(value) -> date:
+    """A stored date as `datetime.date` (drivers give dates; text from an older SQLite file)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return pd.Timestamp(value).date()
 
 
 def describe_model(ref, catalog, tracking_uri: str | None = None) -> ModelInfo:

@@ -335,6 +335,25 @@ class FeatureInfo(Out):
     direction: str | None = None
 
 
+class MonitoringAlert(Out):
+    kind: str
+    message_en: str
+    message_vi: str
+
+
+class MonitoringStatus(Out):
+    """The newest monitored scoring run of the store (`dropout monitor`)."""
+
+    run_id: str
+    as_of: str
+    status: str  # ok | alert
+    alerts: list[MonitoringAlert] = Field(default_factory=list)
+    computed_at: str | None = None
+    monitored_with_export_of: str | None = None
+    model_version: str | None = None
+    outcomes_known: int = 0
+
+
 class ModelInfo(Out):
     name: str
     version: str | None = None
@@ -346,6 +365,7 @@ class ModelInfo(Out):
     trained_on: str | None = None
     backtest: dict[str, float | None] = Field(default_factory=dict)
     features: list[FeatureInfo]
+    monitoring: MonitoringStatus | None = None  # none until `dropout monitor` ran on the store
 
 
 class ErrorDetail(BaseModel):

@@ -6,10 +6,12 @@ were checked by the request model), and typed as `validate_raw` types a data fol
 (`request_tables`). A refusal names the request's own field paths
 (`participants.0.installments.3.paid_on`), which is what a caller can act on.
 
-The validated records are then joined with the reference data (`Reference`): the rows
-of the same villages (the neighbours the community features count), the disasters of
-their communes and the subsidy policies. A person's records in the request replace
-whatever the reference data holds about them and their household.
+The validated records are then joined with the reference data (`Reference`): their
+villages' rows and evening sessions, the disasters of their communes and the subsidy
+policies (`own_tables`), and the counts of the neighbours the community features count
+(`service/neighbours.py`). A person's records in the request replace whatever the
+reference data holds about them and their household. `join_reference` joins the
+neighbours' records themselves (the plain way, which tests hold `own_tables` to).
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class Reference:
     tables: Tables
     by_village: dict[str, Tables] = field(default_factory=dict, repr=False)
     keys: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+    #: village -> its evening sessions (the visits that reach everyone there), ready to join
+    sessions: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    #: the reference people as neighbours: village counts for the community features
+    neighbours: object = field(default=None, repr=False)
 
     @classmethod
     def from_tables(cls, tables: Tables) -> "Reference":
@@ -68,7 +74,11 @@ class Reference:
                                 **{n: getattr(part, n).reset_index(drop=True) for n in (*_JOINED, "disasters")})
             by_village[v] = part
             keys[v] = {n: _key_values(getattr(part, n)[c]) for n, c in _JOINED.items()}
-        return cls(tables, by_village, keys)
+        from dropout.service.neighbours import Neighbours
+
+        sessions = {v: part.visits[part.visits["participant_id"].isna().to_numpy()].reset_index(drop=True)
+                    for v, part in by_village.items()}
+        return cls(tables, by_village, keys, sessions, Neighbours(tables))
 
     @classmethod
     def empty(cls) -> "Reference":
@@ -140,6 +150,22 @@ def _column(kind: str, nullable: bool, values: list) -> object:
         return pd.array(values, dtype="Int64") if nullable else np.array(values, dtype=np.int64)
     if kind == "float":
         return np.array(values, dtype=np.float64)
+    return _text(values)
+
+
+_STR = pd.array([], dtype="str")
+
+
+def _text(values: list) -> object:
+    """Text as the `str` dtype; straight from a pyarrow array when `str` is Arrow-backed
+    (pandas' own conversion of a short list costs about ten times more)."""
+    if isinstance(_STR, pd.arrays.ArrowStringArray):
+        import pyarrow as pa
+
+        try:
+            return type(_STR)(pa.array(values, type=_STR._pa_array.type), dtype=_STR.dtype)
+        except (TypeError, ValueError, pa.ArrowException):
+            pass
     return pd.array(values, dtype="str")
 
 
@@ -242,8 +268,11 @@ def validate_request(request: ScoreRequest, reference: Reference, today: date | 
 def request_errors(req: RawRequest) -> list[dict]:
     """Every break of the contract's rules between rows in the request, at its field path."""
     frames = {n: (df if df is not None else _typed(n, {})) for n, df in req.raw.items()}
+    # Only the rules whose table holds rows of the request: the reference data's rows
+    # (villages, subsidy policies) were checked when it was loaded.
+    sent = {n for n, where in req.origin.items() if any(w[0] != "reference" for w in where)}
     errors = []
-    for rule, rows in broken(frames, req.extracted_on, (*RULES, *_key_rules())):
+    for rule, rows in broken(frames, req.extracted_on, [r for r in (*RULES, *_key_rules()) if r.table in sent]):
         origin = req.origin.get(rule.table, [])
         msg = rule.text(req.extracted_on)
         for pos in rows:
@@ -363,6 +392,55 @@ def join_reference(request: ScoreRequest, own: Tables, reference: Reference) -> 
         withdrawals=_stack([*ref("withdrawals"), (own.withdrawals, None)]),
         extracted_on=own.extracted_on,
     )
+
+
+def own_tables(request: ScoreRequest, own: Tables, reference: Reference) -> tuple[Tables, object]:
+    """The request's checked records with their villages' reference rows, and the
+    neighbours' counts: what `join_reference` gives the features, without the neighbours'
+    records.
+
+    Every feature of a person depends on their own records and household, their village
+    row and evening sessions, their commune's disasters and the subsidy policies, except
+    the community counts of the village's other people: those come from
+    `Reference.neighbours` (`Context.outside`), less the request's own people. The
+    features equal those of `join_reference`'s tables (tests pin the two together).
+
+    Returns:
+        (tables, outside): `outside` is None when no village of the request is in the
+        reference data.
+    """
+    if request.villages is not None and not any(v.village_id in reference.by_village for v in request.villages):
+        return own, None
+    found = sorted({rec.participant.village_id for rec in request.participants} & reference.by_village.keys())
+    if not found:
+        return own, None
+    own_visits = own.visits
+    sessions = [(reference.sessions[v], None) for v in found]
+    # An evening session the caller also sent (same village, day, kind) counts once.
+    if len(own_visits) and own_visits["participant_id"].isna().any():
+        theirs = _stack(sessions)
+        if len(theirs):
+            key = ["village_id", "visited_on", "kind"]
+            dup = own_visits[key].merge(theirs[key].drop_duplicates(), on=key, how="left", indicator=True)
+            own_visits = own_visits[(dup["_merge"].to_numpy() == "left_only")
+                                    | own_visits["participant_id"].notna().to_numpy()]
+    visits = _stack([*sessions, (own_visits, None)])
+    if len(visits):
+        visits = visits.assign(visit_id=np.arange(1, len(visits) + 1, dtype=np.int64))
+    if request.villages is not None:
+        villages = own.villages
+    else:
+        villages = _stack([(reference.by_village[v].villages, None) for v in found])
+    if request.disasters is not None:
+        disasters = own.disasters
+    else:
+        communes: dict[str, str] = {}  # villages of one commune share its disasters: take them once
+        for v in found:
+            communes.setdefault(str(reference.by_village[v].villages["commune"].iloc[0]), v)
+        disasters = _stack([(reference.by_village[v].disasters, None) for v in communes.values()])
+    tables = own.replace(villages=villages, visits=visits, disasters=disasters)
+    outside = reference.neighbours.outside(own.participants["participant_id"].to_numpy(np.int64))
+    return tables, outside
 
 
 def _stack(pieces: list[tuple[pd.DataFrame, np.ndarray | None]]) -> pd.DataFrame:

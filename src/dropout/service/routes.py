@@ -61,6 +61,6 @@ def make_app(state) -> Starlette:
     async def model(request: Request) -> JSONResponse:
         if request.query_params:
             return JSONResponse({"error": "GET /model takes no query parameters"}, status_code=400)
-        return JSONResponse(state.engine.info.model_dump(mode="json"))
+        return JSONResponse(state.engine.model_info().model_dump(mode="json"))
 
     return Starlette(routes=[Route("/ranked", ranked, methods=["GET"]), Route("/model", model, methods=["GET"])])

@@ -94,6 +94,7 @@ def simulate(
     seed: int = 0,
     progress: Progress | None = None,
     scenarios: Sequence[str | os.PathLike | ScenarioSpec] | None = None,
+    policies: pd.DataFrame | None = None,
 ) -> SimResult:
     """Simulate a population from `start` to `end` (months, inclusive); extraction = last day of `end`.
 
@@ -105,6 +106,12 @@ def simulate(
             or a rich Progress (dropout.progress.progress_bar) to which a task is added.
         scenarios: scenario names (`rumour`, see dropout.simulate.scenarios), YAML paths or
             loaded ScenarioSpecs, combined in any order; none = the preset's world as is.
+        policies: the subsidy_policies table to run under (default features/subsidy_policies.csv).
+            A change that takes effect after the extraction date (in the simulated year
+            ahead, where nobody enrols, withdraws or is visited) leaves every random draw
+            where it was: the same decision meets the same random number in both runs, so
+            two runs differing only here give the policy's true effect (benchmarks/whatif.py
+            checks it).
     """
     cfg = preset if isinstance(preset, SimConfig) else load_preset(preset)
     if participants is not None:
@@ -120,7 +127,7 @@ def simulate(
     scen, specs = build_scenarios(scenarios, int(seed))
 
     rules = contribution_rules()
-    policies = subsidy_policies()
+    policies = subsidy_policies() if policies is None else policies
     streams = ("geography", "population", "economy", "disasters", "payments", "outreach")
     rngs = {k: np.random.default_rng(s) for k, s in zip(streams, np.random.SeedSequence(int(seed)).spawn(len(streams)))}
     calendar = Calendar(start=first, n_observed=n_observed, n_total=n_observed + FUTURE_MONTHS)

@@ -123,7 +123,8 @@ def run(cfg: SimConfig, rules: ContributionRules, subsidy: SubsidyRates, geo: Ge
             exposure_of_months[spec.months_covered] = lp.exposure_months[spec.name]
         occupation = pop.participants["occupation"].to_numpy(dtype=object)
         scen.start(World(cfg=cfg, rules=rules, geo=geo, pop=pop, calendar=calendar, st=st, schedule=schedule,
-                         economy=economy, policies=subsidy.policies, occupation=occupation))
+                         economy=economy, policies=subsidy.policies, occupation=occupation,
+                         outreach=outreach))
 
     for m in range(calendar.n_total):
         cal, year = calendar.cal(m), calendar.year(m)

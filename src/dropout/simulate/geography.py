@@ -150,6 +150,7 @@ def build_geography(cfg: GeographyConfig, n_participants: int, rng: np.random.Ge
     weights = np.array([d.weight for d in districts], dtype=float)
     n_villages = max(n_d, int(round(n_participants / cfg.participants_per_village)))
     v_per_d = _allocate(n_villages, weights)
+    n_villages = int(v_per_d.sum())  # at least one village per district: small samples may need more
 
     # communes: explicit names where the preset has them, generated elsewhere
     commune_names: list[str] = []

@@ -81,6 +81,12 @@ class Outreach:
         self.note_texts = np.array([None if k == NO_NOTE else k for k in notes], dtype=object)
         self.note_p = w / w.sum()
         self._rows: list[dict] = []
+        # Set only by scenarios (scenarios/visit_response.py); None / 0 keep the preset's draws exactly.
+        # session_turnout(reached, spoken_local) -> each villager's chance to attend; absentees gain nothing.
+        self.session_turnout = None
+        # share of each district's home-visit quota given to randomly chosen people due this month or next
+        self.explore_share = 0.0
+        self.scenario_rng: np.random.Generator | None = None
 
     def step(self, m: int, st: PaymentState, first_day: int, n_days: int, village_rate: np.ndarray) -> None:
         """This month's home visits and evening sessions."""
@@ -103,7 +109,10 @@ class Outreach:
             + t["noise"] * rng.gumbel(size=len(cand))
         )
         quota = _stochastic_round(cfg.home_visits_per_1000 * per_district / 1000.0, rng)
-        who = cand[_top_per_group(pop.district[cand], score, quota)]
+        if self.explore_share > 0:
+            who = self._with_exploration(cand, score, quota, due_soon)
+        else:
+            who = cand[_top_per_group(pop.district[cand], score, quota)]
         local = pop.minority[who] & (rng.random(len(who)) < cfg.local_language_home)
         language = np.where(local | ~pop.minority[who], self.person_language[who], VIETNAMESE)
         factor = np.where(pop.minority[who] & ~local, cfg.wrong_language_factor, 1.0)
@@ -132,6 +141,9 @@ class Outreach:
         spoken_local = np.zeros(self.n_villages, dtype=bool)
         spoken_local[chosen] = local_v
         reached = np.flatnonzero(enrolled & in_session[pop.village])
+        if self.session_turnout is not None:
+            p_attend = self.session_turnout(reached, spoken_local[pop.village[reached]])
+            reached = reached[self.scenario_rng.random(len(reached)) < p_attend]
         factor = np.where(pop.minority[reached] & ~spoken_local[pop.village[reached]], cfg.wrong_language_factor, 1.0)
         p_effect = 0.0 - cfg.session_effect * pop.responsiveness[reached] * factor
         np.add.at(st.pending_visit, reached, p_effect)
@@ -140,6 +152,17 @@ class Outreach:
         notes = np.full(len(chosen), None, dtype=object)
         days = first_day + rng.integers(0, n_days, len(chosen))
         self._record(none, chosen, days, SESSION, v_language, notes, mean_effect)
+
+    def _with_exploration(self, cand, score, quota, due_soon) -> np.ndarray:
+        """The officers' top picks for (1 - explore_share) of each quota, the rest drawn at random
+        among the candidates due this month or next that the officers did not pick."""
+        district = self.pop.district
+        rng = self.scenario_rng
+        explore = np.minimum(_stochastic_round(self.explore_share * quota, rng), quota)
+        picked = cand[_top_per_group(district[cand], score, quota - explore)]
+        rest = cand[due_soon[cand] & ~np.isin(cand, picked)]
+        drawn = rest[_top_per_group(district[rest], rng.random(len(rest)), explore)]
+        return np.concatenate([picked, drawn])
 
     @property
     def n_blocks(self) -> int:

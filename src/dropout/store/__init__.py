@@ -6,6 +6,7 @@ SQLite file by default (`out/scores.db`), PostgreSQL by URL. One `MetaData`
     engine.py   engines: make_engine, the shared engine_for(url), shown_url
     tables.py   runs, run_chunks, scores; users, web_login_failures; visits
     scores.py   scoring runs and their rows: ScoreStore, read_scores, latest_run
+    reads.py    the service's reads of runs and rows as prepared statements (ScoreReads)
     visits.py   visits officers record on the pages, read back in the contract's columns
 """
 

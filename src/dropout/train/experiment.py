@@ -228,6 +228,9 @@ def run_experiment(
         t = time.perf_counter()
         stages.stage("report")
         run_dir = _run_dir(cfg, out_dir)
+        from dropout.monitor.reference import training_reference
+
+        model.reference_ = training_reference(dataset.frame, dataset.feature_names, model, result.predictions)
         model.save(run_dir / "model")
         if not (register and log_mlflow):
             gate_report = {**gate_report, "decision": None, "reason": "not registered (--no-register / --no-mlflow)"}

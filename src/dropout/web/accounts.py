@@ -1,7 +1,9 @@
 """Officers' accounts: the `users` table, argon2 password hashes, and log-in throttling.
 
 Roles: `officer` sees one district (the `district` column); `admin` sees every district
-and manages accounts with `dropout users add/disable`.
+and manages accounts with `dropout users add/disable`; `province` (a provincial office)
+sees its province's subsidy what-if and no person's page: for it the `district` column
+holds the province.
 
 Sessions live in the store (`web_sessions`): the cookie carries only a random session id,
 kept here as its sha256. Logging out deletes the row, so a copy of the cookie taken
@@ -25,7 +27,7 @@ from dropout.errors import DropoutError
 from dropout.store.engine import engine_for
 from dropout.store.tables import login_failures, users, web_sessions
 
-ROLES = ("officer", "admin")
+ROLES = ("officer", "admin", "province")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 MIN_PASSWORD_LENGTH = 10
 
@@ -52,8 +54,17 @@ class User:
         return self.role == "admin"
 
     def may_see(self, district: str) -> bool:
-        """Admins see every district, officers only their own."""
-        return self.is_admin or (self.district is not None and self.district == district)
+        """Admins see every district, officers only their own, provincial offices none."""
+        return self.is_admin or (self.role == "officer" and self.district is not None and self.district == district)
+
+    @property
+    def province(self) -> str | None:
+        """The province of a provincial office's account (kept in the `district` column)."""
+        return self.district if self.role == "province" else None
+
+    def may_see_province(self, province: str) -> bool:
+        """Admins see every province's what-if, a provincial office its own."""
+        return self.is_admin or (self.province is not None and self.province == province)
 
 
 def _now() -> datetime:
@@ -79,6 +90,8 @@ def add_user(store_url: str, username: str, password: str, role: str, district: 
         raise AccountError(f"role {role!r}: must be one of {', '.join(ROLES)}")
     if role == "officer" and not (district and district.strip()):
         raise AccountError("an officer account needs --district (the district they may see)")
+    if role == "province" and not (district and district.strip()):
+        raise AccountError("a province account needs --province (the province whose what-if it may see)")
     if role == "admin":
         district = None
     if len(password or "") < MIN_PASSWORD_LENGTH:

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dropout.textsafe import has_control_characters, install_log_escaping
-from dropout.web import auth, pages
+from dropout.web import auth, monitoring, pages, whatif
 from dropout.web.render import render, templates
 from dropout.web.data import WebData
 from dropout.web.refs import ParticipantRefs
@@ -202,6 +202,8 @@ async def home(request: Request) -> Response:
     user = await auth.current_user(request)
     if user is None:
         return RedirectResponse(path_for(request, "login"), status_code=303)
+    if user.province is not None:
+        return RedirectResponse(path_for(request, "province_whatif", province=user.province), status_code=303)
     if not user.is_admin:
         return RedirectResponse(path_for(request, "overview", district=user.district), status_code=303)
     request.state.user = user
@@ -241,9 +243,11 @@ def create_app(settings: WebSettings | None = None, data: WebData | None = None,
         Route("/d/{district}/c/{commune}/calls", pages.call_list, name="call_list"),
         Route("/d/{district}/c/{commune}/arrears", pages.arrears_list, name="arrears_list"),
         Route("/d/{district}/plan", pages.plan, name="plan"),
+        Route("/d/{district}/monitoring", monitoring.monitoring_page, name="monitoring"),
         Route("/d/{district}/plan.xlsx", pages.plan_xlsx, name="plan_xlsx"),
         Route("/d/{district}/plan/sheet", pages.plan_sheet, name="plan_sheet"),
         Route("/p/{ref}", pages.participant, name="participant"),
+        Route("/province/{province}/whatif", whatif.province_whatif, name="province_whatif"),
         Route("/p/{ref}/visits", pages.record_visit, methods=["POST"], name="record_visit"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -55,5 +55,8 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
         here=current_path(request),
     )
     values.update(context)
+    from dropout.web.monitoring_data import banner  # the monitoring alert of the page's district
+
+    values["monitoring_banner"] = banner(request, values.get("district") or getattr(values["user"], "district", None))
     html = web.templates.get_template(template).render(values)
     return HTMLResponse(html, status_code=status_code)

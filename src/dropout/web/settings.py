@@ -23,6 +23,7 @@ ENV_DATA = "DROPOUT_DATA_DIR"
 ENV_PLAN = "DROPOUT_PLAN_PATH"
 ENV_CAPACITY = "DROPOUT_PLAN_CAPACITY"
 ENV_HTTPS_ONLY = "DROPOUT_WEB_HTTPS_ONLY"
+ENV_WHATIF = "DROPOUT_WHATIF_DIR"
 ENV_TRUSTED_PROXIES = "DROPOUT_TRUSTED_PROXIES"
 DEFAULT_SECRET_FILE = Path.home() / ".dropout" / "web_secret"
 MIN_SECRET_LENGTH = 32
@@ -55,6 +56,8 @@ class WebSettings:
         max_body_bytes: larger request bodies are refused with 413.
         data_refresh_seconds: how often the score store is checked for a newer run.
         test_data: show a banner that the data is simulated / fake.
+        whatif_dir: the --out folder of `dropout whatif`: the provincial office's page shows
+            the newest run there that covers its province.
     """
 
     store_url: str = DEFAULT_STORE_URL
@@ -72,6 +75,7 @@ class WebSettings:
     max_body_bytes: int = 64 * 1024
     data_refresh_seconds: int = 60
     test_data: bool = False
+    whatif_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "WebSettings":
@@ -90,6 +94,8 @@ class WebSettings:
             values["plan_capacity"] = env[ENV_CAPACITY]
         if env.get(ENV_SECRET_FILE):
             values["secret_file"] = Path(env[ENV_SECRET_FILE])
+        if env.get(ENV_WHATIF):
+            values["whatif_dir"] = Path(env[ENV_WHATIF])
         if env.get(ENV_HTTPS_ONLY):
             values["https_only"] = env[ENV_HTTPS_ONLY].lower() in ("1", "true", "yes", "on")
         if env.get(ENV_TRUSTED_PROXIES):

@@ -13,6 +13,7 @@ effect). A scenario adds a mechanism outside that list on top of any preset:
     rumour            a rumour that the fund is unsafe spreads village to village, then fades
     mode-switch       members switch payment mode as their cash allows
     topup-ends        a provincial top-up in the subsidy_policies table ends mid-period
+    visit-response    who responds to a visit follows visible traits; sessions reach those who come
     ledger-only       the export holds only villages, participants and installments
 
 Each scenario's knobs live in experiments/scenarios/<name>.yaml (no defaults in Python;
@@ -41,6 +42,7 @@ from dropout.simulate.scenarios.mode_switch import ModeSwitch, ModeSwitchConfig
 from dropout.simulate.scenarios.price_slump import PriceSlump, PriceSlumpConfig
 from dropout.simulate.scenarios.rumour import Rumour, RumourConfig
 from dropout.simulate.scenarios.topup_ends import TopUpEnds, TopUpEndsConfig
+from dropout.simulate.scenarios.visit_response import VisitResponse, VisitResponseConfig
 
 __all__ = ["SCENARIOS", "ScenarioSpec", "ScenarioSet", "build_scenarios", "load_scenario"]
 
@@ -52,6 +54,7 @@ MECHANISMS: dict[str, tuple[type[Scenario], type]] = {
     "rumour": (Rumour, RumourConfig),
     "mode-switch": (ModeSwitch, ModeSwitchConfig),
     "topup-ends": (TopUpEnds, TopUpEndsConfig),
+    "visit-response": (VisitResponse, VisitResponseConfig),
     "ledger-only": (LedgerOnly, LedgerOnlyConfig),
 }
 SCENARIOS = tuple(MECHANISMS)

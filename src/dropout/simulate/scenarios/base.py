@@ -62,6 +62,7 @@ class World:
     economy: HouseholdEconomy
     policies: pd.DataFrame  # as changed by the scenarios' `policies` hooks
     occupation: np.ndarray  # per participant (str)
+    outreach: object = None  # outreach.Outreach: a scenario may set its `session_turnout` / `explore_share`
 
 
 @dataclass
