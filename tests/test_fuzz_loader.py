@@ -22,7 +22,7 @@ make_bad = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_bad)
 
 TABLES = {"villages": make_bad.VILLAGES, "participants": make_bad.PARTICIPANTS, "installments": make_bad.INSTALLMENTS}
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
 
 def _parquet_bytes(table: str) -> bytes:

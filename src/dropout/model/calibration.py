@@ -105,8 +105,10 @@ class Calibrator:
             return cls(method="isotonic", x=x, y=y)
         if method == "platt":
             a, b = _numbers([d.get("a")], "a")[0], _numbers([d.get("b")], "b")[0]
-            if not 0 < a <= 1e3 or abs(b) > 1e3:
-                raise ValueError(f"calibration JSON: platt a={a}, b={b}: need 0 < a <= 1000 and |b| <= 1000")
+            if not 0 < a <= 1e3:
+                raise ValueError(f"calibration JSON: platt slope a={a} must be > 0 (and at most 1000)")
+            if abs(b) > 1e3:
+                raise ValueError(f"calibration JSON: platt intercept b={b} must be within -1000 to 1000")
             return cls(method="platt", a=a, b=b)
         raise ValueError(f"calibration JSON: unknown method {method!r}")
 
