@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--demo-dir", type=Path, default=ROOT / "out" / "bench-serve")
     ap.add_argument("--base", type=Path, help="source tree (the folder holding `dropout/`) of the code before")
     ap.add_argument("--model", type=Path, help="a model folder (default: the demo's)")
+    ap.add_argument("--base-label", default="before", help="how the results name the --base code")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--people", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=2, help="passes over the people in each process")
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(Path(__file__).parent))
         from _results import save
 
-        side = (f"before {summary['before']['median_ms']:.1f} ms" if "before" in summary else "")
+        side = (f"{args.base_label} {summary['before']['median_ms']:.1f} ms" if "before" in summary else "")
         save("score_cpu", {"people": args.people, "repeat": args.repeat, "runs": summary},
              readme=[{"benchmark": "`uv run python benchmarks/score_cpu.py`",
                       "what": "in-process CPU per POST /score of one person (parse, score, JSON answer), "
