@@ -287,7 +287,7 @@ def validate_request(request: ScoreRequest, reference: Reference, today: date | 
 
 def request_errors(req: RawRequest) -> list[dict]:
     """Every break of the contract's rules between rows in the request, at its field path."""
-    frames = {n: (df if df is not None else _typed(n, {})) for n, df in req.raw.items()}
+    frames = {n: _Columns(df if df is not None else _typed(n, {})) for n, df in req.raw.items()}
     # Only the rules whose table holds rows of the request: the reference data's rows
     # (villages, subsidy policies) were checked when it was loaded.
     sent = {n for n, where in req.origin.items() if any(w[0] != "reference" for w in where)}
@@ -301,6 +301,29 @@ def request_errors(req: RawRequest) -> list[dict]:
             errors.append({"loc": request_loc(origin[pos], rule.table, rule.column), "msg": msg,
                            "type": "data_contract"})
     return errors
+
+
+class _Columns:
+    """A frame whose columns are taken out once: the rules read a request's columns many
+    times, and each `df[col]` builds a new Series. Everything else is the frame's own."""
+
+    def __init__(self, df: pd.DataFrame):
+        self._df = df
+        self._columns: dict[str, pd.Series] = {}
+
+    def __getitem__(self, key):
+        if not isinstance(key, str):
+            return self._df[key]
+        col = self._columns.get(key)
+        if col is None:
+            col = self._columns[key] = self._df[key]
+        return col
+
+    def __len__(self) -> int:
+        return len(self._df)
+
+    def __getattr__(self, name):
+        return getattr(self._df, name)
 
 
 @lru_cache(maxsize=1)
