@@ -140,3 +140,30 @@ def test_an_empty_value_counts_toward_its_missing_group():
     assert idx[1, :3].tolist() == [2, 0, 1] and valid[1].tolist() == [True, True, True, False]
     # without values the groups stay as given
     assert top_reasons(contrib, 4, groups)[0][0, :3].tolist() == [2, 0, 1]
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_explain_as_lists_equals_its_categoricals(seed):
+    """The service's plain lists (`as_lists`) are the batch's categorical columns, decoded:
+    real catalog, reason groups and variants, empty values, rows with few or no reasons."""
+    from dropout.features.catalog import load_catalog, reason_sentence
+    from dropout.score.core import _reason_groups
+
+    catalog = load_catalog()
+    names = catalog.names()[:60]  # some are never shown as a reason
+    rng = np.random.default_rng(seed)
+    rows = 30
+    contrib = rng.normal(0, 0.3, (rows, len(names)))
+    contrib[0] = -1.0  # no reason at all
+    values = rng.integers(0, 13, (rows, len(names))).astype(np.float64)
+    values[rng.random(values.shape) < 0.2] = np.nan
+    groups, missing = _reason_groups(tuple(names))
+    sentence = lambda f, v, lang: reason_sentence(f, v, lang, catalog=catalog)  # noqa: E731
+    frame = explain(contrib, values, names, sentence, groups=groups, groups_missing=missing)
+    for langs in (("en", "vi"), ("vi",)):
+        lists = explain(contrib, values, names, sentence, groups=groups, groups_missing=missing,
+                        langs=langs, as_lists=True)
+        for c, got in lists.items():
+            want = [None if pd.isna(v) else v for v in frame[c].tolist()]
+            assert got == want, c
+        assert sorted(lists) == sorted(c for c in frame.columns if c.endswith(("feature", *langs)))

@@ -172,3 +172,18 @@ def test_rules_numpy_paths_agree_with_pandas():
                                "valid_to": (start + pd.to_timedelta(rng.integers(-40, 200, n), unit="D"))
                                .mask(rng.random(n) < 0.3)})
         assert (overlapping_spells(spells) == _overlapping_spells_pandas(spells)).all(), n
+
+
+def test_request_frames_equal_pandas_own_constructor():
+    """`records._frame` (pandas without its input checks) builds what `pd.DataFrame` builds."""
+    from dropout.service.records import _frame, request_tables
+
+    tables = random_tables(seed=3, n_participants=20)
+    ids = [int(p) for p in tables.participants["participant_id"][:3]]
+    raw = request_tables(request(tables, ids, "2025-06-01"), Reference.from_tables(tables))
+    for name, df in raw.raw.items():
+        if df is None:
+            continue
+        arrays = {c: df[c].array for c in df.columns}
+        pd.testing.assert_frame_equal(_frame(arrays), pd.DataFrame(arrays), check_exact=True, obj=name)
+        assert _frame(arrays).dtypes.tolist() == df.dtypes.tolist()

@@ -79,8 +79,9 @@ def _orphan(child: str, col: str, parent: str, parent_col: str | None = None) ->
                 needs=(parent,))
 
 
-def _enrolled(t: Frames, table: str) -> pd.Series:
-    """Each row's participant's enrolment day (NaT where the participant is unknown)."""
+def _enrolled(t: Frames, table: str) -> pd.Series | np.ndarray:
+    """Each row's participant's enrolment day (NaT where the participant is unknown);
+    a datetime64 array on the numpy path (ids without empties, typed dates)."""
     parts, rows = t["participants"], t[table]
     ids, wanted = parts["participant_id"], rows["participant_id"]
     enrolled = parts["enrolled_on"]
@@ -95,37 +96,49 @@ def _enrolled(t: Frames, table: str) -> pd.Series:
             if len(ids):
                 hit = sorted_ids[at] == wanted
                 values[hit] = enrolled.to_numpy()[order[at[hit]]]
-            return pd.Series(values, index=rows.index, dtype=enrolled.dtype)
+            return values
     enrolled = parts.drop_duplicates("participant_id").set_index("participant_id")["enrolled_on"]
     return rows["participant_id"].map(enrolled)
 
 
-def _month_start(days: pd.Series) -> pd.Series:
+def _month_start(days: pd.Series | np.ndarray) -> pd.Series | np.ndarray:
     """The first day of each date's month (NaT stays NaT)."""
+    if isinstance(days, np.ndarray):
+        return days.astype("datetime64[M]").astype(days.dtype)
     if np.issubdtype(days.dtype, np.datetime64):
         month = days.to_numpy().astype("datetime64[M]").astype(days.dtype)
         return pd.Series(month, index=days.index, dtype=days.dtype)
     return days.dt.to_period("M").dt.to_timestamp()
 
 
+def _missing(s: pd.Series) -> np.ndarray:
+    """`s.isna()` as a numpy array: the array's own answer, without building a Series."""
+    return np.asarray(s.array.isna(), dtype=bool)
+
+
 def _home_without_person(t: Frames, _day) -> np.ndarray:
     v = t["visits"]
-    return (v["kind"].eq("home_visit") & v["participant_id"].isna()).to_numpy()
+    home = np.asarray(v["kind"].to_numpy(dtype=object, na_value=None) == "home_visit", dtype=bool)
+    return home & _missing(v["participant_id"])
 
 
-def _dates(s: pd.Series) -> np.ndarray | None:
+def _dates(s: pd.Series | np.ndarray) -> np.ndarray | None:
     """A date column as numpy datetime64 (NaT for empty), or None when it is not typed as dates.
 
     Comparisons with NaT are False in numpy as in pandas, so a rule can compare the
     arrays directly: a request's few rows then cost microseconds, not a pandas op each."""
+    if isinstance(s, np.ndarray):
+        return s if np.issubdtype(s.dtype, np.datetime64) else None
     return s.to_numpy() if np.issubdtype(s.dtype, np.datetime64) else None
 
 
-def _less(a: pd.Series, b: pd.Series) -> np.ndarray:
+def _less(a: pd.Series, b: pd.Series | np.ndarray) -> np.ndarray:
     """a < b row by row, False where either is empty."""
     x, y = _dates(a), _dates(b)
     if x is not None and y is not None:
         return x < y
+    if isinstance(b, np.ndarray):
+        b = pd.Series(b, index=a.index)
     return (a.notna() & b.notna() & (a < b)).to_numpy()
 
 
@@ -144,7 +157,7 @@ def _due_before_period(t: Frames, _day) -> np.ndarray:
 
 def _paid_mismatch(t: Frames, _day) -> np.ndarray:
     inst = t["installments"]
-    return (inst["paid_on"].isna() != inst["amount_paid"].isna()).to_numpy()
+    return _missing(inst["paid_on"]) != _missing(inst["amount_paid"])
 
 
 def _claim_before_enrolment(t: Frames, _day) -> np.ndarray:

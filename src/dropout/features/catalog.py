@@ -155,8 +155,9 @@ class Condition:
                         if other is None:
                             hold[:] = False
                             break
-                    with np.errstate(invalid="ignore"):
-                        hold &= _OPS[op](values, other)
+                    # NaN compares false without a floating-point error (no errstate
+                    # needed: entering one per term cost more than the comparison).
+                    hold &= _OPS[op](values, other)
             out |= hold
         return out
 
@@ -178,6 +179,8 @@ class Catalog:
     features: tuple[FeatureSpec, ...]
     # reason group -> {"action_en": ..., "action_vi": ...}: what an officer can do about it
     group_actions: dict = field(default_factory=dict)
+    # families -> their feature names: asked for on every request the service scores
+    _names: dict = field(default_factory=dict, repr=False, compare=False)
 
     def action(self, group: str | None, lang: str) -> str | None:
         """The suggested action of a reason group in `lang`, None when it has none."""
@@ -185,9 +188,13 @@ class Catalog:
         return entry[f"action_{lang}"] if entry else None
 
     def names(self, families=None) -> list[str]:
-        """Feature names in catalog order, optionally only those of `families`."""
-        wanted = set(families) if families is not None else None
-        return [f.name for f in self.features if wanted is None or f.family in wanted]
+        """Feature names in catalog order, optionally only those of `families` (a new list each call)."""
+        key = tuple(families) if families is not None else None
+        hit = self._names.get(key)
+        if hit is None:
+            wanted = set(families) if families is not None else None
+            hit = self._names[key] = tuple(f.name for f in self.features if wanted is None or f.family in wanted)
+        return list(hit)
 
     def __getitem__(self, name: str) -> FeatureSpec:
         for f in self.features:

@@ -13,6 +13,7 @@ from dropout.timeline import (
     prefix_sum,
     range_max,
     range_sum,
+    str_values,
     to_days,
 )
 
@@ -28,7 +29,7 @@ IMPACT_HORIZON_DAYS = 365
 
 def _events(ctx: Context) -> SortedEvents:
     d = ctx.tables.disasters
-    commune = entity_index(d["commune"].astype("str").to_numpy(), ctx.commune_names)
+    commune = entity_index(str_values(d["commune"]), ctx.commune_names)
     keep = commune >= 0
     return SortedEvents(commune[keep], to_days(d["started_on"])[keep], len(ctx.commune_names),
                         severity=d["severity"].to_numpy(np.int64)[keep])

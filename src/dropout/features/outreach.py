@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from dropout.features.context import Context
-from dropout.timeline import NEVER, AsOf, SortedEvents, days_since, entity_index, prefix_sum, range_sum, to_days
+from dropout.timeline import (NEVER, AsOf, SortedEvents, days_since, entity_index, prefix_sum, range_sum,
+                              str_values, to_days)
 
 FAMILY = "outreach"
 WINDOW_DAYS = 365
@@ -22,19 +23,20 @@ EVENING_SESSION = "evening_session"
 
 def _events(ctx: Context) -> tuple[SortedEvents, SortedEvents]:
     v = ctx.tables.visits
-    kind = v["kind"].astype("str").to_numpy()
+    kind = str_values(v["kind"])  # already text: no astype (it copies)
     day = to_days(v["visited_on"])
-    village = entity_index(v["village_id"].astype("str").to_numpy(), ctx.village_ids)
+    village = entity_index(str_values(v["village_id"]), ctx.village_ids)
     own_language = np.zeros(len(v), dtype=bool)
     ok = village >= 0
-    own_language[ok] = v["language"].astype("str").to_numpy()[ok] == ctx.village_language[village[ok]]
+    own_language[ok] = str_values(v["language"])[ok] == ctx.village_language[village[ok]]
     pid = v["participant_id"]
     has_pid = pid.notna().to_numpy()
     person = np.full(len(v), -1, dtype=np.int64)
     person[has_pid] = entity_index(pid[has_pid].to_numpy(np.int64), ctx.participant_id)
     home = (kind == HOME_VISIT) & (person >= 0)
     evening = (kind == EVENING_SESSION) & ok
-    outcome = (v["outcome"].astype("str").fillna("").to_numpy() if "outcome" in v.columns
+    # Missing outcomes equal none of the outcomes compared below, as "" did.
+    outcome = (str_values(v["outcome"]) if "outcome" in v.columns
                else np.full(len(v), "", dtype=object))
     promised = to_days(v["promised_on"]) if "promised_on" in v.columns else np.full(len(v), NEVER, dtype=np.int64)
     homes = SortedEvents(person[home], day[home], ctx.n, own=own_language[home],

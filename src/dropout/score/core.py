@@ -368,10 +368,12 @@ def score_matrix(X: pd.DataFrame, due: pd.DataFrame, model, sentence=None) -> pd
     return order_rows(pd.DataFrame(out, copy=False))
 
 
-def score_values(values: np.ndarray, model, sentence=None) -> tuple[np.ndarray, pd.DataFrame]:
+def score_values(values: np.ndarray, model, sentence=None, langs=None,
+                 as_lists: bool = False) -> tuple[np.ndarray, pd.DataFrame | dict[str, list]]:
     """Calibrated risk and the reasons (`explain`'s columns) of feature rows `values`
     (float64, the model's features in its order): the scoring core of the batch run and
-    of the service alike."""
+    of the service alike. `langs` (default both) and `as_lists` go to `explain`: the
+    service asks for its request's language as plain lists."""
     if sentence is None:
         sentence = catalog_sentence()
     names = list(model.feature_names)
@@ -383,7 +385,9 @@ def score_values(values: np.ndarray, model, sentence=None) -> tuple[np.ndarray, 
     else:
         contrib_values = np.asarray(contrib)[:, : len(names)]
     groups, groups_missing = _reason_groups(tuple(names))
-    reasons = explain(contrib_values, values, names, sentence, groups=groups, groups_missing=groups_missing)
+    extra = {"langs": tuple(langs)} if langs is not None else {}
+    reasons = explain(contrib_values, values, names, sentence, groups=groups, groups_missing=groups_missing,
+                      as_lists=as_lists, **extra)
     return risk, reasons
 
 

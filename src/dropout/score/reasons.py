@@ -224,7 +224,8 @@ def explain(
     index: pd.Index | None = None,
     groups: Sequence[str] | None = None,
     groups_missing: Sequence[str | None] | None = None,
-) -> pd.DataFrame:
+    as_lists: bool = False,
+) -> pd.DataFrame | dict[str, list]:
     """Top `n` reasons per row as sentences in each language, plus the feature names.
 
     Args:
@@ -239,6 +240,9 @@ def explain(
         One row per input row with `reason_columns(n, langs)` and then `action_<lang>`
         (the suggested action of the first reason's group) as categorical columns;
         missing (null) where a row has fewer than k reasons pushing risk up.
+        With `as_lists`: the same columns as a dict of plain lists (None where missing),
+        without the categoricals (the service's few rows: building them costs more
+        than finding the reasons).
     """
     contributions = np.asarray(contributions)
     values = np.asarray(values, dtype=np.float64)
@@ -280,6 +284,9 @@ def explain(
             else:
                 texts[lang].extend(_variant_text(rules, names[f], v, _plain(x), lang) for x in uniq)
 
+    first_group = np.where(valid[:, 0], cell[np.arange(rows), idx[:, 0]], -1) if rows else np.zeros(0, np.int64)
+    if as_lists:
+        return _as_lists(rules, names, texts, pair_code, r, j, idx, valid, first_group, group_names, n, langs)
     out = {}  # in reason_columns order
     for lang in langs:
         cats, remap = _dedupe(texts[lang])
@@ -293,8 +300,7 @@ def explain(
     for k in range(n):
         slot = np.where(valid[:, k], idx[:, k], -1)
         out[f"reason_{k + 1}_feature"] = pd.Categorical.from_codes(slot, dtype=feature_dtype)
-    # The suggested action: the group of the first reason.
-    first_group = np.where(valid[:, 0], cell[np.arange(rows), idx[:, 0]], -1) if rows else np.zeros(0, np.int64)
+    # The suggested action: the group of the first reason (first_group above).
     for lang in langs:
         actions = [rules.catalog.action(g, lang) for g in group_names]
         known = [a for a in dict.fromkeys(actions) if a is not None]
@@ -302,6 +308,29 @@ def explain(
         per_group = np.array([at[a] if a is not None else -1 for a in actions] + [-1], dtype=np.int64)
         out[f"action_{lang}"] = pd.Categorical.from_codes(per_group[first_group], dtype=_dtype(tuple(known), False))
     return pd.DataFrame(out, index=index if index is not None else pd.RangeIndex(rows), copy=False)
+
+
+def _as_lists(rules, names, texts, pair_code, r, j, idx, valid, first_group, group_names, n, langs) -> dict[str, list]:
+    """`explain`'s columns as plain lists: the same texts, features and actions as its
+    categoricals decode to (tests/test_score_reasons.py pins the two)."""
+    rows = idx.shape[0]
+    out: dict[str, list] = {}
+    r_list, j_list, codes = r.tolist(), j.tolist(), pair_code.tolist()
+    for lang in langs:
+        text = texts[lang]
+        for k in range(n):
+            col: list = [None] * rows
+            for row, slot, code in zip(r_list, j_list, codes):
+                if slot == k:
+                    col[row] = text[code]
+            out[f"reason_{k + 1}_{lang}"] = col
+    for k in range(n):
+        out[f"reason_{k + 1}_feature"] = [str(names[f]) if ok else None
+                                          for f, ok in zip(idx[:, k].tolist(), valid[:, k].tolist())]
+    for lang in langs:
+        actions = [rules.catalog.action(g, lang) for g in group_names]
+        out[f"action_{lang}"] = [actions[g] if g >= 0 else None for g in first_group.tolist()]
+    return out
 
 
 @lru_cache(maxsize=64)

@@ -158,7 +158,8 @@ class RiskEngine:
             names = list(self.model.feature_names)
             positions = np.searchsorted(context.participant_id, due["participant_id"].to_numpy(np.int64))
             values = feature_values(context, job.as_of, positions, names)
-            risk, reasons = score_values(values, self.model, sentence=self._sentence)
+            risk, reasons = score_values(values, self.model, sentence=self._sentence, langs=(request.lang,),
+                                         as_lists=True)
             by_id = _records(due, risk, reasons, request.lang)
         results = []
         for pid in ids:
@@ -237,7 +238,7 @@ class RiskEngine:
 # ---------------------------------------------------------------- helpers
 
 
-def _records(due: pd.DataFrame, risk: np.ndarray, reasons: pd.DataFrame, lang: str) -> dict[int, dict]:
+def _records(due: pd.DataFrame, risk: np.ndarray, reasons: dict[str, list], lang: str) -> dict[int, dict]:
     """participant_id -> the fields a response uses, as plain Python values (only those:
     `to_dict` of every column costs more than the scoring of one person)."""
     from dropout.score.output import risk_band
@@ -248,9 +249,7 @@ def _records(due: pd.DataFrame, risk: np.ndarray, reasons: pd.DataFrame, lang: s
     columns["risk"] = risk.tolist()
     columns["risk_band"] = [str(b) for b in risk_band(risk)]
     for c in (*reason_text_columns(lang), *reason_feature_columns()):
-        values = reasons[c].array  # categorical: each row's category, None where empty
-        categories = values.categories.tolist()
-        columns[c] = [categories[k] if k >= 0 else None for k in values.codes.tolist()]
+        columns[c] = reasons[c]  # `explain(as_lists=True)`: plain values, None where empty
     return {int(pid): {c: values[i] for c, values in columns.items()}
             for i, pid in enumerate(columns["participant_id"])}
 
