@@ -121,12 +121,18 @@ def training_reference(frame: pd.DataFrame, feature_names: list[str], model, pre
     return ref
 
 
+#: Rows whose contributions measure each feature's influence (a random sample beyond this).
+INFLUENCE_SAMPLE_ROWS = 50_000
+
+
 def influence(model, X: pd.DataFrame) -> dict[str, float]:
     """Each feature's share of how much the model's risks move: the spread (standard
     deviation) of its contribution to the log-odds over the rows, trees and the blended
     logistic line together (a policy lever may live in the line alone, with no tree gain)."""
     if len(X) == 0 or not hasattr(model, "contributions"):
         return {}
+    if len(X) > INFLUENCE_SAMPLE_ROWS:  # a spread needs a sample, not every row's pred_contrib
+        X = X.sample(INFLUENCE_SAMPLE_ROWS, random_state=0)
     spread = model.contributions(X).drop(columns="bias").std(ddof=0)
     total = float(spread.sum())
     return {str(k): float(v) / total for k, v in spread.items()} if total > 0 else {}
