@@ -399,31 +399,7 @@ def join_reference(request: ScoreRequest, own: Tables, reference: Reference) -> 
                 seen.append(keys)
         return out
 
-    visits = ref("visits")
-    own_visits = own.visits
-    # An evening session the caller also sent (same village, day, kind) counts once. Only
-    # rows without a participant (sessions) can be dropped, so without any the check is moot.
-    if visits and len(own_visits) and own_visits["participant_id"].isna().any():
-        theirs = _stack(visits)
-        if len(theirs):
-            key = ["village_id", "visited_on", "kind"]
-            dup = own_visits[key].merge(theirs[key].drop_duplicates(), on=key, how="left", indicator=True)
-            own_visits = own_visits[(dup["_merge"].to_numpy() == "left_only")
-                                    | own_visits["participant_id"].notna().to_numpy()]
-    visits_all = _stack([*visits, (own_visits, None)])
-    if len(visits_all):
-        visits_all = visits_all.assign(visit_id=np.arange(1, len(visits_all) + 1, dtype=np.int64))
-    if request.villages is not None:
-        villages = own.villages
-    else:
-        villages = _stack([(reference.by_village[v].villages, None) for v in found])
-    if request.disasters is not None:
-        disasters = own.disasters
-    else:
-        communes: dict[str, str] = {}  # villages of one commune share its disasters: take them once
-        for v in found:
-            communes.setdefault(str(reference.by_village[v].villages["commune"].iloc[0]), v)
-        disasters = _stack([(reference.by_village[v].disasters, None) for v in communes.values()])
+    visits_all, villages, disasters = _village_rows(request, own, reference, found, ref("visits"))
     return Tables(
         villages=villages,
         participants=_stack([*ref("participants"), (own.participants, None)]),
@@ -457,19 +433,30 @@ def own_tables(request: ScoreRequest, own: Tables, reference: Reference) -> tupl
     found = sorted({rec.participant.village_id for rec in request.participants} & reference.by_village.keys())
     if not found:
         return own, None
-    own_visits = own.visits
     sessions = [(reference.sessions[v], None) for v in found]
-    # An evening session the caller also sent (same village, day, kind) counts once.
-    if len(own_visits) and own_visits["participant_id"].isna().any():
-        theirs = _stack(sessions)
+    visits, villages, disasters = _village_rows(request, own, reference, found, sessions)
+    tables = own.replace(villages=villages, visits=visits, disasters=disasters)
+    outside = reference.neighbours.outside(own.participants["participant_id"].to_numpy(np.int64))
+    return tables, outside
+
+
+def _village_rows(request: ScoreRequest, own: Tables, reference: Reference, found: list[str],
+                  visits: list) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The visits (the reference's `visits` pieces and the request's own), villages and
+    disasters of the request's villages `found` in the reference data."""
+    own_visits = own.visits
+    # An evening session the caller also sent (same village, day, kind) counts once. Only
+    # rows without a participant (sessions) can be dropped, so without any the check is moot.
+    if visits and len(own_visits) and own_visits["participant_id"].isna().any():
+        theirs = _stack(visits)
         if len(theirs):
             key = ["village_id", "visited_on", "kind"]
             dup = own_visits[key].merge(theirs[key].drop_duplicates(), on=key, how="left", indicator=True)
             own_visits = own_visits[(dup["_merge"].to_numpy() == "left_only")
                                     | own_visits["participant_id"].notna().to_numpy()]
-    visits = _stack([*sessions, (own_visits, None)])
-    if len(visits):
-        visits = visits.assign(visit_id=np.arange(1, len(visits) + 1, dtype=np.int64))
+    visits_all = _stack([*visits, (own_visits, None)])
+    if len(visits_all):
+        visits_all = visits_all.assign(visit_id=np.arange(1, len(visits_all) + 1, dtype=np.int64))
     if request.villages is not None:
         villages = own.villages
     else:
@@ -481,9 +468,7 @@ def own_tables(request: ScoreRequest, own: Tables, reference: Reference) -> tupl
         for v in found:
             communes.setdefault(str(reference.by_village[v].villages["commune"].iloc[0]), v)
         disasters = _stack([(reference.by_village[v].disasters, None) for v in communes.values()])
-    tables = own.replace(villages=villages, visits=visits, disasters=disasters)
-    outside = reference.neighbours.outside(own.participants["participant_id"].to_numpy(np.int64))
-    return tables, outside
+    return visits_all, villages, disasters
 
 
 def _stack(pieces: list[tuple[pd.DataFrame, np.ndarray | None]]) -> pd.DataFrame:
