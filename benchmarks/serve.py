@@ -186,13 +186,9 @@ def _proc_tree(root: int) -> list[int]:
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields_ = stat[stat.rindex(b")") + 2:].split()
-        parent[int(entry)] = int(fields_[1])
+        fields_ = _stat_fields(int(entry))
+        if fields_:
+            parent[int(entry)] = int(fields_[1])
     tree, frontier = [root], [root]
     while frontier:
         frontier = [pid for pid, ppid in parent.items() if ppid in frontier]
@@ -200,17 +196,23 @@ def _proc_tree(root: int) -> list[int]:
     return tree
 
 
+def _stat_fields(pid: int) -> list[bytes]:
+    """The fields of /proc/<pid>/stat after the command name (empty when the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return []
+    return stat[stat.rindex(b")") + 2:].split()
+
+
 def proc_cpu_seconds(pids: list[int]) -> float:
     """utime + stime of these processes so far (/proc/<pid>/stat, clock ticks)."""
     total = 0
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields_ = stat[stat.rindex(b")") + 2:].split()
-        total += int(fields_[11]) + int(fields_[12])  # utime, stime (fields 14 and 15 of stat)
+        fields_ = _stat_fields(pid)
+        if fields_:
+            total += int(fields_[11]) + int(fields_[12])  # utime, stime (fields 14 and 15 of stat)
     return total / CLK_TCK
 
 
