@@ -210,6 +210,28 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col_action": {"vi": "Hình thức", "en": "Action"},
     "session_here": {"vi": "Có buổi họp tối tại bản", "en": "Evening session in the village"},
     "col_top_reason": {"vi": "Lý do chính", "en": "Top reason"},
+    # the monitoring page and its banner (web/monitoring.py)
+    "monitor_title": {"vi": "Giám sát mô hình — {district}", "en": "Model monitoring — {district}"},
+    "monitor_intro": {"vi": "Mỗi đợt chấm điểm: số người dự kiến ngừng đóng và độ chính xác ước tính (trước hạn nộp), "
+                    "bên cạnh kết quả thực tế khi hạn nộp đã qua.",
+              "en": "Each scoring run: the expected lapses and estimated accuracy (before the deadline), beside "
+                    "what happened once the deadline had passed."},
+    "monitor_none": {"vi": "Chưa có kết quả giám sát. Chạy dropout monitor sau khi có dữ liệu mới.",
+             "en": "No monitoring yet. Run dropout monitor when a newer export arrives."},
+    "monitor_as_of": {"vi": "Ngày chấm điểm", "en": "Scored on"},
+    "monitor_scored": {"vi": "Số người", "en": "People"},
+    "monitor_expected": {"vi": "Dự kiến ngừng đóng (90 %)", "en": "Expected lapses (90 %)"},
+    "monitor_realised": {"vi": "Thực tế ngừng đóng", "en": "Lapses that happened"},
+    "monitor_est_auc": {"vi": "AUC ước tính", "en": "Estimated AUC"},
+    "monitor_real_auc": {"vi": "AUC thực tế", "en": "Realised AUC"},
+    "monitor_status": {"vi": "Trạng thái", "en": "Status"},
+    "monitor_ok": {"vi": "Bình thường", "en": "OK"},
+    "monitor_alert": {"vi": "Cảnh báo", "en": "Alert"},
+    "monitor_pending": {"vi": "chưa đến hạn", "en": "not due yet"},
+    "monitor_drift": {"vi": "Dữ liệu đầu vào (toàn mô hình)", "en": "Input data (whole model)"},
+    "monitor_banner": {"vi": "Cảnh báo giám sát (đợt {as_of}): {message} {action}",
+               "en": "Monitoring alert (run of {as_of}): {message} {action}"},
+    "monitor_link": {"vi": "Trang giám sát", "en": "Monitoring page"},
 }
 
 # Translations of the data's code values, by kind of value.

@@ -12,40 +12,17 @@ import time
 
 from starlette.requests import Request
 
+from dropout.web.i18n import translate
 from dropout.web.session import ctx, language
 
 log = logging.getLogger("dropout.web")
 CACHE_SECONDS = 30.0
 _cache: dict[str, tuple[float, list[dict]]] = {}
 
-TEXT = {
-    "title": {"vi": "Giám sát mô hình — {district}", "en": "Model monitoring — {district}"},
-    "intro": {"vi": "Mỗi đợt chấm điểm: số người dự kiến ngừng đóng và độ chính xác ước tính (trước hạn nộp), "
-                    "bên cạnh kết quả thực tế khi hạn nộp đã qua.",
-              "en": "Each scoring run: the expected lapses and estimated accuracy (before the deadline), beside "
-                    "what happened once the deadline had passed."},
-    "none": {"vi": "Chưa có kết quả giám sát. Chạy dropout monitor sau khi có dữ liệu mới.",
-             "en": "No monitoring yet. Run dropout monitor when a newer export arrives."},
-    "as_of": {"vi": "Ngày chấm điểm", "en": "Scored on"},
-    "scored": {"vi": "Số người", "en": "People"},
-    "expected": {"vi": "Dự kiến ngừng đóng (90 %)", "en": "Expected lapses (90 %)"},
-    "realised": {"vi": "Thực tế ngừng đóng", "en": "Lapses that happened"},
-    "est_auc": {"vi": "AUC ước tính", "en": "Estimated AUC"},
-    "real_auc": {"vi": "AUC thực tế", "en": "Realised AUC"},
-    "status": {"vi": "Trạng thái", "en": "Status"},
-    "ok": {"vi": "Bình thường", "en": "OK"},
-    "alert": {"vi": "Cảnh báo", "en": "Alert"},
-    "pending": {"vi": "chưa đến hạn", "en": "not due yet"},
-    "drift": {"vi": "Dữ liệu đầu vào (toàn mô hình)", "en": "Input data (whole model)"},
-    "banner": {"vi": "Cảnh báo giám sát (đợt {as_of}): {message} {action}",
-               "en": "Monitoring alert (run of {as_of}): {message} {action}"},
-    "link": {"vi": "Trang giám sát", "en": "Monitoring page"},
-}
-
 
 def tr(key: str, lang: str, **values) -> str:
-    text = TEXT[key].get(lang) or TEXT[key]["vi"]
-    return text.format(**values) if values else text
+    """A text of the monitoring page or banner (`monitor_<key>` of the shared messages)."""
+    return translate(f"monitor_{key}", lang, **values)
 
 
 def _results(store_url: str) -> list[dict]:
