@@ -210,6 +210,34 @@ MESSAGES: dict[str, dict[str, str]] = {
     "col_action": {"vi": "Hình thức", "en": "Action"},
     "session_here": {"vi": "Có buổi họp tối tại bản", "en": "Evening session in the village"},
     "col_top_reason": {"vi": "Lý do chính", "en": "Top reason"},
+    # the provincial office's what-if page (web/whatif.py)
+    "whatif_title": {"vi": "Mô phỏng chính sách hỗ trợ đóng BHXH tự nguyện: {province}",
+                    "en": "Subsidy what-if for voluntary social insurance: {province}"},
+    "whatif_none": {"vi": "Chưa có lần mô phỏng nào cho tỉnh này (chạy dropout whatif).",
+                   "en": "No what-if has been run for this province yet (run dropout whatif)."},
+    "whatif_as_of": {"vi": "Tính đến ngày {as_of}, trong {months} tháng tới; mô hình {model}",
+                    "en": "As of {as_of}, over the next {months} months; model {model}"},
+    "whatif_policies": {"vi": "Các chính sách", "en": "Policies"},
+    "whatif_side_by_side": {"vi": "So sánh các chính sách (toàn tỉnh)", "en": "Policies side by side (whole province)"},
+    "whatif_by_district": {"vi": "Theo huyện", "en": "By district"},
+    "whatif_policy": {"vi": "Chính sách", "en": "Policy"},
+    "whatif_district": {"vi": "Huyện", "en": "District"},
+    "whatif_people": {"vi": "Số người đến hạn", "en": "People due"},
+    "whatif_changed": {"vi": "Số người thay đổi mức hỗ trợ", "en": "Support changed for"},
+    "whatif_lapses": {"vi": "Thay đổi số dừng đóng dự kiến", "en": "Change in expected lapses"},
+    "whatif_kept": {"vi": "Số người giữ được", "en": "Contributors kept"},
+    "whatif_months": {"vi": "Số tháng đóng giữ được", "en": "Contribution-months kept"},
+    "whatif_cost": {"vi": "Chi ngân sách thêm (đồng/năm)", "en": "Budget cost (VND/year)"},
+    "whatif_per_kept": {"vi": "Chi phí cho mỗi người giữ được (đồng)", "en": "Cost per participant kept (VND)"},
+    "whatif_trust": {"vi": "Độ tin cậy", "en": "Can the model be trusted here?"},
+    "whatif_monotone_yes": {"vi": "Mô hình đơn điệu theo chi phí ròng: có.",
+                           "en": "The model is monotone in net cost: yes."},
+    "whatif_monotone_no": {"vi": "Mô hình KHÔNG đơn điệu theo chi phí ròng: {features}.",
+                          "en": "The model is NOT monotone in net cost: {features}."},
+    "whatif_outside": {"vi": "{n} người có chi phí ròng nằm ngoài khoảng dữ liệu huấn luyện ({policy}): kết quả cho họ là ngoại suy.",
+                      "en": "{n} people's net costs lie outside the range seen in training ({policy}): their result is an extrapolation."},
+    "whatif_plot_cost": {"vi": "Số người giữ được và chi phí", "en": "Contributors kept vs cost"},
+    "whatif_plot_district": {"vi": "Số người giữ được theo huyện", "en": "Contributors kept by district"},
     # the monitoring page and its banner (web/monitoring.py)
     "monitor_title": {"vi": "Giám sát mô hình — {district}", "en": "Model monitoring — {district}"},
     "monitor_intro": {"vi": "Mỗi đợt chấm điểm: số người dự kiến ngừng đóng và độ chính xác ước tính (trước hạn nộp), "
@@ -292,6 +320,13 @@ def translate(key: str, lang: str, **values) -> str:
     entry = MESSAGES[key]
     text = entry.get(lang) or entry[DEFAULT_LANGUAGE]
     return text.format(**values) if values else text
+
+
+def messages(prefix: str, lang: str) -> dict[str, str]:
+    """The messages whose key starts with `prefix`, in `lang`, keyed without the prefix
+    (a page's own texts for its template)."""
+    return {key.removeprefix(prefix): entry.get(lang) or entry[DEFAULT_LANGUAGE]
+            for key, entry in MESSAGES.items() if key.startswith(prefix)}
 
 
 def label(kind: str, code, lang: str) -> str:

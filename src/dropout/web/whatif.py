@@ -21,43 +21,12 @@ from starlette.responses import Response
 
 from dropout.web.accounts import User
 from dropout.web.auth import login_required
+from dropout.web.i18n import messages
 from dropout.web.render import render
 from dropout.web.session import ctx, language
 
 log = logging.getLogger("dropout.web")
 
-TEXT = {
-    "vi": {
-        "title": "Mô phỏng chính sách hỗ trợ đóng BHXH tự nguyện: {province}",
-        "none": "Chưa có lần mô phỏng nào cho tỉnh này (chạy dropout whatif).",
-        "as_of": "Tính đến ngày {as_of}, trong {months} tháng tới; mô hình {model}",
-        "policies": "Các chính sách", "side_by_side": "So sánh các chính sách (toàn tỉnh)",
-        "by_district": "Theo huyện", "policy": "Chính sách", "district": "Huyện",
-        "people": "Số người đến hạn", "changed": "Số người thay đổi mức hỗ trợ",
-        "lapses": "Thay đổi số dừng đóng dự kiến", "kept": "Số người giữ được",
-        "months": "Số tháng đóng giữ được", "cost": "Chi ngân sách thêm (đồng/năm)",
-        "per_kept": "Chi phí cho mỗi người giữ được (đồng)",
-        "trust": "Độ tin cậy", "monotone_yes": "Mô hình đơn điệu theo chi phí ròng: có.",
-        "monotone_no": "Mô hình KHÔNG đơn điệu theo chi phí ròng: {features}.",
-        "outside": "{n} người có chi phí ròng nằm ngoài khoảng dữ liệu huấn luyện ({policy}): kết quả cho họ là ngoại suy.",
-        "plot_cost": "Số người giữ được và chi phí", "plot_district": "Số người giữ được theo huyện",
-    },
-    "en": {
-        "title": "Subsidy what-if for voluntary social insurance: {province}",
-        "none": "No what-if has been run for this province yet (run dropout whatif).",
-        "as_of": "As of {as_of}, over the next {months} months; model {model}",
-        "policies": "Policies", "side_by_side": "Policies side by side (whole province)",
-        "by_district": "By district", "policy": "Policy", "district": "District",
-        "people": "People due", "changed": "Support changed for",
-        "lapses": "Change in expected lapses", "kept": "Contributors kept",
-        "months": "Contribution-months kept", "cost": "Budget cost (VND/year)",
-        "per_kept": "Cost per participant kept (VND)",
-        "trust": "Can the model be trusted here?", "monotone_yes": "The model is monotone in net cost: yes.",
-        "monotone_no": "The model is NOT monotone in net cost: {features}.",
-        "outside": "{n} people's net costs lie outside the range seen in training ({policy}): their result is an extrapolation.",
-        "plot_cost": "Contributors kept vs cost", "plot_district": "Contributors kept by district",
-    },
-}
 COLUMNS = ("people", "people_support_changed", "lapses_change", "contributors_kept", "contribution_months_kept",
            "budget_cost_vnd_year", "cost_per_kept_vnd")
 
@@ -114,5 +83,5 @@ async def province_whatif(request: Request, user: User) -> Response:
         log.warning("access refused: province outside the account's scope")
         raise HTTPException(status_code=403)
     run = await run_in_threadpool(latest_run, ctx(request).settings.whatif_dir, province)
-    return render(request, "whatif.html", province=province, run=run, w=TEXT[language(request)],
+    return render(request, "whatif.html", province=province, run=run, w=messages("whatif_", language(request)),
                   columns=COLUMNS)
