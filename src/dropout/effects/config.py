@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from dropout.errors import ConfigError
 from dropout.paths import models_dir
-from dropout.strict import Strict
+from dropout.strict import Strict, read_config
 
 
 class Panel(Strict):
@@ -45,16 +43,4 @@ class EffectsConfig(Strict):
 
 def load_effects_config(path: str | Path | None = None) -> EffectsConfig:
     """Read and validate `models/effects.yaml` (or `path`); ConfigError names the bad key."""
-    p = Path(path) if path else models_dir() / "effects.yaml"
-    if not p.exists():
-        raise ConfigError(f"effects config {p} does not exist")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-        return EffectsConfig.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        lines = [f"{p}: invalid effects config"]
-        for err in exc.errors():
-            lines.append(f"- {'.'.join(str(x) for x in err['loc'])}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigError("\n".join(lines)) from None
+    return read_config(path or models_dir() / "effects.yaml", EffectsConfig, "effects config")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from dropout.errors import ConfigError
-from dropout.strict import Strict
+from dropout.strict import Strict, read_config
 
 
 class ReferenceConfig(Strict):
@@ -59,18 +57,6 @@ def load_monitor_config(path: str | None = None) -> MonitorConfig:
     Raises:
         ConfigError: naming the file and the key that is wrong.
     """
-    import yaml
-
     from dropout.paths import models_dir
 
-    p = Path(path) if path else models_dir() / "monitor.yaml"
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"{p}: cannot read the monitoring config: {err}") from None
-    try:
-        return MonitorConfig.model_validate(raw)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"{p}: {where}: {first['msg']} (got {first.get('input')!r})") from None
+    return read_config(path or models_dir() / "monitor.yaml", MonitorConfig, "monitoring config")

@@ -32,11 +32,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from dropout.maths import logit, sigmoid
-from dropout.strict import Strict
+from dropout.strict import Strict, read_config, validated
 from dropout.errors import ConfigError, DropoutError
 from dropout.paths import models_dir
 
@@ -116,25 +115,11 @@ class PlanConfig(Strict):
 
 def load_plan_config(path: str | Path | None = None) -> PlanConfig:
     """Read and validate `models/plan.yaml` (or `path`); ConfigError names the bad key."""
-    p = Path(path) if path else models_dir() / "plan.yaml"
-    if not p.exists():
-        raise ConfigError(f"plan config {p} does not exist")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
-    return plan_config_from_dict(raw, source=str(p))
+    return read_config(path or models_dir() / "plan.yaml", PlanConfig, "plan config")
 
 
 def plan_config_from_dict(raw: dict, source: str = "<dict>") -> PlanConfig:
-    try:
-        return PlanConfig.model_validate(raw)
-    except ValidationError as exc:
-        lines = [f"{source}: invalid plan config"]
-        for err in exc.errors():
-            where = ".".join(str(x) for x in err["loc"]) or "(top level)"
-            lines.append(f"- {where}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigError("\n".join(lines)) from None
+    return validated(PlanConfig, raw, source, "plan config")
 
 
 # ---------------------------------------------------------------- gains
