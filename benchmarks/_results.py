@@ -30,7 +30,22 @@ def machine() -> dict:
     """Where and when: the numbers of a shared machine mean little without its load."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-            "load_average_1m": load, "measured_at": time.strftime("%Y-%m-%d %H:%M", time.gmtime()) + " UTC"}
+            "load_average_1m": load, "measured_at": time.strftime("%Y-%m-%d %H:%M", time.gmtime()) + " UTC",
+            "commit": commit()}
+
+
+def commit() -> str | None:
+    """The code measured: the checkout's commit, '+' when it has uncommitted changes."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "src"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+" if dirty else "")
 
 
 def save(name: str, payload: dict, readme: list[dict], measured_on: dict | None = None) -> Path:

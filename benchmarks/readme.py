@@ -31,11 +31,13 @@ def table() -> str:
         if doc.get("readme"):
             docs.append(doc)
     docs.sort(key=lambda d: (ORDER.index(d["benchmark"]) if d["benchmark"] in ORDER else len(ORDER), d["benchmark"]))
-    lines = ["| benchmark | what | ours | side by side | goal | load (1 min) when measured |",
+    lines = ["| benchmark | what | ours | side by side | goal | load (1 min), when and code measured |",
              "|---|---|---|---|---|---|"]
     for doc in docs:
         load = doc.get("machine", {}).get("load_average_1m")
         when = f"{load:.1f}, {doc['machine'].get('measured_at', '')}" if load is not None else ""
+        if doc.get("machine", {}).get("commit"):
+            when += f", code {doc['machine']['commit']}"
         for row in doc["readme"]:
             lines.append("| " + " | ".join(_cell(row[k]) for k in ("benchmark", "what", "ours", "side_by_side", "goal"))
                          + f" | {when} |")
