@@ -14,7 +14,7 @@ from dropout.effects.panel import add_treatments
 from dropout.maths import sigmoid
 from dropout.plan import plan_visits
 from dropout.plan.optimise import assumed_gains, plan_config_from_dict
-from tests.factories import TablesBuilder
+from factories import TablesBuilder
 
 CONFIG = load_effects_config()
 FAST = CONFIG.model_copy(update={"nuisance": CONFIG.nuisance.model_copy(update={"num_boost_round": 25})})

@@ -12,7 +12,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from dropout.web import WebSettings, accounts, create_app
-from tests.test_web import PASSWORD, SECRET, client_for, data, login, token, users_db, web  # noqa: F401
+from test_web import PASSWORD, SECRET, client_for, data, login, token, users_db, web  # noqa: F401
 
 DISTRICT = "/d/A%20L%C6%B0%E1%BB%9Bi"
 

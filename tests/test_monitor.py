@@ -15,7 +15,7 @@ from dropout.monitor.config import load_monitor_config
 from dropout.monitor.drift import bin_edges, bin_shares, column_drift, describe, psi, wasserstein
 from dropout.monitor.estimate import estimate_performance, expected_auc
 from dropout.monitor.outcomes import outcomes_for
-from tests.factories import TablesBuilder
+from factories import TablesBuilder
 
 # ---------------------------------------------------------------- drift
 

@@ -13,7 +13,7 @@ from dropout.store import open_store
 from dropout.store.monitoring import save_result
 from dropout.web import WebSettings, create_app
 from dropout.web import monitoring_data as web_monitoring
-from tests.test_web import SECRET, data, login, users_db  # noqa: F401  (fixtures)
+from test_web import SECRET, data, login, users_db  # noqa: F401  (fixtures)
 
 
 def _estimate(lapses: float, n: int, auc: float) -> dict:

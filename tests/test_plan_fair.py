@@ -8,7 +8,7 @@ import pytest
 
 from dropout.plan.evaluate import gain_from_shift
 from dropout.plan.fair import compare_fair, oracle_effect_gains, true_reach
-from tests.test_plan_evaluate import CONFIG, _world
+from test_plan_evaluate import CONFIG, _world
 
 
 def test_turnout_scales_sessions_and_keeps_the_home_visit():
