@@ -5,16 +5,16 @@ from __future__ import annotations
 import typer
 
 from dropout.commands._boundary import guarded
+from dropout.commands._options import TRACKING_URI
 from dropout.progress import console
 
 models_app = typer.Typer(help="Registered models: versions by scope, audited promotion, history.",
                          no_args_is_help=True)
-TRACKING_HELP = "MLflow URI (default sqlite experiments/mlflow.db)."
 
 
 def list_models(
     name: str = typer.Option(None, "--name", help="Only this registered model."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
+    tracking_uri: str = TRACKING_URI,
 ) -> None:
     """Every registered version: scope, aliases, target, data fingerprint, training period, gate metric."""
     from dropout.registry.promotion import list_versions
@@ -40,7 +40,7 @@ def promote(
                               "(default: the scope the version was trained for)."),
     force: bool = typer.Option(False, "--force", help="Allow promoting a version into another scope's champion."),
     by: str = typer.Option(None, "--by", help="Who promotes (default: $DROPOUT_USER, else the login name)."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
+    tracking_uri: str = TRACKING_URI,
 ) -> None:
     """Make VERSION the champion of its scope, overriding the automatic gate; recorded with who, when and why."""
     from dropout.registry.promotion import promote as _promote
@@ -53,7 +53,7 @@ def promote(
 
 def history(
     name: str = typer.Argument(..., help="Registered model name."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
+    tracking_uri: str = TRACKING_URI,
 ) -> None:
     """Every promotion by hand of NAME: when, who, why, scope, old and new champion with their metrics."""
     from rich.table import Table

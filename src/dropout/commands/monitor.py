@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from dropout.commands._boundary import guarded
+from dropout.commands._options import MODEL_NAME, TRACKING_URI
 from dropout.progress import console
 
 
@@ -22,8 +23,8 @@ def monitor(
     store: str = typer.Option(None, "--store", help="Score store URL (default sqlite:///out/scores.db)."),
     model: str = typer.Option("champion", "--model", help="The model whose runs get drift: a model folder or a "
                               "registry alias (default: the champion of the data's scope)."),
-    model_name: str = typer.Option("dropout-lapse", "--model-name", help="Registered model the alias belongs to."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow URI (default experiments/mlflow.db)."),
+    model_name: str = MODEL_NAME,
+    tracking_uri: str = TRACKING_URI,
     out: Path = typer.Option(Path("out/monitor"), "--out", help="Folder of the report (report.html)."),
     mlflow: bool = typer.Option(True, "--mlflow/--no-mlflow", help="Log the report to MLflow."),
     recompute: bool = typer.Option(False, "--recompute", help="Recompute drift and estimates of runs done before."),

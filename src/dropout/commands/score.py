@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from dropout.commands._boundary import guarded
+from dropout.commands._options import MODEL_NAME, TRACKING_URI
 from dropout.progress import console, progress_bar
 
 
@@ -19,8 +20,8 @@ def score(
                                "within this many days after as-of (e.g. 30d, 4w)."),
     model: str = typer.Option("champion", "--model", help="A model folder, or a registry alias: champion (the "
                               "champion of the data's district, province or the nation), NAME@alias."),
-    model_name: str = typer.Option("dropout-lapse", "--model-name", help="Registered model the alias belongs to."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow URI (default experiments/mlflow.db)."),
+    model_name: str = MODEL_NAME,
+    tracking_uri: str = TRACKING_URI,
     out: Path = typer.Option(Path("out/score"), "--out", help="Output folder; files go to OUT/<run id>/."),
     store: str = typer.Option(None, "--store", help="Score store URL (default sqlite:///out/scores.db; "
                               "postgresql+psycopg://user@host/db)."),

@@ -8,13 +8,14 @@ import sys
 import typer
 
 from dropout.commands._boundary import guarded
+from dropout.commands._options import TRACKING_URI
 from dropout.progress import console
 
 
 def ui(
     experiment: str = typer.Option("dropout-a-luoi", "--experiment", help="The experiment to open "
                                    "(the `tracking.experiment` of a config in experiments/)."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow URI (default sqlite experiments/mlflow.db)."),
+    tracking_uri: str = TRACKING_URI,
     port: int = typer.Option(5000, min=1, max=65535, help="Port of the UI (on 127.0.0.1)."),
 ) -> None:
     """Start the MLflow UI on the project's store and print the page of the experiment's training runs."""

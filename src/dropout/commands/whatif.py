@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from dropout.commands._boundary import guarded
+from dropout.commands._options import MODEL_NAME, TRACKING_URI
 from dropout.progress import console
 
 
@@ -20,8 +21,8 @@ def whatif(
                                 "within it (e.g. 12m, 26w, 90d)."),
     model: str = typer.Option("champion", "--model", help="A model folder, or a registry alias (champion of the "
                               "data's scope, NAME@alias)."),
-    model_name: str = typer.Option("dropout-lapse", "--model-name", help="Registered model the alias belongs to."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow URI (default experiments/mlflow.db)."),
+    model_name: str = MODEL_NAME,
+    tracking_uri: str = TRACKING_URI,
     out: Path = typer.Option(Path("out/whatif"), "--out", help="Output folder; files go to OUT/<as-of>-<stamp>/."),
 ) -> None:
     """Re-score everyone due within the horizon under each policy: lapses, people kept, budget cost."""

@@ -36,29 +36,17 @@ TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
 
-def _env_int(env, name: str, default: int, low: int, high: int) -> int:
+def _env_number(env, name: str, default, low, high, kind=int, unit: str = ""):
+    """`kind(env[name])` when set, refused unless a number of that kind within [low, high]."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+        raise ConfigError(f"{name}={raw!r} is not {'a whole number' if kind is int else 'a number'}") from None
     if not low <= value <= high:
-        raise ConfigError(f"{name}={value} is outside {low}-{high}")
-    return value
-
-
-def _env_float(env, name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not 0 <= value <= 3600:
-        raise ConfigError(f"{name}={value} is outside 0-3600 seconds")
+        raise ConfigError(f"{name}={value} is outside {low}-{high}{unit}")
     return value
 
 
@@ -98,11 +86,11 @@ class ServiceSettings:
             tracking_uri=env.get("DROPOUT_TRACKING_URI", "").strip() or None,
             data_dir=Path(data_dir) if data_dir else None,
             store_url=store_url,
-            max_body_bytes=_env_int(env, "DROPOUT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 64 * 2**20),
-            workers=_env_int(env, "DROPOUT_SERVICE_WORKERS", 2, 1, 64),
-            threads=_env_int(env, "DROPOUT_SERVICE_THREADS", 1, 1, 64),
+            max_body_bytes=_env_number(env, "DROPOUT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 64 * 2**20),
+            workers=_env_number(env, "DROPOUT_SERVICE_WORKERS", 2, 1, 64),
+            threads=_env_number(env, "DROPOUT_SERVICE_THREADS", 1, 1, 64),
             access_log=env.get("DROPOUT_ACCESS_LOG", "1").strip().lower() not in FALSE_WORDS,
             tracing=_env_bool(env, "DROPOUT_TRACING", False),
-            load_delay_seconds=_env_float(env, "DROPOUT_SERVICE_LOAD_DELAY", 0.0),
+            load_delay_seconds=_env_number(env, "DROPOUT_SERVICE_LOAD_DELAY", 0.0, 0, 3600, float, " seconds"),
             web_enabled=_env_bool(env, "DROPOUT_WEB_ENABLED", bool(store_url or data_dir)),
         )

@@ -227,25 +227,25 @@ def build_dataclass(cls, data: dict, where: str):
     return _build(cls, data, where)
 
 
-def merge_dicts(base: dict, override: dict) -> dict:
-    """`override` on top of `base`, dicts key by key (as `extends:` does)."""
-    return _merge(base, override)
-
-
 def _read_with_extends(preset: str | Path, seen: tuple) -> dict:
     path = Path(preset) if str(preset).endswith((".yaml", ".yml")) else preset_path(str(preset))
     if not path.exists():
         known = ", ".join(PRESETS)
         raise ConfigError(f"preset {preset!r}: no file {path} (known presets: {known})")
+    return read_extending(path, "preset", seen, _read_with_extends)
+
+
+def read_extending(path: Path, what: str, seen: tuple, read_parent) -> dict:
+    """The YAML mapping of `path` over the one its `extends` names (`read_parent(name, seen)`
+    reads that), refusing a loop and a file that is not a mapping; `what` names the kind
+    of file in errors (preset, scenario)."""
     if path in seen:
-        raise ConfigError(f"preset {path}: `extends` loops back on itself")
+        raise ConfigError(f"{what} {path}: `extends` loops back on itself")
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
-        raise ConfigError(f"preset {path}: expected a mapping at the top level")
+        raise ConfigError(f"{what} {path}: expected a mapping at the top level")
     parent = data.pop("extends", None)
-    if parent is None:
-        return data
-    return _merge(_read_with_extends(parent, seen + (path,)), data)
+    return data if parent is None else _merge(read_parent(parent, seen + (path,)), data)
 
 
 # Maps of weights are replaced whole by an override: merging two of them key by key

@@ -79,36 +79,43 @@ class Sessions:
         await middleware(scope, receive, send)
 
 
-class RefuseControlCharacters:
-    """400 for a path or query string holding control characters (NUL, line breaks): no
-    name or code has them, PostgreSQL refuses NUL, and logs must not see them raw."""
+class HttpMiddleware:
+    """A pure ASGI middleware for HTTP requests: `http()` sees them, anything else
+    (lifespan, websockets) passes straight through."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            from urllib.parse import unquote
+            await self.http(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
-            query = unquote(scope.get("query_string", b"").decode("latin-1"))
-            if has_control_characters(scope.get("path", "")) or has_control_characters(query):
-                await PlainTextResponse("control characters are not allowed in the address",
-                                        status_code=400)(scope, receive, send)
-                return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RefuseControlCharacters(HttpMiddleware):
+    """400 for a path or query string holding control characters (NUL, line breaks): no
+    name or code has them, PostgreSQL refuses NUL, and logs must not see them raw."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from urllib.parse import unquote
+
+        query = unquote(scope.get("query_string", b"").decode("latin-1"))
+        if has_control_characters(scope.get("path", "")) or has_control_characters(query):
+            await PlainTextResponse("control characters are not allowed in the address",
+                                    status_code=400)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """Adds SECURITY_HEADERS to every response, and no-store to every non-static one
     (pages carry personal data: no shared or back-button caches)."""
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         static = "/static/" in scope.get("path", "")
 
         async def send_with_headers(message: Message) -> None:
@@ -123,17 +130,11 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class QuietErrors:
+class QuietErrors(HttpMiddleware):
     """Answers an unhandled exception with a bare 500 and logs where it happened, never
     its message: messages of data errors quote data values (ids, notes)."""
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def watch(message: Message) -> None:
@@ -152,17 +153,14 @@ class QuietErrors:
                 await PlainTextResponse("internal error", status_code=500)(scope, receive, send)
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """Refuses request bodies over `max_bytes` with 413 (declared or streamed)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int):
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)

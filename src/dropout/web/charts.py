@@ -141,17 +141,14 @@ def payment_timeline(
                    f'<circle class="due" cx="{xd:.1f}" cy="{y_due}" r="5"/>'
                    f'<circle class="paid" cx="{xp:.1f}" cy="{y_paid}" r="5"/></g>')
 
-    for r in disasters.itertuples(index=False):
-        if not start <= r.started_on <= end:
-            continue
-        xx = x(r.started_on)
-        tip = f"{label('disaster_kind', r.kind, lang)} {format_date(r.started_on, lang)} ({r.severity}/3)"
-        out.append(f'<path class="disaster" d="M{xx:.1f} {y_evt - 8} l7 13 h-14 z"><title>{_t(tip)}</title></path>')
-    for r in visits.itertuples(index=False):
-        if not start <= r.visited_on <= end:
-            continue
-        xx = x(r.visited_on)
-        tip = f"{label('visit_kind', r.kind, lang)} {format_date(r.visited_on, lang)}"
-        out.append(f'<path class="visit" d="M{xx:.1f} {y_evt - 7} l7 7 l-7 7 l-7 -7 z"><title>{_t(tip)}</title></path>')
+    events = [(r.started_on, "disaster", f"M{{x:.1f}} {y_evt - 8} l7 13 h-14 z",
+               f"{label('disaster_kind', r.kind, lang)} {format_date(r.started_on, lang)} ({r.severity}/3)")
+              for r in disasters.itertuples(index=False)]
+    events += [(r.visited_on, "visit", f"M{{x:.1f}} {y_evt - 7} l7 7 l-7 7 l-7 -7 z",
+                f"{label('visit_kind', r.kind, lang)} {format_date(r.visited_on, lang)}")
+               for r in visits.itertuples(index=False)]
+    for day, cls, shape, tip in events:  # a triangle per disaster, a diamond per visit
+        if start <= day <= end:
+            out.append(f'<path class="{cls}" d="{shape.format(x=x(day))}"><title>{_t(tip)}</title></path>')
     out.append("</svg>")
     return Markup("".join(out))

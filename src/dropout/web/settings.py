@@ -79,27 +79,23 @@ class WebSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "WebSettings":
-        """Settings from DROPOUT_STORE_URL, DROPOUT_DATA_DIR, DROPOUT_PLAN_PATH,
-        DROPOUT_PLAN_CAPACITY, DROPOUT_WEB_SECRET(_FILE), DROPOUT_WEB_HTTPS_ONLY of `env`
-        (default: os.environ); keyword arguments win."""
+        """Settings from the DROPOUT_* variables of `env` listed below (default:
+        os.environ; the secret itself is read by `resolve_secret`); keyword arguments win."""
         env = os.environ if env is None else env
         values: dict = {}
-        if env.get(ENV_STORE):
-            values["store_url"] = env[ENV_STORE]
-        if env.get(ENV_DATA):
-            values["data_dir"] = Path(env[ENV_DATA])
-        if env.get(ENV_PLAN):
-            values["plan_path"] = Path(env[ENV_PLAN])
-        if env.get(ENV_CAPACITY):
-            values["plan_capacity"] = env[ENV_CAPACITY]
-        if env.get(ENV_SECRET_FILE):
-            values["secret_file"] = Path(env[ENV_SECRET_FILE])
-        if env.get(ENV_WHATIF):
-            values["whatif_dir"] = Path(env[ENV_WHATIF])
-        if env.get(ENV_HTTPS_ONLY):
-            values["https_only"] = env[ENV_HTTPS_ONLY].lower() in ("1", "true", "yes", "on")
-        if env.get(ENV_TRUSTED_PROXIES):
-            values["trusted_proxies"] = parse_trusted_proxies(env[ENV_TRUSTED_PROXIES])
+        read = {  # environment variable: (setting, how its text becomes the value)
+            ENV_STORE: ("store_url", str),
+            ENV_DATA: ("data_dir", Path),
+            ENV_PLAN: ("plan_path", Path),
+            ENV_CAPACITY: ("plan_capacity", str),
+            ENV_SECRET_FILE: ("secret_file", Path),
+            ENV_WHATIF: ("whatif_dir", Path),
+            ENV_HTTPS_ONLY: ("https_only", lambda v: v.lower() in ("1", "true", "yes", "on")),
+            ENV_TRUSTED_PROXIES: ("trusted_proxies", parse_trusted_proxies),
+        }
+        for name, (setting, convert) in read.items():
+            if env.get(name):
+                values[setting] = convert(env[name])
         values.update(overrides)
         return cls(**values)
 

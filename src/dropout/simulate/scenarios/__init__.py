@@ -29,11 +29,9 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from dropout.errors import ConfigError
 from dropout.paths import experiments_dir
-from dropout.simulate.config import build_dataclass, merge_dicts
+from dropout.simulate.config import build_dataclass, read_extending
 from dropout.simulate.scenarios.base import Scenario, ScenarioSet
 from dropout.simulate.scenarios.collection_agent import CollectionAgent, CollectionAgentConfig
 from dropout.simulate.scenarios.ledger_only import LedgerOnly, LedgerOnlyConfig
@@ -84,13 +82,7 @@ def _read(spec: str | Path, seen: tuple) -> dict:
     path = Path(spec) if is_path else scenario_path(str(spec))
     if not path.exists():
         raise ConfigError(f"scenario {spec!r}: no file {path} (known scenarios: {', '.join(SCENARIOS)})")
-    if path in seen:
-        raise ConfigError(f"scenario {path}: `extends` loops back on itself")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"scenario {path}: expected a mapping at the top level")
-    parent = data.pop("extends", None)
-    return data if parent is None else merge_dicts(_read(parent, seen + (path,)), data)
+    return read_extending(path, "scenario", seen, _read)
 
 
 def load_scenario(spec: str | Path) -> ScenarioSpec:
