@@ -31,7 +31,7 @@ import math
 import sys
 import time
 
-from _results import ROOT, replace_section, results_path, save
+from _results import ROOT, machine, replace_section, results_path, save
 
 RESULTS = results_path("validity")
 SCENARIOS = ("migration", "price-slump", "collection-agent", "rumour", "mode-switch", "topup-ends", "ledger-only")
@@ -170,10 +170,15 @@ def summary_rows(results: list[dict]) -> list[dict]:
     met = [r["name"] for r in results if all(r["verdict"].values())]
     missed = {r["name"]: [k for k, ok in r["verdict"].items() if not ok] for r in results if r["name"] not in met}
     fractions = [r["oracle_fraction_pooled"] for r in results if r.get("oracle_fraction_pooled") is not None]
+    by_code: dict = {}
+    for r in results:
+        by_code.setdefault(r.get("measured", {}).get("commit"), []).append(r["name"])
+    main_code = max(by_code, key=lambda c: len(by_code[c]))
+    rerun = "".join(f"; {', '.join(names)} rerun on code {code}" for code, names in by_code.items() if code != main_code)
     return [{
         "benchmark": "`validity.py`",
         "what": f"{len(results)} worlds (presets, each robustness scenario, other targets), rolling-origin backtests, "
-                "hyperparameters tuned inside each training window",
+                f"hyperparameters tuned inside each training window (code {main_code}{rerun})",
         "ours": f"AUC / oracle {min(fractions):.3f}-{max(fractions):.3f}" if fractions else "",
         "side_by_side": "logistic regression, BG/NBD, sBG, rules, the oracle (table above)",
         "goal": f"{len(met)} of {len(results)} rows meet every goal"
@@ -206,6 +211,8 @@ def main() -> int:
         t = time.perf_counter()
         print(f"[{name}] ...", flush=True)
         r = run_row(name, ROWS[name])
+        m = machine()  # each row says when and on which code it ran (rows may be rerun alone)
+        r["measured"] = {k: m[k] for k in ("measured_at", "commit", "load_average_1m")}
         by_name[name] = r
         failed = [k for k, ok in r["verdict"].items() if not ok]
         print(f"[{name}] {time.perf_counter() - t:.0f} s: model {r['pooled_auc']['model']:.4f}"

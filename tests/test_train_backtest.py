@@ -74,3 +74,39 @@ def test_report_is_one_self_contained_file(run):
     assert "<script" not in html
     for text in ("Must-show checks", "oracle", "calibration", "rule_last_missed", "ethnic_group", "Folds"):
         assert text in html
+
+
+def test_people_kept_for_validation_never_train_and_alone_validate(monkeypatch):
+    """With `validation_people`, the rows that early-stop and calibrate belong to people
+    whose rows never reach the fit (a long label would otherwise tie the two together)."""
+    from dropout.model.gbm import DropoutModel
+    from dropout.train.backtest import split_people
+
+    ds = synthetic_dataset(250, seed=3)
+    pid = ds.frame["participant_id"].to_numpy()
+    train = np.ones(len(pid), dtype=bool)
+    val = ds.frame["as_of"].to_numpy() >= np.sort(ds.frame["as_of"].unique())[-3]
+    tr, va = split_people(ds.frame, train, val, 0.3, seed=5)
+    assert set(pid[tr]).isdisjoint(pid[va]) and va.any()
+    assert not (va & ~val).any() and not (tr & ~train).any()
+    held = set(pid) - set(pid[tr])
+    assert 0.2 < len(held) / len(set(pid)) < 0.4
+    assert split_people(ds.frame, train, val, None, seed=5) == (train, val)
+    same = split_people(ds.frame, train, val, 0.3, seed=5)
+    assert (same[0] == tr).all() and (same[1] == va).all()
+
+    seen = []
+    fit = DropoutModel.fit
+
+    def recording_fit(self, X, y, X_val, y_val, *args, **kwargs):
+        seen.append((set(ds.frame.loc[X.index, "participant_id"]), set(ds.frame.loc[X_val.index, "participant_id"])))
+        return fit(self, X, y, X_val, y_val, *args, **kwargs)
+
+    monkeypatch.setattr(DropoutModel, "fit", recording_fit)
+    folds = make_folds(ds.frame["as_of"], folds=2, test_months=4, validation_months=6, gap_days=60, validation_gap_days=0)
+    spec = ModelSpec(PARAMS, ds.feature_names, ds.monotone, num_boost_round=30, early_stopping_rounds=5)
+    run_backtest(ds, folds, spec, seed=1, validation_people=0.3)
+    scored = [s for s in seen if s[1]]  # the folds' fits (tuning fits are on inner blocks)
+    assert len(scored) >= 2
+    for trained_on, validated_on in scored[-2:]:
+        assert trained_on.isdisjoint(validated_on)

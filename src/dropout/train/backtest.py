@@ -107,6 +107,18 @@ def _subsample_participants(frame: pd.DataFrame, mask: np.ndarray, max_rows: int
     return mask & np.isin(pid, ids[keep])
 
 
+def split_people(frame: pd.DataFrame, train: np.ndarray, val: np.ndarray, share: float | None,
+                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) masks with a random `share` of participants kept out of training
+    and the validation rows limited to them (`share` None: the masks as they are)."""
+    if not share:
+        return train, val
+    pid = frame["participant_id"].to_numpy()
+    ids = np.unique(pid)
+    held = np.isin(pid, ids[np.random.default_rng(seed).random(len(ids)) < share])
+    return train & ~held, val & held
+
+
 def backtest_fingerprint(dataset: Dataset, folds: list[Fold]) -> str:
     """Identifies the backtest: data, target, folds, and the test rows with their labels."""
     h = hashlib.sha256()
@@ -131,6 +143,7 @@ def run_backtest(
     on_fold=None,
     tuning_gap_days: int | None = None,
     on_stage=None,
+    validation_people: float | None = None,
 ) -> BacktestResult:
     """Fit and score every fold; return predictions, metrics and the must-show checks.
 
@@ -144,6 +157,8 @@ def run_backtest(
         on_stage: callback(text) naming what runs now ("fold 1/3: tuning"), for progress logs.
         tuning_gap_days: the gap inside a training block between the inner training and
             inner validation rows (default: the label horizon).
+        validation_people: share of participants kept out of training whose validation
+            rows alone early-stop and calibrate (`split_people`); None: everyone's.
     """
     from dropout.train.config import Evaluation
 
@@ -163,6 +178,7 @@ def run_backtest(
         say(f"fold {k}/{len(folds)}: tuning")
         check_no_leak(fold, as_of, ctx["label_known_on"])
         train, val, test = fold.masks(as_of)
+        train, val = split_people(frame, train, val, validation_people, seed + 700 + fold.index)
         train = _subsample_participants(frame, train, max_train_rows, seed + fold.index)
         if not test.any():
             raise ValueError(f"{fold.name}: the test block {fold.test_start.date()}..{fold.test_end.date()} has no rows")
@@ -306,11 +322,13 @@ def _checks(predictions, fold_metrics, overall, folds, baselines, ev, groups=Non
 
 
 def fit_final(dataset: Dataset, fold: Fold, spec: ModelSpec, metadata: dict, seed: int = 1,
-              max_train_rows: int | None = None, tuning_gap_days: int | None = None) -> DropoutModel:
+              max_train_rows: int | None = None, tuning_gap_days: int | None = None,
+              validation_people: float | None = None) -> DropoutModel:
     """The model that ships: trained on all labelled history, calibrated on its last months,
     with parameters tuned inside that training window (never on the validation months)."""
     as_of = dataset.frame["as_of"]
     train, val, _ = fold.masks(as_of)
+    train, val = split_people(dataset.frame, train, val, validation_people, seed + 1700)
     train = _subsample_participants(dataset.frame, train, max_train_rows, seed + 1000)
     X = dataset.frame[dataset.feature_names]
     y = dataset.frame["label"].to_numpy(dtype=np.int8)

@@ -61,6 +61,11 @@ class Backtest(Strict):
     validation_gap_days: int | None = Field(default=None, ge=0)  # default: gap_days
     min_train_months: int = Field(default=6, ge=1)
     max_train_rows: int | None = Field(default=None, gt=0)  # participant-level subsample
+    # Share of participants kept out of training: only their rows of the validation months
+    # early-stop and calibrate the model. For long horizons (withdraw_12m, no validation
+    # gap) a person's training rows share the outcome of their validation rows, so
+    # validation looks better than test and the calibration comes out too steep.
+    validation_people: float | None = Field(default=None, gt=0, lt=1)
 
 
 class ModelSpec(Strict):

@@ -199,6 +199,7 @@ def run_experiment(
             dataset, folds, spec, evaluation=cfg.evaluation, seed=cfg.seed,
             max_train_rows=cfg.backtest.max_train_rows, fitted=fitted,
             on_fold=lambda f: stages.done(), on_stage=stages.stage, tuning_gap_days=cfg.validation_gap_days,
+            validation_people=cfg.backtest.validation_people,
         )
         timings["backtest_s"] = time.perf_counter() - t
         gate_report = gate.comparison(result, cfg.registry.gate_metric, cfg.registry.min_improvement,
@@ -221,7 +222,7 @@ def run_experiment(
             "extracted_on": str(pd.Timestamp(dataset.extracted_on).date()) if dataset.extracted_on is not None else None,
         }
         model = fit_final(dataset, ff, spec, metadata, seed=cfg.seed, max_train_rows=cfg.backtest.max_train_rows,
-                          tuning_gap_days=cfg.validation_gap_days)
+                          tuning_gap_days=cfg.validation_gap_days, validation_people=cfg.backtest.validation_people)
         timings["final_fit_s"] = time.perf_counter() - t
         stages.done()
 
