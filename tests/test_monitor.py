@@ -195,3 +195,25 @@ def test_alerts_skip_watch_only_features_and_fire_on_drift_and_estimates():
     alerts = run_alerts(drift=None, estimated=est_bad, realised=None, reference=reference, cfg=cfg)
     assert [a["kind"] for a in alerts] == ["estimated_auc", "estimated_lapse_rate"]
     assert all(a["message_vi"] and a["action_en"] for a in alerts)
+
+
+def test_natural_drift_is_the_largest_drift_of_one_calendar_month():
+    """The reference's natural drift: each month's rows (found once) against the whole,
+    the same as comparing every row's month one month at a time."""
+    from dropout.monitor.reference import build_reference
+
+    rng = np.random.default_rng(4)
+    n = 3_000
+    as_of = pd.Series(pd.Timestamp("2023-11-01") + pd.to_timedelta(rng.integers(0, 150, n), unit="D"))
+    month = as_of.dt.month.to_numpy()
+    X = pd.DataFrame({"shifting": rng.normal(size=n) + (month == 2) * 1.5,
+                      "gappy": np.where(rng.random(n) < 0.2, np.nan, rng.integers(0, 4, n))})
+    ref = build_reference(X, rng.random(n), as_of=as_of)
+    periods = as_of.dt.to_period("M").to_numpy()
+    for col in X.columns:
+        values = X[col].to_numpy(np.float64)
+        whole = describe(values, 10)
+        expected = max(column_drift(whole, values[periods == m])["psi"] for m in np.unique(periods))
+        assert ref["features"][col]["natural_psi"] == pytest.approx(expected, rel=1e-12)
+    assert ref["features"]["shifting"]["natural_psi"] > 3 * ref["features"]["gappy"]["natural_psi"]
+    assert build_reference(X.iloc[:0], np.zeros(0), as_of=as_of.iloc[:0])["features"]["gappy"]["natural_psi"] == 0.0

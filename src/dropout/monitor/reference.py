@@ -36,7 +36,7 @@ def build_reference(X: pd.DataFrame, p, *, as_of=None, performance: dict | None 
     if as_of is not None and len(X):
         a = pd.to_datetime(pd.Series(as_of))
         period = [str(a.min().date()), str(a.max().date())]
-    months = pd.to_datetime(pd.Series(as_of)).dt.to_period("M").to_numpy() if as_of is not None else None
+    months = _month_rows(as_of) if as_of is not None else None
     features = {c: _with_natural(describe(X[c].to_numpy(np.float64), bins), X[c].to_numpy(np.float64), months)
                 for c in X.columns}
     return {
@@ -49,16 +49,28 @@ def build_reference(X: pd.DataFrame, p, *, as_of=None, performance: dict | None 
     }
 
 
-def _with_natural(described: dict, values: np.ndarray, months) -> dict:
+def _month_rows(as_of) -> list[np.ndarray]:
+    """The row positions of each calendar month of `as_of`, found once for every column."""
+    a = pd.to_datetime(pd.Series(as_of)).reset_index(drop=True)
+    code = (a.dt.year * 12 + a.dt.month).to_numpy()
+    if len(code) == 0:
+        return []
+    order = np.argsort(code, kind="stable")
+    starts = np.flatnonzero(np.r_[True, code[order][1:] != code[order][:-1]])
+    return np.split(order, starts[1:])
+
+
+def _with_natural(described: dict, values: np.ndarray, months: list[np.ndarray] | None) -> dict:
     """Add how far each single month of the reference drifted from the whole (the largest
     PSI and distance of one month against all months): the drift a stable year shows by
-    itself, through seasons, trends and sampling noise. Thresholds scale from it."""
+    itself, through seasons, trends and sampling noise. Thresholds scale from it.
+    `months`: the row positions of each month (`_month_rows`)."""
     described["natural_psi"] = described["natural_distance"] = 0.0
     if months is None:
         return described
     psis, dists = [], []
-    for m in np.unique(months):
-        d = column_drift(described, values[months == m])
+    for rows in months:
+        d = column_drift(described, values[rows])
         psis.append(d["psi"])
         if np.isfinite(d["distance"]):
             dists.append(d["distance"])
